@@ -1,0 +1,312 @@
+"""Grouped light-ranking metrics: TFMA wiring, missing data, and an end-to-end TFMA run."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.api import types
+from tensorflow_model_analysis.metrics import metric_specs, metric_types
+
+from models.metrics.grouped import (
+    FAMILY_NAME,
+    LightRankingGroupMetrics,
+    grouped_metric_names,
+    single_value_mask,
+)
+from models.metrics.specs import light_ranking_metrics_specs
+
+REQUEST = "meta.trace_id"
+HEAVY = "meta.ranking.weighted_oonc_model_score"
+
+
+def _request(predictions: list[float], trace_ids: object, heavy: object) -> metric_types.StandardMetricInputs:
+    return metric_types.StandardMetricInputs(
+        labels=np.zeros(len(predictions)),
+        predictions=np.asarray(predictions),
+        example_weights=np.ones(len(predictions)),
+        features={REQUEST: trace_ids, HEAVY: heavy},
+    )
+
+
+def _run(
+    metric: LightRankingGroupMetrics, requests: list[metric_types.StandardMetricInputs]
+) -> dict[str, float]:
+    """Combines the requests in two halves, merges, and derives, as TFMA would."""
+    results: dict[metric_types.MetricKey, object] = {}
+    for computation in metric.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST):
+        if isinstance(computation, metric_types.DerivedMetricComputation):
+            results.update(computation.result(results))
+            continue
+        combiner = computation.combiner
+        halves = []
+        for half in (requests[::2], requests[1::2]):
+            accumulator = combiner.create_accumulator()
+            for request in half:
+                accumulator = combiner.add_input(accumulator, request)
+            halves.append(accumulator)
+        results.update(combiner.extract_output(combiner.merge_accumulators(halves)))
+    return {key.name: value for key, value in results.items() if not key.name.startswith("_")}
+
+
+def test_single_value_mask_reads_every_tfma_layout() -> None:
+    values, present = single_value_mask(np.array([0.5, 0.25], dtype=np.float32), 2)
+    assert present.tolist() == [True, True] and values.tolist() == [0.5, 0.25]
+    values, present = single_value_mask(np.array([[0.5], [0.25]]), 2)
+    assert present.tolist() == [True, True] and values.tolist() == [0.5, 0.25]
+    # Candidate 1 has no value, candidate 2 has two: only candidate 0 counts.
+    varlen = types.VarLenTensorValue(
+        values=np.array([0.5, 0.1, 0.2]),
+        indices=np.array([[0, 0], [2, 0], [2, 1]]),
+        dense_shape=np.array([3, 2]),
+    )
+    values, present = single_value_mask(varlen, 3)
+    assert present.tolist() == [True, False, False] and values[0] == 0.5
+    assert single_value_mask(np.zeros((3, 0)), 3)[1].tolist() == [False] * 3
+    assert single_value_mask(None, 2)[1].tolist() == [False, False]
+    assert single_value_mask(np.array([[1.0, 2.0], [3.0, 4.0]]), 2)[1].tolist() == [False, False]
+    ragged = np.empty(2, dtype=object)
+    ragged[0], ragged[1] = np.array([b"a"]), np.array([], dtype=object)
+    assert single_value_mask(ragged, 2)[1].tolist() == [True, False]
+
+
+def test_requests_are_averaged_and_incomplete_candidates_are_counted() -> None:
+    metric = LightRankingGroupMetrics(HEAVY, n_values=[1, 2], k_values=[1, 2])
+    a = _request(  # candidate 2 lacks the heavy score
+        [0.9, 0.2, 0.6],
+        np.array([5, 5, 5]),
+        types.VarLenTensorValue(np.array([0.5, 0.8]), np.array([[0, 0], [1, 0]]), np.array([3, 1])),
+    )
+    b = _request([0.3, 0.7], np.array([6, 6]), np.array([0.1, 0.4]))
+    c = _request([0.4], np.array([7]), np.array([0.0]))  # all-zero heavy score: recall undefined
+    keyless = _request([0.5], np.zeros((1, 0)), np.array([0.9]))  # TFMA's '' pseudo-request
+    nan_only = _request([0.5], np.array([8]), np.array([np.nan]))  # nothing usable: not a request
+    values = _run(metric, [a, b, c, keyless, nan_only])
+    assert set(values) == set(grouped_metric_names([1, 2], [1, 2]))
+    # Per request (A, B, C): cgr(1,1) = 0.5/0.8, 1, 0 ; recall(1,1) = 0, 1, None ; EL(1) = 0.3, 0, 0.
+    assert values["cgr_atLight_1_atHeavy_1"] == pytest.approx((0.625 + 1.0 + 0.0) / 3)
+    assert values["cgr_atLight_1_atHeavy_2"] == pytest.approx((0.625 + 1.0 + 0.0) / 3)
+    assert values["cgr_atLight_2_atHeavy_1"] == pytest.approx(2 / 3)
+    assert values["recall_atLight_1_atHeavy_1"] == pytest.approx(0.5)
+    assert values["recall_atLight_2_atHeavy_2"] == pytest.approx(1.0)
+    assert values["expected_loss_atLight_1"] == pytest.approx(0.1)
+    assert values["expected_loss_atLight_2"] == pytest.approx(0.0)
+    assert values["num_requests"] == 3
+    assert values["num_requests_all_zero_heavy_score"] == 1
+    assert values["num_candidates_missing_heavy_score"] == 2
+    assert values["num_candidates_missing_request_key"] == 1
+
+
+def test_metric_without_any_defined_value_is_nan() -> None:
+    values = _run(
+        LightRankingGroupMetrics(HEAVY, [1], [1]), [_request([0.2, 0.1], np.array([1, 1]), np.zeros(2))]
+    )
+    assert math.isnan(values["recall_atLight_1_atHeavy_1"])
+    assert values["cgr_atLight_1_atHeavy_1"] == 0.0
+
+
+def test_name_selects_a_single_key_sharing_the_family_computation() -> None:
+    family = LightRankingGroupMetrics(HEAVY, [1, 2], [1])
+    single = LightRankingGroupMetrics(HEAVY, [1, 2], [1], name="recall_atLight_2_atHeavy_1")
+    family_computations = family.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST)
+    single_computations = single.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST)
+    assert family_computations[0] == single_computations[0]  # TFMA runs the shared combiner once
+    assert [key.name for key in single_computations[1].keys] == ["recall_atLight_2_atHeavy_1"]
+    assert len(family_computations[1].keys) == len(grouped_metric_names([1, 2], [1]))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_values": []}, "n_values"),
+        ({"n_values": [50, 0]}, "n_values"),
+        ({"k_values": [1, 1]}, "duplicates"),
+        ({"k_values": [True]}, "k_values"),
+        ({"heavy_score_key": ""}, "heavy_score_key"),
+        ({"name": "recall_atLight_50_atHeavy_100"}, "unknown grouped metric"),
+    ],
+)
+def test_bad_configuration_is_rejected(kwargs: dict, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        LightRankingGroupMetrics(**kwargs)
+
+
+def test_query_key_is_required() -> None:
+    with pytest.raises(ValueError, match="query_key"):
+        LightRankingGroupMetrics().computations(eval_config=tfma.EvalConfig())
+
+
+def test_config_round_trips_through_tfma_metric_config() -> None:
+    metric = LightRankingGroupMetrics("score", n_values=[5], k_values=[1, 5])
+    config = json.dumps(metric.get_config())
+    rebuilt = metric_specs.metric_instance(
+        tfma.MetricConfig(
+            class_name="LightRankingGroupMetrics", module="models.metrics.grouped", config=config
+        )
+    )
+    assert rebuilt.get_config() == {
+        "heavy_score_key": "score",
+        "n_values": [5],
+        "k_values": [1, 5],
+        "name": FAMILY_NAME,
+    }
+
+
+# --- end to end through tfma.run_model_analysis --------------------------------------------------
+
+# Two trace ids that float64 cannot tell apart: grouping must use the exact int64.
+ID_A, ID_B, ID_C = 2**62 + 1, 2**62 + 2, 7
+# (trace id, prediction, label, weight, heavy score or None). No candidate lacks the trace id:
+# TFMA's own grouping raises on an empty query key (see grouped.py).
+CANDIDATES = [
+    (ID_A, 0.9, 1.0, 2.0, 0.5),
+    (ID_A, 0.2, 0.0, 1.0, 0.8),
+    (ID_A, 0.6, 0.0, 1.0, None),
+    (ID_B, 0.3, 0.0, 3.0, 0.1),
+    (ID_B, 0.7, 1.0, 1.0, 0.4),
+    (ID_C, 0.4, 1.0, 1.0, 0.0),
+]
+
+
+def _example(
+    trace_id: int | None, prediction: float, label: float, weight: float, heavy: float | None
+) -> bytes:
+    def floats(value: float) -> tf.train.Feature:
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+
+    feature = {
+        "prediction": floats(prediction),
+        "label": floats(label),
+        "weight": floats(weight),
+        REQUEST: tf.train.Feature(int64_list=tf.train.Int64List(value=[trace_id])),
+    }
+    if heavy is not None:
+        feature[HEAVY] = floats(heavy)
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def f32(value: float) -> float:
+    """A float as tf.Example stores it (float32)."""
+    return float(np.float32(value))
+
+
+def _hand_rce(rows: list[tuple[float, float, float]]) -> float:
+    """100·(1 - CE/H(ctr)) over (label, float32 prediction, weight) rows."""
+    total = sum(w for _, _, w in rows)
+    ctr = sum(w * y for y, _, w in rows) / total
+    ce = sum(-w * (y * math.log(p) + (1 - y) * math.log(1 - p)) for y, p, w in rows) / total
+    return 100.0 * (1.0 - ce / -(ctr * math.log(ctr) + (1 - ctr) * math.log(1 - ctr)))
+
+
+@pytest.fixture(scope="module")
+def tfma_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float], tfma.ValidationResult]:
+    root: Path = tmp_path_factory.mktemp("tfma_grouped")
+    data = str(root / "eval.tfrecord")
+    with tf.io.TFRecordWriter(data) as writer:
+        for candidate in CANDIDATES:
+            writer.write(_example(*candidate))
+    specs = light_ranking_metrics_specs(
+        REQUEST,
+        HEAVY,
+        n_values=[1, 2],
+        k_values=[1, 2],
+        include_ndcg=False,  # TFMA's NDCG raises on the candidate without a heavy score
+        thresholds={
+            "ctr": {"lower_bound": 0.0},
+            "rce_unweighted": {"upper_bound": -1000.0},
+            "cgr_atLight_1_atHeavy_1": {"lower_bound": 0.9},
+        },
+    )
+    eval_config = tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(prediction_key="prediction", label_key="label", example_weight_key="weight")
+        ],
+        metrics_specs=specs,
+        slicing_specs=[tfma.SlicingSpec()],
+    )
+    output = str(root / "out")
+    result = tfma.run_model_analysis(eval_config=eval_config, data_location=data, output_path=output)
+    ((_, metrics),) = result.slicing_metrics
+    values = {name: value["doubleValue"] for name, value in metrics[""][""].items() if "doubleValue" in value}
+    return values, tfma.load_validation_result(output)
+
+
+def test_end_to_end_grouped_metrics_match_hand_values(tfma_run: tuple[dict[str, float], object]) -> None:
+    values, _ = tfma_run
+    # Request A keeps (0.9, 0.5) and (0.2, 0.8); B is ordered right; C has heavy score 0.
+    cgr_a = f32(0.5) / f32(0.8)
+    assert values["cgr_atLight_1_atHeavy_1"] == pytest.approx((cgr_a + 1.0 + 0.0) / 3, rel=1e-9)
+    assert values["cgr_atLight_2_atHeavy_2"] == pytest.approx(2 / 3, rel=1e-9)
+    assert values["recall_atLight_1_atHeavy_1"] == pytest.approx(0.5, rel=1e-9)
+    assert values["recall_atLight_2_atHeavy_1"] == pytest.approx(1.0, rel=1e-9)
+    assert values["expected_loss_atLight_1"] == pytest.approx((f32(0.8) - f32(0.5)) / 3, rel=1e-9)
+    assert values["num_requests"] == 3  # A and B would merge into one if ids went through float64
+    assert values["num_requests_all_zero_heavy_score"] == 1
+    assert values["num_candidates_missing_heavy_score"] == 1
+    assert values["num_candidates_missing_request_key"] == 0
+    assert values["total_queries"] == 3
+
+
+def test_end_to_end_rce_family_uses_weights_only_where_asked(
+    tfma_run: tuple[dict[str, float], object],
+) -> None:
+    values, _ = tfma_run
+    rows = [(y, f32(p), w) for _, p, y, w, _ in CANDIDATES]
+    assert values["ctr"] == pytest.approx(4.0 / 9.0, rel=1e-12)
+    assert values["ctr_unweighted"] == pytest.approx(3.0 / 6.0, rel=1e-12)
+    assert values["weighted_example_count"] == 9.0
+    assert values["example_count"] == 6.0
+    assert values["rce"] == pytest.approx(_hand_rce(rows), rel=1e-9)
+    assert values["rce_unweighted"] == pytest.approx(_hand_rce([(y, p, 1.0) for y, p, _ in rows]), rel=1e-9)
+    a = sum(w * y for y, _, w in rows) / sum(w * p for _, p, w in rows)
+    assert values["nrce"] == pytest.approx(_hand_rce([(y, p * a, w) for y, p, w in rows]), rel=1e-9)
+    # Positives 0.9, 0.7, 0.4 against negatives 0.2, 0.6, 0.3: 8 of 9 pairs ordered right.
+    assert values["auc_unweighted"] == pytest.approx(8 / 9, abs=1e-6)
+
+
+def test_end_to_end_thresholds_reach_grouped_and_per_example_metrics(
+    tfma_run: tuple[dict[str, float], object],
+) -> None:
+    _, validation = tfma_run
+    assert not validation.validation_ok
+    failed = {
+        failure.metric_key.name
+        for per_slice in validation.metric_validations_per_slice
+        for failure in per_slice.failures
+    }
+    assert failed == {"cgr_atLight_1_atHeavy_1", "rce_unweighted"}  # ctr passes its bound
+
+
+def test_end_to_end_default_specs_with_ndcg(tmp_path: Path) -> None:
+    data = str(tmp_path / "eval.tfrecord")
+    with tf.io.TFRecordWriter(data) as writer:
+        for candidate in CANDIDATES:
+            if candidate[4] is not None:  # TFMA's NDCG needs a heavy score on every candidate
+                writer.write(_example(*candidate))
+    eval_config = tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(prediction_key="prediction", label_key="label", example_weight_key="weight")
+        ],
+        metrics_specs=light_ranking_metrics_specs(REQUEST, HEAVY),
+        slicing_specs=[tfma.SlicingSpec()],
+    )
+    result = tfma.run_model_analysis(
+        eval_config=eval_config, data_location=data, output_path=str(tmp_path / "out")
+    )
+    ((_, metrics),) = result.slicing_metrics
+    values = metrics[""][""]
+    # Every request is smaller than every N: all CGRs and recalls of A and B are 1, C's CGR is 0.
+    assert set(grouped_metric_names([50, 100, 200], [1, 3, 10, 20, 50])) <= set(values)
+    assert values["cgr_atLight_50_atHeavy_1"]["doubleValue"] == pytest.approx(2 / 3)
+    assert values["recall_atLight_200_atHeavy_50"]["doubleValue"] == pytest.approx(1.0)
+    # NDCG@10 over A and B (C has no positive gain, TFMA gives it weight 0); B is ideal.
+    dcg_a = f32(0.5) + f32(0.8) / math.log2(3)
+    ideal_a = f32(0.8) + f32(0.5) / math.log2(3)
+    assert metrics[""]["topK:10"]["ndcg"]["doubleValue"] == pytest.approx(
+        (dcg_a / ideal_a + 1.0) / 2, rel=1e-9
+    )
