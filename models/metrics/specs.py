@@ -19,8 +19,8 @@ Request-level specs must be unweighted: TFMA's query metrics require one weight 
 Thresholds are given by metric name and land on that metric's `MetricConfig` as a per-slice
 threshold on the overall slice (TFMA binds a config's threshold to the metric instance name;
 spec-level thresholds only reach model-native metrics; per-slice gates would let a small
-slice's noise block a push). Grouped metrics get a single-key `LightRankingGroupMetrics` config of their own, which
-shares its computation with the main one.
+slice's noise block a push). Grouped metrics get a single-key `LightRankingGroupMetrics`
+config of their own, which shares its computation with the main one.
 """
 
 from __future__ import annotations
