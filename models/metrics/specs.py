@@ -8,8 +8,9 @@
 2. per-example, unweighted: the same with `_unweighted` (`example_count` for the count) plus
    `calibration_plot`. The unweighted metrics are the primary ones (spec 7.9);
 3. per request (`query_key` = request key), unweighted: `LightRankingGroupMetrics` (CGR, Recall,
-   ExpectedLoss and the request/candidate counts) and TFMA's `QueryStatistics` (`total_queries`,
-   `total_documents`, `min_documents`, `max_documents`);
+   ExpectedLoss and the request/candidate counts). TFMA's own `QueryStatistics` is left out: in
+   TFMA 0.47 it ignores model names, so it crashes as soon as a baseline model is evaluated;
+   `num_requests` gives the request count;
 4. per request: TFMA's `ndcg` at top_k 10 with the heavy-ranker score as gain, in its own spec
    because TFMA takes the k from the spec's `binarize.top_k_list`.
 
@@ -133,7 +134,7 @@ def _base_specs(
         example_weights=tfma.ExampleWeightOptions(unweighted=True),
     )
     grouped = tfma.MetricsSpec(
-        metrics=[_own_metric(family), _tfma_metric("QueryStatistics")],
+        metrics=[_own_metric(family)],
         query_key=request_key,
         example_weights=tfma.ExampleWeightOptions(unweighted=True),
     )
@@ -160,8 +161,8 @@ def _overall_only(threshold: tfma.MetricThreshold) -> config_pb2.PerSliceMetricT
 def _configs_by_name(specs: Sequence[tfma.MetricsSpec]) -> dict[str, tfma.MetricConfig]:
     """The MetricConfig (live, inside `specs`) of every single-name metric a threshold can bind to.
 
-    Left out: the plot, `QueryStatistics` (no instance name, so TFMA cannot bind a threshold)
-    and the grouped family (thresholds go on single-key copies, see `light_ranking_metrics_specs`).
+    Left out: the plot and the grouped family (thresholds go on single-key copies, see
+    `light_ranking_metrics_specs`).
     """
     by_name: dict[str, tfma.MetricConfig] = {}
     for spec in specs:

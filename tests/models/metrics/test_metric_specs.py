@@ -44,7 +44,7 @@ def test_layout_of_the_four_specs() -> None:
         "calibration_plot",
     ]
     assert unweighted.example_weights.unweighted and not unweighted.example_weights.weighted
-    assert _names(grouped) == [FAMILY_NAME, "QueryStatistics"]
+    assert _names(grouped) == [FAMILY_NAME]
     assert grouped.query_key == REQUEST and grouped.example_weights.unweighted
     assert json.loads(grouped.metrics[0].config) == {
         "heavy_score_key": HEAVY,
@@ -114,7 +114,7 @@ def test_thresholds_land_on_the_named_metric_config() -> None:
     assert not grouped.metrics[0].per_slice_thresholds  # the family config stays unthresholded
 
 
-@pytest.mark.parametrize("name", ["aucc", "calibration_plot", "total_queries", "cgr_atLight_50_atHeavy_7"])
+@pytest.mark.parametrize("name", ["aucc", "calibration_plot", "cgr_atLight_50_atHeavy_7"])
 def test_unknown_metric_names_are_rejected_by_name(name: str) -> None:
     with pytest.raises(ValueError, match=f"unknown metric '{name}'"):
         light_ranking_metrics_specs(REQUEST, HEAVY, thresholds={name: {"lower_bound": 0}})
