@@ -1,0 +1,1 @@
+"""The light-ranker models: features, Transform, DeepNorm, baseline, training, export, metrics."""
