@@ -1,0 +1,119 @@
+"""Exporting a trained ranker as a TF-Serving-ready SavedModel.
+
+Signatures:
+- `serving_default`: serialized raw `tf.Example` candidates (labels and `meta.*`
+  not needed) -> `{"prediction": float32 [B, 1]}`. The Transform graph runs
+  inside, so serving sees the same features as training (no skew). This is what
+  the Evaluator, `lightrank eval` and TF Serving call.
+- `transform_features`: serialized raw candidates -> the transformed features,
+  for debugging and for TFMA slicing on transformed values.
+- `serving_transformed`: the already-transformed tensors `continuous` `[B, G]`
+  and `sparse_ids` (as `ids` + `row_lengths`) -> `{"prediction"}`, for callers
+  that featurise themselves.
+
+Next to the SavedModel the export writes `continuous_feature_list.json` (the
+column order of `continuous`, spec 3.6), `model_settings.json` (kind, task,
+hyper-parameters: what a warm start rebuilds), and `keras/` (the Keras weights
+checkpoint a warm start loads).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from models.features import ResolvedFeatures
+from models.preprocessing import CONTINUOUS, SPARSE_IDS
+
+FEATURE_LIST_FILE = "continuous_feature_list.json"
+SETTINGS_FILE = "model_settings.json"
+KERAS_WEIGHTS_DIR = "keras"
+PREDICTION = "prediction"
+
+
+def _serving_feature_spec(
+    transform_output: tft.TFTransformOutput, features: ResolvedFeatures
+) -> dict[str, Any]:
+    """The raw feature spec restricted to model inputs: what a serving request must carry."""
+    raw = transform_output.raw_feature_spec()
+    return {name: raw[name] for name in (*features.continuous, *features.sparse)}
+
+
+def _probability(logit: tf.Tensor) -> tf.Tensor:
+    return tf.clip_by_value(tf.sigmoid(logit), 0.0, 1.0)
+
+
+def export_serving_model(
+    model: tf.keras.Model,
+    transform_output: tft.TFTransformOutput,
+    features: ResolvedFeatures,
+    input_keys: tuple[str, ...],
+    export_dir: str,
+    settings: dict[str, Any],
+) -> None:
+    """Saves `model` (a logit model) with its Transform graph and metadata files.
+
+    Args:
+        model: The trained Keras model taking `input_keys` and returning a logit.
+        transform_output: The Transform graph to embed.
+        features: The resolved feature spec (serving inputs, column order).
+        input_keys: The transformed features the model reads.
+        export_dir: `fn_args.serving_model_dir`.
+        settings: JSON-safe description of the model (kind, task, hyper-parameters).
+    """
+    # Weights first: the Transform layer attached below is not part of the architecture.
+    model.save_weights(os.path.join(export_dir, KERAS_WEIGHTS_DIR, "weights"))
+    model.tft_layer = transform_output.transform_features_layer()
+    serving_spec = _serving_feature_spec(transform_output, features)
+    raw_spec = transform_output.raw_feature_spec()
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def serve(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
+        logit = model({key: transformed[key] for key in input_keys}, training=False)
+        return {PREDICTION: _probability(logit)}
+
+    @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+    def transform_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        transformed = model.tft_layer(tf.io.parse_example(serialized, raw_spec))
+        return {key: (tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value)
+                for key, value in transformed.items()}  # fmt: skip
+
+    signatures = {"serving_default": serve, "transform_features": transform_features}
+    if set(input_keys) == {CONTINUOUS, SPARSE_IDS}:
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec(shape=[None, len(features.continuous)], dtype=tf.float32, name=CONTINUOUS),
+                tf.TensorSpec(shape=[None], dtype=tf.int64, name="ids"),
+                tf.TensorSpec(shape=[None], dtype=tf.int64, name="row_lengths"),
+            ]
+        )
+        def serve_transformed(
+            continuous: tf.Tensor, ids: tf.Tensor, row_lengths: tf.Tensor
+        ) -> dict[str, tf.Tensor]:
+            sparse = tf.RaggedTensor.from_row_lengths(ids, row_lengths).to_sparse()
+            return {
+                PREDICTION: _probability(model({CONTINUOUS: continuous, SPARSE_IDS: sparse}, training=False))
+            }
+
+        signatures["serving_transformed"] = serve_transformed
+
+    tf.saved_model.save(model, export_dir, signatures=signatures)
+    with open(os.path.join(export_dir, FEATURE_LIST_FILE), "w") as f:
+        json.dump(list(features.continuous), f, indent=1)
+    with open(os.path.join(export_dir, SETTINGS_FILE), "w") as f:
+        json.dump(settings, f, indent=1, sort_keys=True)
+
+
+def load_settings(model_dir: str) -> tuple[dict[str, Any], list[str]]:
+    """The settings and continuous feature list an exported model carries."""
+    with open(os.path.join(model_dir, SETTINGS_FILE)) as f:
+        settings = json.load(f)
+    with open(os.path.join(model_dir, FEATURE_LIST_FILE)) as f:
+        feature_list = json.load(f)
+    return settings, feature_list

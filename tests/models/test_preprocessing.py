@@ -1,0 +1,107 @@
+"""The Transform step on tiny data through tft_beam: layout, missing marker, hashing."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+
+from models.features import ResolvedFeatures
+from models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SCALED_CLIP, SPARSE_IDS, preprocessing_fn
+
+MARKER = -1.23456789
+BITS = 10
+FEATURES = ResolvedFeatures(
+    continuous=("user.age", "user.opens"),
+    sparse=("cand.source", "cand.topics"),
+    int_sparse=("cand.topics",),
+    request_key="meta.key",
+    example_weight="meta.weight",
+    heavy_score="meta.score",
+    labels={"Sent": "label.sent"},
+    missing_value=MARKER,
+)
+BIG_KEY = 2**62 + 12345  # not representable exactly as float64
+
+
+def _spec() -> dict[str, object]:
+    return {
+        "user.age": tf.io.VarLenFeature(tf.float32),
+        "user.opens": tf.io.VarLenFeature(tf.float32),
+        "cand.source": tf.io.VarLenFeature(tf.string),
+        "cand.topics": tf.io.VarLenFeature(tf.int64),
+        "meta.key": tf.io.FixedLenFeature([], tf.int64),
+        "meta.weight": tf.io.VarLenFeature(tf.float32),
+        "meta.score": tf.io.FixedLenFeature([], tf.float32),
+        "label.sent": tf.io.FixedLenFeature([], tf.int64),
+    }
+
+
+ROWS = [
+    {"user.age": [10.0], "user.opens": [0.0], "cand.source": [b"in"], "cand.topics": [7, 9],
+     "meta.key": BIG_KEY, "meta.weight": [2.0], "meta.score": 0.5, "label.sent": 1},
+    {"user.age": [], "user.opens": [float("nan")], "cand.source": [b"oon"], "cand.topics": [],
+     "meta.key": 5, "meta.weight": [], "meta.score": 0.1, "label.sent": 0},
+    {"user.age": [1000.0], "user.opens": [3.0], "cand.source": [], "cand.topics": [],
+     "meta.key": 5, "meta.weight": [0.0], "meta.score": 0.2, "label.sent": 0},
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def transformed() -> list[dict[str, object]]:
+    metadata = tft.DatasetMetadata.from_feature_spec(_spec())
+
+    def fn(inputs: dict[str, object]) -> dict[str, object]:
+        return preprocessing_fn(inputs, {"features": FEATURES.to_dict(), "input_size_bits": BITS})
+
+    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp, force_tf_compat_v1=False):
+        (data, _), _ = (ROWS, metadata) | tft_beam.AnalyzeAndTransformDataset(fn, output_record_batches=False)
+    return list(data)
+
+
+def _bucket(token: str) -> int:
+    return int(tf.strings.to_hash_bucket_fast([token], 2**BITS).numpy()[0])
+
+
+def test_continuous_is_stacked_in_feature_list_order_with_the_missing_marker(transformed):
+    np.testing.assert_allclose(transformed[0][CONTINUOUS], [10.0, 0.0])
+    # Absent -> marker; NaN -> marker (the original decoder dropped NaNs).
+    np.testing.assert_allclose(transformed[1][CONTINUOUS], [MARKER, MARKER], rtol=0, atol=1e-7)
+    np.testing.assert_allclose(transformed[2][CONTINUOUS], [1000.0, 3.0])
+
+
+def test_scaled_is_a_zscore_of_log1p_over_present_values_only(transformed):
+    ages = np.log1p([10.0, 1000.0])
+    opens = np.log1p([0.0, 3.0])
+    expected_age = (ages - ages.mean()) / ages.std()
+    expected_opens = (opens - opens.mean()) / opens.std()
+    np.testing.assert_allclose(
+        transformed[0][CONTINUOUS_SCALED], [expected_age[0], expected_opens[0]], atol=1e-5
+    )
+    np.testing.assert_allclose(
+        transformed[2][CONTINUOUS_SCALED], [expected_age[1], expected_opens[1]], atol=1e-5
+    )
+    np.testing.assert_array_equal(transformed[1][CONTINUOUS_SCALED], [0.0, 0.0])  # missing -> 0
+    assert SCALED_CLIP >= 1.0
+
+
+def test_sparse_ids_hash_name_value_tokens_of_every_sparse_feature(transformed):
+    expected = sorted([_bucket("cand.source=in"), _bucket("cand.topics=7"), _bucket("cand.topics=9")])
+    assert sorted(transformed[0][SPARSE_IDS].tolist()) == expected
+    assert transformed[1][SPARSE_IDS].tolist() == [_bucket("cand.source=oon")]
+    assert transformed[2][SPARSE_IDS].tolist() == []
+    assert all(0 <= i < 2**BITS for row in transformed for i in row[SPARSE_IDS])
+
+
+def test_passthrough_keeps_the_request_key_exact_and_defaults_the_weight_to_one(transformed):
+    assert int(transformed[0]["meta.key"]) == BIG_KEY
+    assert transformed[0]["meta.weight"] == 2.0
+    assert transformed[1]["meta.weight"] == 1.0  # absent weight: the builder's default
+    assert transformed[2]["meta.weight"] == 0.0
+    assert [float(r["label.sent"]) for r in transformed] == [1.0, 0.0, 0.0]
+    assert math.isclose(float(transformed[0]["meta.score"]), 0.5)
