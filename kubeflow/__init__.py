@@ -1,0 +1,1 @@
+"""Compiling and submitting the pipeline to Kubeflow Pipelines v2 and Vertex AI Pipelines."""

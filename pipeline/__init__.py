@@ -1,0 +1,1 @@
+"""The light-ranker pipeline: config, `create_pipeline`, runners, CLI and sample data."""

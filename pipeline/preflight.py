@@ -1,0 +1,95 @@
+"""Input checks that run before a local pipeline starts.
+
+A Beam job that meets an empty directory or a corrupt file fails minutes in,
+with a stack trace that rarely names the file. These checks fail in seconds with
+one sentence naming the path, and nothing is written to the pipeline root or
+ML Metadata.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import tensorflow as tf
+
+from pipeline.config import PipelineConfig
+
+#: How many records of each file are parsed as tf.Example (all are CRC-checked).
+PARSED_RECORDS_PER_FILE = 8
+
+
+class InputDataError(ValueError):
+    """The configured input data cannot be read as gzipped TFRecords of tf.Example."""
+
+
+def data_files(data_path: str) -> list[str]:
+    """The files a data path (directory or glob) stands for, sorted."""
+    pattern = (
+        data_path if any(ch in os.path.basename(data_path) for ch in "*?[") else os.path.join(data_path, "*")
+    )
+    return sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
+
+
+def _compression(path: str) -> str:
+    # Beam's ReadFromTFRecord (ImportExampleGen) picks the codec from the extension.
+    return "GZIP" if path.endswith(".gz") else ""
+
+
+def check_file(path: str) -> int:
+    """Reads a whole TFRecord file, checking CRCs and that records are tf.Examples.
+
+    Returns:
+        The number of records.
+
+    Raises:
+        InputDataError: Naming the file and what is wrong with it.
+    """
+    count = 0
+    try:
+        for record in tf.data.TFRecordDataset(path, compression_type=_compression(path)).as_numpy_iterator():
+            if count < PARSED_RECORDS_PER_FILE:
+                tf.train.Example.FromString(record)
+            count += 1
+    except tf.errors.OpError as error:
+        raise InputDataError(
+            f"{path} is not a readable {'gzipped ' if _compression(path) else ''}TFRecord file "
+            f"(failed after {count} records: {error.message.splitlines()[0]})"
+        ) from error
+    except Exception as error:  # a protobuf DecodeError: TFRecord framing fine, payload not an Example
+        raise InputDataError(
+            f"{path}: record {count} is not a serialized tf.train.Example ({error})"
+        ) from error
+    return count
+
+
+def check_inputs(config: PipelineConfig) -> int:
+    """Checks a local data path before a run; remote paths are left to the runner.
+
+    Returns:
+        The number of candidates found (0 for remote paths, not counted).
+
+    Raises:
+        InputDataError: The path is missing, matches no file, a file is empty,
+            corrupt, or does not hold tf.Examples.
+    """
+    path = config.data.path
+    if "://" in path:
+        return 0
+    base = os.path.dirname(path) if any(ch in os.path.basename(path) for ch in "*?[") else path
+    if not os.path.exists(base):
+        raise InputDataError(
+            f"data path {path} does not exist (generate sample data with `lightrank data generate`)"
+        )
+    files = data_files(path)
+    if not files:
+        raise InputDataError(f"data path {path} matches no file")
+    total = 0
+    for file in files:
+        if os.path.getsize(file) == 0:
+            raise InputDataError(f"{file} is empty")
+        records = check_file(file)
+        if records == 0:
+            raise InputDataError(f"{file} holds no records")
+        total += records
+    return total

@@ -1,0 +1,132 @@
+"""Reading pipeline runs back from ML Metadata.
+
+TFX records each run as a `pipeline_run` context, each component as a `node`
+context named `<pipeline>.<component id>`, and each component execution with
+its state and timestamps. This module turns that into plain records: which
+component ran (or was served from the cache) for how long, whether the model was
+blessed and pushed, and where it went. It only reads the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+from tfx.orchestration import metadata
+
+from pipeline.config import MetadataConfig
+
+_STATES = {
+    metadata_store_pb2.Execution.NEW: "new",
+    metadata_store_pb2.Execution.RUNNING: "running",
+    metadata_store_pb2.Execution.COMPLETE: "complete",
+    metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.CANCELED: "canceled",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentRun:
+    """One component's execution within a run."""
+
+    component: str
+    state: str
+    seconds: float
+    execution_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """One pipeline run as recorded in ML Metadata."""
+
+    run_id: str
+    components: tuple[ComponentRun, ...]
+    blessed: bool | None
+    pushed_model: str | None
+    evaluation_uri: str | None
+    model_uri: str | None
+
+
+def connection_config(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
+    """The MLMD connection of a metadata config (SQLite file or MySQL)."""
+    if config.sqlite is not None:
+        return metadata.sqlite_metadata_connection_config(config.sqlite)
+    assert config.mysql is not None
+    mysql = config.mysql
+    return metadata.mysql_metadata_connection_config(
+        host=mysql.host,
+        port=mysql.port,
+        database=mysql.database,
+        username=mysql.user,
+        password=os.environ.get(mysql.password_env, ""),
+    )
+
+
+def open_store(config: MetadataConfig) -> mlmd.MetadataStore:
+    """Opens the store read-only in spirit: a missing SQLite file is an error, not created."""
+    if config.sqlite is not None and not os.path.isfile(config.sqlite):
+        raise FileNotFoundError(f"no ML Metadata store at {config.sqlite} (has the pipeline run yet?)")
+    return mlmd.MetadataStore(connection_config(config))
+
+
+def _output_artifacts(store: mlmd.MetadataStore, execution_id: int) -> list[metadata_store_pb2.Artifact]:
+    events = store.get_events_by_execution_ids([execution_id])
+    ids = [
+        e.artifact_id
+        for e in events
+        if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.PENDING_OUTPUT)
+    ]
+    return list(store.get_artifacts_by_id(ids)) if ids else []
+
+
+def latest_run(store: mlmd.MetadataStore, pipeline_name: str) -> RunRecord | None:
+    """The newest run of a pipeline, or None if it never ran."""
+    runs = list_runs(store, pipeline_name)
+    return runs[0] if runs else None
+
+
+def list_runs(store: mlmd.MetadataStore, pipeline_name: str) -> list[RunRecord]:
+    """All runs of a pipeline, newest first."""
+    pipeline_context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline_context is None:
+        return []
+    run_contexts = [
+        c for c in store.get_children_contexts_by_context(pipeline_context.id) if c.type == "pipeline_run"
+    ] or [c for c in store.get_contexts_by_type("pipeline_run")]
+    run_contexts.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+    node_names = {}
+    for node in store.get_contexts_by_type("node"):
+        if node.name.startswith(pipeline_name + "."):
+            for execution in store.get_executions_by_context(node.id):
+                node_names[execution.id] = node.name[len(pipeline_name) + 1 :]
+    return [_run_record(store, context, node_names) for context in run_contexts]
+
+
+def _run_record(
+    store: mlmd.MetadataStore, context: metadata_store_pb2.Context, node_names: dict[int, str]
+) -> RunRecord:
+    executions = sorted(
+        store.get_executions_by_context(context.id), key=lambda e: (e.create_time_since_epoch, e.id)
+    )
+    components, blessed, pushed, evaluation_uri, model_uri = [], None, None, None, None
+    for execution in executions:
+        name = node_names.get(execution.id, execution.type)
+        seconds = max(
+            0.0, (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+        )
+        components.append(
+            ComponentRun(name, _STATES.get(execution.last_known_state, "unknown"), seconds, execution.id)
+        )
+        for artifact in _output_artifacts(store, execution.id):
+            if artifact.type == "ModelBlessing":
+                blessed = artifact.custom_properties["blessed"].int_value == 1
+            elif artifact.type == "PushedModel" and artifact.custom_properties["pushed"].int_value == 1:
+                pushed = artifact.custom_properties["pushed_destination"].string_value
+            elif artifact.type == "ModelEvaluation":
+                evaluation_uri = artifact.uri
+            elif artifact.type == "Model":
+                model_uri = artifact.uri
+    return RunRecord(context.name, tuple(components), blessed, pushed, evaluation_uri, model_uri)

@@ -1,0 +1,140 @@
+"""The whole pipeline on tiny data with LocalDagRunner, asserted through ML Metadata."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from e2e_support import run, tiny_config
+
+from components.anomaly_gate import DataAnomaliesError
+from pipeline.runs import list_runs, open_store
+
+pytestmark = pytest.mark.e2e
+
+DATA_COMPONENTS = (
+    "ImportExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "AnomalyGate",
+    "Transform",
+)
+ALL_COMPONENTS = (*DATA_COMPONENTS, "Trainer", "Evaluator", "Pusher")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pipeline")
+
+
+@pytest.fixture(scope="module")
+def first_run(workdir: Path, tiny_data: str) -> tuple[object, str]:
+    config = tiny_config(workdir, tiny_data)
+    return config, run(config, workdir)
+
+
+def _states(record) -> dict[str, str]:
+    return {c.component: c.state for c in record.components}
+
+
+def _raw_serving_examples(data_dir: str, n: int) -> list[bytes]:
+    """The first `n` candidates without labels or meta.* (what serving sends)."""
+    files = sorted(glob.glob(os.path.join(data_dir, "*")))
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP").take(n)
+    examples = []
+    for record in records.as_numpy_iterator():
+        example = tf.train.Example.FromString(record)
+        for name in list(example.features.feature):
+            if name.startswith(("label.", "meta.")):
+                del example.features.feature[name]
+        examples.append(example.SerializeToString())
+    return examples
+
+
+def test_first_run_executes_every_component_and_pushes_a_servable_model(first_run, tiny_data):
+    config, output = first_run
+    runs = list_runs(open_store(config.metadata), config.name)
+    assert len(runs) == 1
+    record = runs[0]
+    states = _states(record)
+    for component in ALL_COMPONENTS:
+        assert states.get(component) == "complete", (component, states)
+        assert f"{component}" in output  # the progress display named it
+    assert record.blessed is True
+    assert record.pushed_model and record.pushed_model.startswith(config.serving_dir)
+
+    versions = os.listdir(config.serving_dir)
+    assert len(versions) == 1 and versions[0].isdigit()  # versioned (timestamped) push
+    pushed = os.path.join(config.serving_dir, versions[0])
+    with open(os.path.join(pushed, "continuous_feature_list.json")) as f:
+        feature_list = json.load(f)
+    assert feature_list == sorted(feature_list) and all(
+        name.startswith(("user.", "candidate.")) for name in feature_list
+    )
+
+    loaded = tf.saved_model.load(pushed)
+    serve = loaded.signatures["serving_default"]
+    examples = _raw_serving_examples(tiny_data, 300)
+    prediction = serve(examples=tf.constant(examples))["prediction"].numpy()
+    assert prediction.shape == (300, 1)
+    assert np.all(np.isfinite(prediction)) and np.all((prediction >= 0) & (prediction <= 1))
+    assert prediction.std() > 0  # the model distinguishes candidates
+
+
+def test_second_run_is_served_from_the_cache(first_run, workdir):
+    config, _ = first_run
+    output = run(config, workdir)
+    runs = list_runs(open_store(config.metadata), config.name)
+    assert len(runs) == 2
+    states = _states(runs[0])
+    for component in (*DATA_COMPONENTS, "Trainer"):
+        assert states.get(component) == "cached", (component, states)
+    assert "Trainer                          cached" in output
+    # The Evaluator runs again: run 1 blessed a model, which is now its baseline.
+    assert states["Evaluator"] == "complete"
+    assert states.get("Pusher") != "complete", states  # the same model is not pushed twice
+    assert len(os.listdir(config.serving_dir)) == 1
+
+
+def test_an_unreachable_threshold_blesses_nothing_and_pushes_nothing(first_run, workdir, tiny_data):
+    config, _ = first_run
+    before = sorted(os.listdir(config.serving_dir))
+    strict = tiny_config(workdir, tiny_data, "evaluation.thresholds={auc_unweighted: {lower_bound: 1.01}}")
+    run(strict, workdir)
+    latest = list_runs(open_store(strict.metadata), strict.name)[0]
+    states = _states(latest)
+    assert states["Trainer"] == "cached"  # only the evaluation changed
+    assert states["Evaluator"] == "complete"
+    assert latest.blessed is False
+    assert latest.pushed_model is None
+    assert "Pusher" not in states or states["Pusher"] != "complete"
+    assert sorted(os.listdir(config.serving_dir)) == before  # the pushed model stays untouched
+
+
+def test_data_with_a_schema_anomaly_stops_at_the_gate(tmp_path, tiny_data):
+    doctored = tmp_path / "doctored"
+    doctored.mkdir()
+    files = sorted(glob.glob(os.path.join(tiny_data, "*")))
+    with tf.io.TFRecordWriter(str(doctored / "part-0.tfrecord.gz"), options="GZIP") as writer:
+        for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            feature = example.features.feature["candidate.tweet_age_minutes"]
+            value = feature.float_list.value[0] if feature.float_list.value else 0.0
+            feature.Clear()
+            feature.bytes_list.value.append(str(value).encode())  # a FLOAT feature written as text
+            writer.write(example.SerializeToString())
+    config = tiny_config(tmp_path, str(doctored))
+    with pytest.raises(DataAnomaliesError, match=r"feature 'candidate.tweet_age_minutes'"):
+        run(config, tmp_path)
+    record = list_runs(open_store(config.metadata), config.name)[0]
+    states = _states(record)
+    assert states["AnomalyGate"] == "failed"
+    assert "Transform" not in states and "Trainer" not in states
+    assert record.pushed_model is None
+    assert not os.path.exists(config.serving_dir) or not os.listdir(config.serving_dir)
