@@ -16,12 +16,10 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
+from components.errors import DataAnomaliesError
+
 #: The file ExampleValidator writes per split (tfx/components/example_validator/executor.py).
 ANOMALIES_FILE = "SchemaDiff.pb"
-
-
-class DataAnomaliesError(RuntimeError):
-    """The examples do not match the curated schema; the message lists every anomaly."""
 
 
 def read_anomalies(artifact: standard_artifacts.ExampleAnomalies) -> dict[str, anomalies_pb2.Anomalies]:

@@ -107,7 +107,6 @@ def run_fn(fn_args: Any) -> None:
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     model, input_keys = build_model(kind, deepnorm, features)
     dataset_args = {
-        "data_accessor": fn_args.data_accessor,
         "transform_output": transform_output,
         "input_keys": input_keys,
         "label_key": features.label_key(custom["task"]),

@@ -19,7 +19,13 @@ import argparse
 import datetime
 import logging
 import sys
+import warnings
 from pathlib import Path
+
+# google-api-core warns about Python 3.10 on import; TFX 1.16 supports nothing newer.
+warnings.filterwarnings(
+    "ignore", message="You are using a non-supported Python version", category=FutureWarning
+)
 
 #: The config `make run` uses: the embedded sample data.
 DEFAULT_CONFIG = str(Path(__file__).resolve().parent / "configs" / "sample.yaml")
@@ -27,7 +33,10 @@ DEFAULT_DATA_DIR = "data/sample"
 
 
 def _generate(args: argparse.Namespace) -> int:
-    from pipeline.sample import DEFAULT_REQUESTS, write_sample_data
+    from pipeline.console import quiet_stderr
+
+    with quiet_stderr():
+        from pipeline.sample import DEFAULT_REQUESTS, write_sample_data
 
     out = Path(args.out)
     if args.if_missing and out.is_dir() and any(out.iterdir()):
@@ -93,7 +102,7 @@ class PipelineFailedError(RuntimeError):
 
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors the user can fix from the message alone: printed without a traceback."""
-    from components.anomaly_gate import DataAnomaliesError
+    from components.errors import DataAnomaliesError
     from pipeline.config import ConfigError
     from pipeline.preflight import InputDataError
 

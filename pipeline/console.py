@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import tempfile
 from collections.abc import Iterator
 from typing import TextIO
 
@@ -41,3 +42,27 @@ def output_to(log_file: str) -> Iterator[TextIO]:
             os.close(saved_out)
             os.close(saved_err)
             console.close()
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Holds back what is written to fd 2 (TensorFlow's load-time chatter) during the block.
+
+    If the block fails, the held-back text is written out after all, so an import
+    error is never hidden.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile(mode="w+b") as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            held.seek(0)
+            os.write(2, held.read())
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import glob
 import os
+from typing import TYPE_CHECKING
 
-import tensorflow as tf
-
-from pipeline.config import PipelineConfig
+if TYPE_CHECKING:
+    from pipeline.config import PipelineConfig
 
 #: How many records of each file are parsed as tf.Example (all are CRC-checked).
 PARSED_RECORDS_PER_FILE = 8
@@ -45,6 +45,8 @@ def check_file(path: str) -> int:
     Raises:
         InputDataError: Naming the file and what is wrong with it.
     """
+    import tensorflow as tf  # noqa: PLC0415  (keeps this module importable without TensorFlow)
+
     count = 0
     try:
         for record in tf.data.TFRecordDataset(path, compression_type=_compression(path)).as_numpy_iterator():

@@ -8,7 +8,8 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.anomaly_gate import ANOMALIES_FILE, AnomalyGate, DataAnomaliesError
+from components.anomaly_gate import ANOMALIES_FILE, AnomalyGate
+from components.errors import DataAnomaliesError
 
 
 def _artifact(tmp_path, per_split: dict[str, anomalies_pb2.Anomalies]) -> standard_artifacts.ExampleAnomalies:

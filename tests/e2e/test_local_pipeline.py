@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 from e2e_support import run, tiny_config
 
-from components.anomaly_gate import DataAnomaliesError
+from components.errors import DataAnomaliesError
 from pipeline.runs import list_runs, open_store
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,176 @@
+"""The exported SavedModel: same predictions as Keras, raw candidates in, any request size."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import metadata_io
+
+from models.deepnorm.config import DeepNormConfig
+from models.deepnorm.model import deepnorm_light_ranker
+from models.export import FEATURE_LIST_FILE, SETTINGS_FILE, export_serving_model, load_settings
+from models.features import ResolvedFeatures
+from models.preprocessing import CONTINUOUS, SPARSE_IDS, preprocessing_fn
+
+BITS = 8
+FEATURES = ResolvedFeatures(
+    continuous=("u.age", "u.opens", "c.likes"),
+    sparse=("c.source", "u.id"),
+    int_sparse=("u.id",),
+    request_key="meta.key",
+    example_weight="meta.weight",
+    heavy_score="meta.score",
+    labels={"HeavyRankPosition": "label.top3"},
+    missing_value=-1.23456789,
+)
+SPEC = {
+    "u.age": tf.io.VarLenFeature(tf.float32),
+    "u.opens": tf.io.VarLenFeature(tf.float32),
+    "c.likes": tf.io.VarLenFeature(tf.float32),
+    "c.source": tf.io.VarLenFeature(tf.string),
+    "u.id": tf.io.VarLenFeature(tf.int64),
+    "meta.key": tf.io.FixedLenFeature([], tf.int64),
+    "meta.weight": tf.io.FixedLenFeature([], tf.float32),
+    "meta.score": tf.io.FixedLenFeature([], tf.float32),
+    "label.top3": tf.io.FixedLenFeature([], tf.int64),
+}
+
+
+def _candidate(rng: np.random.Generator, i: int) -> dict[str, object]:
+    return {
+        "u.age": [float(rng.gamma(2.0, 100.0))],
+        "u.opens": [float(rng.poisson(3))] if i % 3 else [],
+        "c.likes": [float(rng.poisson(20))],
+        "c.source": [rng.choice([b"in", b"oon", b"topic"])],
+        "u.id": [int(rng.integers(1, 10**12))],
+        "meta.key": i // 50,
+        "meta.weight": float(i % 50),
+        "meta.score": float(rng.uniform()),
+        "label.top3": int(i % 50 < 3),
+    }
+
+
+def _serialize(row: dict[str, object], *, with_labels: bool = False) -> bytes:
+    feature = {}
+    for name, value in row.items():
+        if not with_labels and name.startswith(("meta.", "label.")):
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            continue
+        if isinstance(values[0], bytes):
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        elif isinstance(values[0], float):
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
+        else:
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def exported(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[str, tf.keras.Model, tft.TFTransformOutput, list]:
+    rng = np.random.default_rng(0)
+    rows = [_candidate(rng, i) for i in range(400)]
+    work = tmp_path_factory.mktemp("export")
+    transform_dir = str(work / "transform")
+
+    def fn(inputs: dict[str, object]) -> dict[str, object]:
+        return preprocessing_fn(inputs, {"features": FEATURES.to_dict(), "input_size_bits": BITS})
+
+    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp, force_tf_compat_v1=False):
+        transform_fn = (rows, tft.DatasetMetadata.from_feature_spec(SPEC)) | tft_beam.AnalyzeDataset(fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(transform_dir)
+    # TFX's Transform also writes the raw metadata; serving parses with it.
+    metadata_io.write_metadata(
+        tft.DatasetMetadata.from_feature_spec(SPEC), os.path.join(transform_dir, "metadata")
+    )
+    transform_output = tft.TFTransformOutput(transform_dir)
+
+    tf.keras.utils.set_random_seed(1)
+    config = DeepNormConfig(input_size_bits=BITS, sparse_embedding_size=4, dense_embedding_size=8,
+                            use_missing_sub_branch=True)  # fmt: skip
+    model = deepnorm_light_ranker(config, len(FEATURES.continuous))
+    # Move every weight off its initial value so the comparison is not trivially 0.02 everywhere.
+    for variable in model.trainable_variables:
+        variable.assign(variable + tf.random.normal(variable.shape, stddev=0.1, dtype=variable.dtype))
+    export_dir = str(work / "model")
+    settings = {"kind": "deepnorm", "task": "HeavyRankPosition", "deepnorm": config.to_dict()}
+    export_serving_model(model, transform_output, FEATURES, (CONTINUOUS, SPARSE_IDS), export_dir, settings)
+    return export_dir, model, transform_output, rows
+
+
+def test_serving_default_matches_the_keras_model_on_raw_candidates(exported):
+    export_dir, model, transform_output, rows = exported
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    serialized = [_serialize(row) for row in rows[:64]]
+    served = serve(examples=tf.constant(serialized))["prediction"].numpy()
+
+    raw = tf.io.parse_example(tf.constant([_serialize(r, with_labels=True) for r in rows[:64]]), SPEC)
+    transformed = transform_output.transform_raw_features(raw)
+    logits = model({CONTINUOUS: transformed[CONTINUOUS], SPARSE_IDS: transformed[SPARSE_IDS]}, training=False)
+    expected = tf.sigmoid(logits).numpy()
+    assert served.shape == (64, 1)
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
+    assert served.std() > 1e-4  # not a constant
+
+
+def test_serving_transformed_matches_serving_default(exported):
+    export_dir, _, transform_output, rows = exported
+    loaded = tf.saved_model.load(export_dir)
+    serialized = tf.constant([_serialize(row) for row in rows[:32]])
+    expected = loaded.signatures["serving_default"](examples=serialized)["prediction"].numpy()
+    raw = tf.io.parse_example(tf.constant([_serialize(r, with_labels=True) for r in rows[:32]]), SPEC)
+    transformed = transform_output.transform_raw_features(raw)
+    ragged = tf.RaggedTensor.from_sparse(transformed[SPARSE_IDS])
+    served = loaded.signatures["serving_transformed"](
+        continuous=transformed[CONTINUOUS], ids=ragged.flat_values, row_lengths=ragged.row_lengths()
+    )["prediction"].numpy()
+    np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_a_request_of_5000_candidates_scores_in_one_call(exported):
+    export_dir, _, _, rows = exported
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    serialized = [_serialize(rows[i % len(rows)]) for i in range(5000)]
+    prediction = serve(examples=tf.constant(serialized))["prediction"].numpy()
+    assert prediction.shape == (5000, 1)
+    assert np.all(np.isfinite(prediction))
+
+
+def test_broken_candidates_still_score_a_finite_prediction(exported):
+    export_dir, _, _, rows = exported
+    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+    good = dict(rows[0])
+    broken = [
+        {**good, "u.age": [math.nan], "c.likes": [math.inf]},  # NaN and +Inf
+        {**good, "u.opens": [-math.inf]},
+        {"c.source": [b"in"]},  # every continuous feature missing
+        {"u.age": [3.0], "u.opens": [1.0], "c.likes": [2.0]},  # no sparse ids at all
+        {},  # nothing at all
+    ]
+    prediction = serve(examples=tf.constant([_serialize(row) for row in broken]))["prediction"].numpy()
+    assert prediction.shape == (5, 1)
+    assert np.all(np.isfinite(prediction)) and np.all((prediction >= 0) & (prediction <= 1))
+
+
+def test_the_model_directory_carries_its_feature_list_and_settings(exported):
+    export_dir, _, _, _ = exported
+    settings, feature_list = load_settings(export_dir)
+    assert feature_list == list(FEATURES.continuous)
+    assert settings["kind"] == "deepnorm" and settings["deepnorm"]["input_size_bits"] == BITS
+    with open(os.path.join(export_dir, FEATURE_LIST_FILE)) as f:
+        assert json.load(f) == ["u.age", "u.opens", "c.likes"]
+    assert os.path.isfile(os.path.join(export_dir, SETTINGS_FILE))
+    assert {"serving_default", "transform_features", "serving_transformed"} <= set(
+        tf.saved_model.load(export_dir).signatures
+    )
