@@ -45,7 +45,7 @@ def check_file(path: str) -> int:
     Raises:
         InputDataError: Naming the file and what is wrong with it.
     """
-    import tensorflow as tf  # noqa: PLC0415  (keeps this module importable without TensorFlow)
+    import tensorflow as tf  # keeps this module importable without TensorFlow
 
     count = 0
     try:
