@@ -33,6 +33,8 @@ FEATURE_LIST_FILE = "continuous_feature_list.json"
 SETTINGS_FILE = "model_settings.json"
 KERAS_WEIGHTS_DIR = "keras"
 PREDICTION = "prediction"
+#: The signature from raw candidates to transformed features (TFMA slices on its outputs).
+TRANSFORM_SIGNATURE = "transform_features"
 
 
 def _serving_feature_spec(
@@ -83,7 +85,7 @@ def export_serving_model(
         return {key: (tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value)
                 for key, value in transformed.items()}  # fmt: skip
 
-    signatures = {"serving_default": serve, "transform_features": transform_features}
+    signatures = {"serving_default": serve, TRANSFORM_SIGNATURE: transform_features}
     if set(input_keys) == {CONTINUOUS, SPARSE_IDS}:
 
         @tf.function(

@@ -42,6 +42,7 @@ class FeatureSpec:
     labels: Mapping[str, str]
     patterns: tuple[tuple[str, str], ...]
     missing_value: float = DEFAULT_MISSING_VALUE
+    slice_buckets: Mapping[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
 
     @property
     def reserved(self) -> frozenset[str]:
@@ -60,7 +61,15 @@ class FeatureSpec:
         if not path.is_file():
             raise ConfigError(f"feature spec not found: {path}")
         data = yaml.safe_load(path.read_text()) or {}
-        known = {"request_key", "example_weight", "heavy_score", "labels", "features", "missing_value"}
+        known = {
+            "request_key",
+            "example_weight",
+            "heavy_score",
+            "labels",
+            "features",
+            "missing_value",
+            "slice_buckets",
+        }
         unknown = set(data) - known
         if unknown:
             raise ConfigError(
@@ -82,6 +91,17 @@ class FeatureSpec:
             patterns.append((str(pattern), str(role)))
         if not patterns:
             raise ConfigError(f"feature spec {path}: 'features' selects nothing")
+        buckets = {}
+        for name, boundaries in (data.get("slice_buckets") or {}).items():
+            if not boundaries or any(
+                not isinstance(b, (int, float)) or isinstance(b, bool) for b in boundaries
+            ):
+                raise ConfigError(
+                    f"feature spec {path}: slice_buckets.{name} must be a non-empty list of numbers"
+                )
+            if list(boundaries) != sorted(set(boundaries)):
+                raise ConfigError(f"feature spec {path}: slice_buckets.{name} must be strictly increasing")
+            buckets[str(name)] = tuple(float(b) for b in boundaries)
         return cls(
             request_key=str(data["request_key"]),
             example_weight=str(data["example_weight"]),
@@ -89,6 +109,7 @@ class FeatureSpec:
             labels={str(k): str(v) for k, v in data["labels"].items()},
             patterns=tuple(patterns),
             missing_value=float(data.get("missing_value", DEFAULT_MISSING_VALUE)),
+            slice_buckets=buckets,
         )
 
     def role_of(self, name: str) -> str | None:
@@ -113,6 +134,10 @@ class ResolvedFeatures:
         int_sparse: The subset of `sparse` stored as INT (the rest are BYTES).
         request_key, example_weight, heavy_score, labels, missing_value: As in
             `FeatureSpec`.
+        slice_buckets: Numeric features bucketed for slicing the evaluation, by
+            boundaries; Transform emits each as `<name>_bucket` (see
+            `slice_bucket_feature`), e.g. new versus established users by
+            account age, the original's stratified new-user metrics.
     """
 
     continuous: tuple[str, ...]
@@ -123,6 +148,7 @@ class ResolvedFeatures:
     heavy_score: str
     labels: Mapping[str, str]
     missing_value: float
+    slice_buckets: Mapping[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
 
     def label_key(self, task: str) -> str:
         """The raw label feature of a task (spec 1.4)."""
@@ -142,6 +168,7 @@ class ResolvedFeatures:
         """JSON-safe form for TFX custom_config."""
         data = dataclasses.asdict(self)
         data["labels"] = dict(self.labels)
+        data["slice_buckets"] = {name: list(bounds) for name, bounds in self.slice_buckets.items()}
         return data
 
     @classmethod
@@ -156,7 +183,13 @@ class ResolvedFeatures:
             heavy_score=data["heavy_score"],
             labels=dict(data["labels"]),
             missing_value=float(data["missing_value"]),
+            slice_buckets={name: tuple(bounds) for name, bounds in data.get("slice_buckets", {}).items()},
         )
+
+
+def slice_bucket_feature(name: str) -> str:
+    """The transformed feature holding the slice bucket of numeric feature `name`."""
+    return f"{name}_bucket"
 
 
 def load_schema(path: str | Path) -> schema_pb2.Schema:
@@ -180,6 +213,7 @@ def resolve(spec: FeatureSpec, schema: schema_pb2.Schema) -> ResolvedFeatures:
             gives a feature a role its type cannot have, or no feature matches.
     """
     types = {feature.name: feature.type for feature in schema.feature}
+    multi_valued = {f.name for f in schema.feature if f.HasField("value_count") and f.value_count.max > 1}
     for what, name in [
         ("request_key", spec.request_key),
         ("example_weight", spec.example_weight),
@@ -210,6 +244,11 @@ def resolve(spec: FeatureSpec, schema: schema_pb2.Schema) -> ResolvedFeatures:
                 int_sparse.append(name)
     if not continuous and not sparse:
         raise ConfigError("the feature spec selects no feature of the schema")
+    for name in spec.slice_buckets:
+        if types.get(name) not in (schema_pb2.FLOAT, schema_pb2.INT) or name in multi_valued:
+            raise ConfigError(
+                f"feature spec slice_buckets names {name!r}, which is not a scalar numeric feature"
+            )
     return ResolvedFeatures(
         continuous=tuple(sorted(continuous)),
         sparse=tuple(sorted(sparse)),
@@ -219,6 +258,7 @@ def resolve(spec: FeatureSpec, schema: schema_pb2.Schema) -> ResolvedFeatures:
         heavy_score=spec.heavy_score,
         labels=dict(spec.labels),
         missing_value=spec.missing_value,
+        slice_buckets=dict(spec.slice_buckets),
     )
 
 

@@ -16,6 +16,8 @@ appears here:
   recommendation; values are binary, duplicates are kept and summed later).
 - the request key, example weight, heavy score and labels, passed through with
   their raw names (float32; the key stays int64, never cast to float).
+- `<feature>_bucket`: int64 bucket index of each numeric feature the feature spec
+  lists under `slice_buckets` (-1 when absent or NaN), for slicing the evaluation.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models.features import ResolvedFeatures
+from models.features import ResolvedFeatures, slice_bucket_feature
 
 CONTINUOUS = "continuous"
 CONTINUOUS_SCALED = "continuous_scaled"
@@ -91,6 +93,15 @@ def sparse_ids(inputs: dict[str, Any], features: ResolvedFeatures, input_size_bi
     return tf.concat(per_feature, axis=1).to_sparse()
 
 
+def _slice_bucket(tensor: tf.Tensor | tf.SparseTensor, boundaries: tuple[float, ...]) -> tf.Tensor:
+    """Index of the bucket a value falls in (values equal to a boundary go right); -1 if absent."""
+    if isinstance(tensor, tf.SparseTensor):  # cast first: NaN marks "absent" also for INT features
+        tensor = tf.SparseTensor(tensor.indices, tf.cast(tensor.values, tf.float32), tensor.dense_shape)
+    values = _dense_scalar(tf.cast(tensor, tf.float32), float("nan"))
+    index = tf.searchsorted(tf.constant(boundaries, tf.float32), values, side="right", out_type=tf.int64)
+    return tf.where(tf.math.is_nan(values), tf.constant(-1, tf.int64), index)
+
+
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """The TFX Transform entry point (referenced by dotted path in the pipeline).
 
@@ -109,6 +120,8 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
         outputs[CONTINUOUS_SCALED] = _scaled(continuous, features.missing_value)
     if features.sparse:
         outputs[SPARSE_IDS] = sparse_ids(inputs, features, int(custom_config["input_size_bits"]))
+    for name, boundaries in features.slice_buckets.items():
+        outputs[slice_bucket_feature(name)] = _slice_bucket(inputs[name], boundaries)
     for name in features.passthrough:
         if name not in inputs:
             continue

@@ -71,6 +71,12 @@ def _convert(value: Any, annotation: Any, path: str, source: str) -> Any:
             raise ConfigError(f"{_describe(path, source)} must be an integer, got {value!r}")
         return value
     if annotation is float:
+        if isinstance(value, str):
+            # PyYAML (YAML 1.1) reads `1e-10` (no dot) as a string; accept what float() reads.
+            try:
+                return float(value)
+            except ValueError:
+                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{_describe(path, source)} must be a number, got {value!r}")
         return float(value)

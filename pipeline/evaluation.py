@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
-from models.features import ResolvedFeatures
+from models.export import TRANSFORM_SIGNATURE
+from models.features import ResolvedFeatures, slice_bucket_feature
 from models.metrics.specs import light_ranking_metrics_specs
 from pipeline.config import PipelineConfig
 from pipeline.config_loader import to_mapping
@@ -32,11 +33,16 @@ def build_eval_config(config: PipelineConfig, features: ResolvedFeatures) -> tfm
         are ignored by TFX when no blessed baseline exists yet (first run, or
         `evaluation.compare_to_baseline: false`).
     """
+    bucket_features = {slice_bucket_feature(name) for name in features.slice_buckets}
+    sliced_by = {key for keys in config.evaluation.slices for key in keys}
     model_spec = tfma.ModelSpec(
         signature_name="serving_default",
         prediction_key=PREDICTION_KEY,
         label_key=features.label_key(config.model.task),
         example_weight_key=features.example_weight,
+        # Slices on Transform outputs (e.g. an account-age bucket) need the transformed
+        # features; computing them costs a second pass of the Transform graph, so only then.
+        preprocessing_function_names=[TRANSFORM_SIGNATURE] if sliced_by & bucket_features else [],
     )
     slicing_specs = [tfma.SlicingSpec()]
     slicing_specs += [tfma.SlicingSpec(feature_keys=list(keys)) for keys in config.evaluation.slices]

@@ -14,6 +14,7 @@ from e2e_support import run, tiny_config
 
 from components.errors import DataAnomaliesError
 from pipeline.runs import list_runs, open_store
+from pipeline.summary import metrics_by_slice
 
 pytestmark = pytest.mark.e2e
 
@@ -68,6 +69,17 @@ def test_first_run_executes_every_component_and_pushes_a_servable_model(first_ru
         assert f"{component}" in output  # the progress display named it
     assert record.blessed is True
     assert record.pushed_model and record.pushed_model.startswith(config.serving_dir)
+
+    slices = metrics_by_slice(record.evaluation_uri)
+    overall = slices["Overall"]
+    assert overall["example_count"] > 0 and overall["num_requests"] >= 1
+    assert 0.0 <= overall["auc_unweighted"] <= 1.0 and "rce_unweighted" in overall
+    assert any(name.startswith("candidate.source:") for name in slices)
+    age_slices = [name for name in slices if name.startswith("user.account_age_days_bucket:")]
+    assert (
+        age_slices and sum(slices[name]["example_count"] for name in age_slices) == overall["example_count"]
+    )
+    assert any("candidate.source" in name and "user.account_age_days_bucket" in name for name in slices)
 
     versions = os.listdir(config.serving_dir)
     assert len(versions) == 1 and versions[0].isdigit()  # versioned (timestamped) push
@@ -138,3 +150,28 @@ def test_data_with_a_schema_anomaly_stops_at_the_gate(tmp_path, tiny_data):
     assert "Transform" not in states and "Trainer" not in states
     assert record.pushed_model is None
     assert not os.path.exists(config.serving_dir) or not os.listdir(config.serving_dir)
+
+
+def test_a_model_worse_than_the_blessed_baseline_is_not_blessed_or_pushed(tmp_path, tiny_data):
+    gates = (
+        "evaluation.thresholds={auc_unweighted: {lower_bound: 0.0},"
+        " rce_unweighted: {change: higher_is_better, absolute: -1e-10}}"
+    )
+    good = tiny_config(tmp_path, tiny_data, gates)
+    run(good, tmp_path)
+    first = list_runs(open_store(good.metadata), good.name)[0]
+    assert first.blessed is True  # no baseline yet: the change threshold is not applied
+    pushed_before = sorted(os.listdir(good.serving_dir))
+    assert len(pushed_before) == 1
+
+    # One step of a zero-initialised logistic regression predicts 0.5 everywhere: far worse.
+    worse = tiny_config(tmp_path, tiny_data, gates, "model.kind=logistic", "model.training.max_steps=1")
+    run(worse, tmp_path)
+    second = list_runs(open_store(worse.metadata), worse.name)[0]
+    assert _states(second)["Trainer"] == "complete"
+    assert second.blessed is False
+    assert second.pushed_model is None
+    assert sorted(os.listdir(good.serving_dir)) == pushed_before
+    candidate = metrics_by_slice(second.evaluation_uri)["Overall"]["rce_unweighted"]
+    baseline = metrics_by_slice(first.evaluation_uri)["Overall"]["rce_unweighted"]
+    assert candidate < baseline

@@ -85,3 +85,15 @@ def test_resolved_features_round_trip_through_json_safe_dicts(tmp_path):
     resolved = resolve(_spec(tmp_path, {".*": "auto"}), SCHEMA)
     assert ResolvedFeatures.from_dict(resolved.to_dict()) == resolved
     assert resolved.passthrough == ("meta.key", "meta.w", "meta.hs", "label.y")
+
+
+def test_slice_buckets_need_increasing_boundaries_on_a_scalar_numeric_feature(tmp_path):
+    resolved = resolve(_spec(tmp_path, {".*": "auto"}, slice_buckets={"u.age": [30, 365]}), SCHEMA)
+    assert resolved.slice_buckets == {"u.age": (30.0, 365.0)}
+    assert ResolvedFeatures.from_dict(resolved.to_dict()) == resolved
+    with pytest.raises(ConfigError, match="strictly increasing"):
+        _spec(tmp_path, {".*": "auto"}, slice_buckets={"u.age": [365, 30]})
+    with pytest.raises(ConfigError, match="non-empty list of numbers"):
+        _spec(tmp_path, {".*": "auto"}, slice_buckets={"u.age": []})
+    with pytest.raises(ConfigError, match=r"'u.country', which is not a scalar numeric feature"):
+        resolve(_spec(tmp_path, {".*": "auto"}, slice_buckets={"u.country": [1]}), SCHEMA)

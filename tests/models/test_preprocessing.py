@@ -25,6 +25,7 @@ FEATURES = ResolvedFeatures(
     heavy_score="meta.score",
     labels={"Sent": "label.sent"},
     missing_value=MARKER,
+    slice_buckets={"user.age": (30.0, 365.0), "user.opens": (1.0,)},
 )
 BIG_KEY = 2**62 + 12345  # not representable exactly as float64
 
@@ -105,3 +106,10 @@ def test_passthrough_keeps_the_request_key_exact_and_defaults_the_weight_to_one(
     assert transformed[2]["meta.weight"] == 0.0
     assert [float(r["label.sent"]) for r in transformed] == [1.0, 0.0, 0.0]
     assert math.isclose(float(transformed[0]["meta.score"]), 0.5)
+
+
+def test_slice_buckets_index_values_with_minus_one_for_absent(transformed):
+    # user.age: 10 -> bucket 0 (< 30), absent -> -1, 1000 -> bucket 2 (>= 365).
+    assert [int(r["user.age_bucket"]) for r in transformed] == [0, -1, 2]
+    # A value equal to a boundary goes right; NaN counts as absent.
+    assert [int(r["user.opens_bucket"]) for r in transformed] == [0, -1, 1]

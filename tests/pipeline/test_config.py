@@ -113,3 +113,13 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("name: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_yaml_1_1_exponent_floats_are_numbers_but_words_are_not():
+    config = load_config(
+        DEFAULT_CONFIG,
+        ["evaluation.thresholds={rce_unweighted: {change: higher_is_better, absolute: -1e-10}}"],
+    )
+    assert config.evaluation.thresholds["rce_unweighted"].absolute == -1e-10
+    with pytest.raises(ConfigError, match="must be a number, got 'low'"):
+        load_config(DEFAULT_CONFIG, ["evaluation.thresholds={auc_unweighted: {lower_bound: low}}"])
