@@ -6,7 +6,10 @@ Signatures:
   inside, so serving sees the same features as training (no skew). This is what
   the Evaluator, `lightrank eval` and TF Serving call.
 - `transform_features`: serialized raw candidates -> the transformed features,
-  for debugging and for TFMA slicing on transformed values.
+  for debugging and inspection.
+- `slice_features`: serialized raw candidates -> only the slice buckets of the
+  feature spec (`<feature>_bucket`), which the Evaluator slices on; it parses
+  just the bucketed features, so slicing costs almost nothing.
 - `serving_transformed`: the already-transformed tensors `continuous` `[B, G]`
   and `sparse_ids` (as `ids` + `row_lengths`) -> `{"prediction"}`, for callers
   that featurise themselves.
@@ -26,15 +29,15 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models.features import ResolvedFeatures
+from models.features import ResolvedFeatures, slice_bucket_feature
 from models.preprocessing import CONTINUOUS, SPARSE_IDS
 
 FEATURE_LIST_FILE = "continuous_feature_list.json"
 SETTINGS_FILE = "model_settings.json"
 KERAS_WEIGHTS_DIR = "keras"
 PREDICTION = "prediction"
-#: The signature from raw candidates to transformed features (TFMA slices on its outputs).
-TRANSFORM_SIGNATURE = "transform_features"
+#: The signature from raw candidates to the slice-bucket features (TFMA slices on its outputs).
+SLICE_SIGNATURE = "slice_features"
 
 
 def _serving_feature_spec(
@@ -85,7 +88,17 @@ def export_serving_model(
         return {key: (tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value)
                 for key, value in transformed.items()}  # fmt: skip
 
-    signatures = {"serving_default": serve, TRANSFORM_SIGNATURE: transform_features}
+    signatures = {"serving_default": serve, "transform_features": transform_features}
+    if features.slice_buckets:
+        slice_spec = {name: raw_spec[name] for name in features.slice_buckets}
+        slice_keys = [slice_bucket_feature(name) for name in features.slice_buckets]
+
+        @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+        def slice_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+            transformed = model.tft_layer(tf.io.parse_example(serialized, slice_spec))
+            return {key: transformed[key] for key in slice_keys}
+
+        signatures[SLICE_SIGNATURE] = slice_features
     if set(input_keys) == {CONTINUOUS, SPARSE_IDS}:
 
         @tf.function(

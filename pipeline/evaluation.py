@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
-from models.export import TRANSFORM_SIGNATURE
+from models.export import SLICE_SIGNATURE
 from models.features import ResolvedFeatures, slice_bucket_feature
 from models.metrics.specs import light_ranking_metrics_specs
 from pipeline.config import PipelineConfig
@@ -40,9 +40,9 @@ def build_eval_config(config: PipelineConfig, features: ResolvedFeatures) -> tfm
         prediction_key=PREDICTION_KEY,
         label_key=features.label_key(config.model.task),
         example_weight_key=features.example_weight,
-        # Slices on Transform outputs (e.g. an account-age bucket) need the transformed
-        # features; computing them costs a second pass of the Transform graph, so only then.
-        preprocessing_function_names=[TRANSFORM_SIGNATURE] if sliced_by & bucket_features else [],
+        # Slices on Transform outputs (e.g. an account-age bucket) read them from the model's
+        # `slice_features` signature; only added when a slice needs it.
+        preprocessing_function_names=[SLICE_SIGNATURE] if sliced_by & bucket_features else [],
     )
     slicing_specs = [tfma.SlicingSpec()]
     slicing_specs += [tfma.SlicingSpec(feature_keys=list(keys)) for keys in config.evaluation.slices]

@@ -21,6 +21,7 @@ KEY_METRICS = (
     "predicted_ctr_unweighted",
     "ctr_unweighted",
     "recall_atLight_50_atHeavy_3",
+    "recall_atLight_100_atHeavy_3",
     "recall_atLight_100_atHeavy_10",
     "cgr_atLight_100_atHeavy_10",
 )

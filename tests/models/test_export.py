@@ -30,6 +30,7 @@ FEATURES = ResolvedFeatures(
     heavy_score="meta.score",
     labels={"HeavyRankPosition": "label.top3"},
     missing_value=-1.23456789,
+    slice_buckets={"u.age": (100.0, 300.0)},
 )
 SPEC = {
     "u.age": tf.io.VarLenFeature(tf.float32),
@@ -109,9 +110,14 @@ def exported(
     return export_dir, model, transform_output, rows
 
 
-def test_serving_default_matches_the_keras_model_on_raw_candidates(exported):
-    export_dir, model, transform_output, rows = exported
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+@pytest.fixture(scope="module")
+def loaded(exported) -> object:
+    return tf.saved_model.load(exported[0])
+
+
+def test_serving_default_matches_the_keras_model_on_raw_candidates(exported, loaded):
+    _export_dir, model, transform_output, rows = exported
+    serve = loaded.signatures["serving_default"]
     serialized = [_serialize(row) for row in rows[:64]]
     served = serve(examples=tf.constant(serialized))["prediction"].numpy()
 
@@ -124,9 +130,8 @@ def test_serving_default_matches_the_keras_model_on_raw_candidates(exported):
     assert served.std() > 1e-4  # not a constant
 
 
-def test_serving_transformed_matches_serving_default(exported):
-    export_dir, _, transform_output, rows = exported
-    loaded = tf.saved_model.load(export_dir)
+def test_serving_transformed_matches_serving_default(exported, loaded):
+    _export_dir, _, transform_output, rows = exported
     serialized = tf.constant([_serialize(row) for row in rows[:32]])
     expected = loaded.signatures["serving_default"](examples=serialized)["prediction"].numpy()
     raw = tf.io.parse_example(tf.constant([_serialize(r, with_labels=True) for r in rows[:32]]), SPEC)
@@ -138,18 +143,18 @@ def test_serving_transformed_matches_serving_default(exported):
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_a_request_of_5000_candidates_scores_in_one_call(exported):
-    export_dir, _, _, rows = exported
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+def test_a_request_of_5000_candidates_scores_in_one_call(exported, loaded):
+    _export_dir, _, _, rows = exported
+    serve = loaded.signatures["serving_default"]
     serialized = [_serialize(rows[i % len(rows)]) for i in range(5000)]
     prediction = serve(examples=tf.constant(serialized))["prediction"].numpy()
     assert prediction.shape == (5000, 1)
     assert np.all(np.isfinite(prediction))
 
 
-def test_broken_candidates_still_score_a_finite_prediction(exported):
-    export_dir, _, _, rows = exported
-    serve = tf.saved_model.load(export_dir).signatures["serving_default"]
+def test_broken_candidates_still_score_a_finite_prediction(exported, loaded):
+    _export_dir, _, _, rows = exported
+    serve = loaded.signatures["serving_default"]
     good = dict(rows[0])
     broken = [
         {**good, "u.age": [math.nan], "c.likes": [math.inf]},  # NaN and +Inf
@@ -163,7 +168,7 @@ def test_broken_candidates_still_score_a_finite_prediction(exported):
     assert np.all(np.isfinite(prediction)) and np.all((prediction >= 0) & (prediction <= 1))
 
 
-def test_the_model_directory_carries_its_feature_list_and_settings(exported):
+def test_the_model_directory_carries_its_feature_list_and_settings(exported, loaded):
     export_dir, _, _, _ = exported
     settings, feature_list = load_settings(export_dir)
     assert feature_list == list(FEATURES.continuous)
@@ -171,6 +176,16 @@ def test_the_model_directory_carries_its_feature_list_and_settings(exported):
     with open(os.path.join(export_dir, FEATURE_LIST_FILE)) as f:
         assert json.load(f) == ["u.age", "u.opens", "c.likes"]
     assert os.path.isfile(os.path.join(export_dir, SETTINGS_FILE))
-    assert {"serving_default", "transform_features", "serving_transformed"} <= set(
-        tf.saved_model.load(export_dir).signatures
+    assert {"serving_default", "transform_features", "serving_transformed", "slice_features"} <= set(
+        loaded.signatures
     )
+
+
+def test_slice_features_gives_only_the_buckets_from_raw_candidates(exported, loaded):
+    _export_dir, _, _, rows = exported
+    slice_features = loaded.signatures["slice_features"]
+    ages = [50.0, 100.0, 299.0, 1000.0]
+    serialized = [_serialize({**rows[0], "u.age": [age]}) for age in ages] + [_serialize({"c.likes": [1.0]})]
+    buckets = slice_features(examples=tf.constant(serialized))
+    assert set(buckets) == {"u.age_bucket"}
+    assert buckets["u.age_bucket"].numpy().tolist() == [0, 1, 1, 2, -1]
