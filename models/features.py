@@ -22,10 +22,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline.config_loader import ConfigError
+from pipeline.config_loader import ConfigError, load_yaml
 
 ROLES = ("continuous", "sparse", "auto", "ignore")
 #: The original's marker for an absent continuous value (FEAT_CONFIG_DEFAULT_VAL).
@@ -60,7 +59,7 @@ class FeatureSpec:
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"feature spec not found: {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = load_yaml(path.read_text()) or {}
         known = {
             "request_key",
             "example_weight",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -19,6 +20,29 @@ from typing import Any, TypeVar
 import yaml
 
 T = TypeVar("T")
+
+
+class _Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 floats: `1e-10` is a number, not the string '1e-10'."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(
+        r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+        |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+        |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+        |[-+]?\.(?:inf|Inf|INF)
+        |\.(?:nan|NaN|NAN))$""",
+        re.X,
+    ),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str) -> Any:
+    """Parses YAML text the way every lightrank file and `--set` value is read."""
+    return yaml.load(text, Loader=_Loader)
 
 
 class ConfigError(ValueError):
@@ -71,12 +95,6 @@ def _convert(value: Any, annotation: Any, path: str, source: str) -> Any:
             raise ConfigError(f"{_describe(path, source)} must be an integer, got {value!r}")
         return value
     if annotation is float:
-        if isinstance(value, str):
-            # PyYAML (YAML 1.1) reads `1e-10` (no dot) as a string; accept what float() reads.
-            try:
-                return float(value)
-            except ValueError:
-                pass
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{_describe(path, source)} must be a number, got {value!r}")
         return float(value)
@@ -153,7 +171,7 @@ def apply_overrides(data: dict[str, Any], overrides: list[str], *, source: str =
         if "=" not in override:
             raise ConfigError(f"{source} {override!r}: expected KEY=VALUE, e.g. model.kind=logistic")
         key, raw_value = override.split("=", 1)
-        value = yaml.safe_load(raw_value) if raw_value.strip() else ""
+        value = load_yaml(raw_value) if raw_value.strip() else ""
         node = result
         parts = key.strip().split(".")
         for part in parts[:-1]:
