@@ -175,3 +175,33 @@ def test_a_model_worse_than_the_blessed_baseline_is_not_blessed_or_pushed(tmp_pa
     candidate = metrics_by_slice(second.evaluation_uri)["Overall"]["rce_unweighted"]
     baseline = metrics_by_slice(first.evaluation_uri)["Overall"]["rce_unweighted"]
     assert candidate < baseline
+
+
+def test_warm_start_continues_from_the_previous_model(tmp_path, tiny_data):
+    first = tiny_config(tmp_path, tiny_data)
+    run(first, tmp_path)
+    previous = list_runs(open_store(first.metadata), first.name)[0]
+
+    # A near-zero learning rate: whatever the new model predicts comes from the copied weights.
+    warm = tiny_config(
+        tmp_path,
+        tiny_data,
+        "model.warm_start=true",
+        "model.training.learning_rate=1e-12",
+        "model.training.max_steps=1",
+    )
+    run(warm, tmp_path)
+    latest = list_runs(open_store(warm.metadata), warm.name)[0]
+    assert _states(latest)["Trainer"] == "complete"
+    assert latest.model_uri != previous.model_uri
+
+    examples = tf.constant(_raw_serving_examples(tiny_data, 200))
+
+    def predict(model_uri: str) -> np.ndarray:
+        serve = tf.saved_model.load(os.path.join(model_uri, "Format-Serving")).signatures["serving_default"]
+        return serve(examples=examples)["prediction"].numpy()
+
+    before, after = predict(previous.model_uri), predict(latest.model_uri)
+    assert before.std() > 1e-4
+    # One step at lr 1e-12 moves nothing but the batch statistics of one batch.
+    np.testing.assert_allclose(after, before, rtol=0.05, atol=1e-3)
