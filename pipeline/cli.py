@@ -97,7 +97,10 @@ class PipelineFailedError(RuntimeError):
     """A component failed for a reason other than bad input; details are in the log."""
 
     def __init__(self, message: str, log_file: str) -> None:
-        super().__init__(f"{message.splitlines()[0] if message else 'failed'}\n(full log: {log_file})")
+        # TensorFlow errors open with "in user code:" and end with the real reason.
+        lines = [line.strip() for line in message.splitlines() if line.strip()]
+        summary = lines[0] if len(lines) < 2 else f"{lines[0]} ... {lines[-1]}"
+        super().__init__(f"{summary or 'failed'}\n(full log: {log_file})")
 
 
 def _user_errors() -> tuple[type[Exception], ...]:
