@@ -2,6 +2,7 @@
 
     lightrank data generate [--out DIR] [--requests N] [--seed S] [--shards K]
     lightrank run [--config FILE] [--set KEY=VALUE ...]
+    lightrank eval --model PATH --data GLOB [--config FILE] [--json FILE] [--predictions FILE]
 
 Errors a user can fix (a bad config key, missing data, a corrupt file, schema
 anomalies) print one clear message and exit with status 2; nothing is pushed.
@@ -107,9 +108,17 @@ def _user_errors() -> tuple[type[Exception], ...]:
     """Errors the user can fix from the message alone: printed without a traceback."""
     from components.errors import DataAnomaliesError
     from pipeline.config import ConfigError
+    from pipeline.evaluate import EvalInputError
     from pipeline.preflight import InputDataError
 
-    return (ConfigError, InputDataError, DataAnomaliesError, FileExistsError, FileNotFoundError)
+    return (
+        ConfigError,
+        InputDataError,
+        EvalInputError,
+        DataAnomaliesError,
+        FileExistsError,
+        FileNotFoundError,
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -144,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-file", default=None, help="where the full log goes (default: <root>/logs/run-*.log)"
     )
     run.set_defaults(handler=_run)
+
+    from pipeline.evaluate import register as register_eval
+
+    register_eval(commands)
     return parser
 
 

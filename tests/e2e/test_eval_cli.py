@@ -1,0 +1,112 @@
+"""`lightrank eval` on the pushed model and the Evaluator's own eval split gives the Evaluator's numbers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import tensorflow as tf
+import yaml
+from e2e_support import run, tiny_config
+from ml_metadata.proto import metadata_store_pb2
+
+from pipeline.evaluate import register
+from pipeline.runs import latest_run, open_store
+from pipeline.summary import metrics_by_slice
+
+pytestmark = pytest.mark.e2e
+
+KEY_METRICS = ("example_count", "auc_unweighted", "rce_unweighted", "recall_atLight_50_atHeavy_3")
+
+
+def _evaluator_examples_uri(config, evaluator_execution_id: int) -> str:
+    """The Examples artifact the Evaluator read, from ML Metadata."""
+    store = open_store(config.metadata)
+    events = store.get_events_by_execution_ids([evaluator_execution_id])
+    inputs = store.get_artifacts_by_id(
+        [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.INPUT]
+    )
+    (examples,) = [a for a in inputs if a.type == "Examples"]
+    return examples.uri
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory, tiny_data: str) -> dict:
+    workdir = tmp_path_factory.mktemp("eval_cli")
+    config = tiny_config(workdir, tiny_data)
+    run(config, workdir)
+    record = latest_run(open_store(config.metadata), config.name)
+    assert record is not None and record.pushed_model and record.evaluation_uri
+    (evaluator,) = [c for c in record.components if c.component == "Evaluator"]
+    eval_split = os.path.join(_evaluator_examples_uri(config, evaluator.execution_id), "Split-eval")
+    config_file = workdir / "config.yaml"
+    config_file.write_text(yaml.safe_dump(config.to_dict()))  # the run's exact config
+    outputs = {
+        "out": workdir / "eval",
+        "json": workdir / "metrics.json",
+        "predictions": workdir / "p.parquet",
+    }
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(
+        ["eval", "--model", record.pushed_model, "--data", os.path.join(eval_split, "*")]
+        + ["--config", str(config_file)]
+        + [arg for name, path in outputs.items() for arg in (f"--{name}", str(path))]
+    )
+    assert args.handler(args) == 0
+    return {"record": record, "eval_split": eval_split, **outputs}
+
+
+def _same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+
+
+def test_metrics_equal_the_evaluators(evaluated):
+    expected = metrics_by_slice(evaluated["record"].evaluation_uri)
+    measured = metrics_by_slice(str(evaluated["out"]))
+    assert set(KEY_METRICS) <= set(expected["Overall"])
+    assert set(measured) == set(expected)  # every slice
+    for slice_name, metrics in expected.items():
+        assert set(measured[slice_name]) == set(metrics), slice_name
+        for name, value in metrics.items():
+            assert _same(measured[slice_name][name], value), (
+                slice_name,
+                name,
+                measured[slice_name][name],
+                value,
+            )
+    assert os.path.isfile(Path(evaluated["out"]) / "eval.log")
+
+    with open(evaluated["json"]) as f:
+        written = json.load(f)["metrics"]
+    for name in KEY_METRICS:
+        assert written["Overall"][name] == expected["Overall"][name]
+
+
+def test_predictions_have_one_exact_row_per_eval_candidate(evaluated):
+    files = sorted(Path(evaluated["eval_split"]).iterdir())
+    records = [
+        record
+        for path in files
+        for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP").as_numpy_iterator()
+    ]
+    trace_ids = [
+        tf.train.Example.FromString(r).features.feature["meta.trace_id"].int64_list.value[0] for r in records
+    ]
+    assert max(trace_ids) > 2**53  # ids a float64 column would have mangled
+
+    table = pq.read_table(evaluated["predictions"])
+    assert table.num_rows == len(records)
+    assert table.schema.field("meta.trace_id").type == "int64"
+    assert table.column("meta.trace_id").to_pylist() == trace_ids
+    assert table.column("meta.ranking.weighted_oonc_model_score").null_count == 0
+
+    serve = tf.saved_model.load(evaluated["record"].pushed_model).signatures["serving_default"]
+    direct = serve(examples=tf.constant(records))["prediction"].numpy().reshape(-1)
+    np.testing.assert_array_equal(table.column("prediction").to_numpy(), direct)

@@ -1,0 +1,241 @@
+"""`lightrank eval` inputs and outputs: each bad input is one named error; ids stay exact."""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import tensorflow as tf
+
+from pipeline.evaluate import EvalInputError, EvalOutputs, data_files, format_table, register
+from pipeline.predictions import (
+    CandidateColumns,
+    check_serving_model,
+    resolve_model_dir,
+    scan_candidates,
+    write_predictions,
+)
+
+REPO = Path(__file__).resolve().parents[2]
+#: A trace id a float64 cannot hold: the original's dump turned it into 2**62 (spec 7.12).
+BIG_ID = 2**62 + 1
+
+COLUMNS = CandidateColumns(
+    request_key="meta.trace_id",
+    heavy_score="meta.heavy",
+    labels=("label.sent",),
+    weight="meta.weight",
+    dtypes={
+        "meta.trace_id": tf.int64,
+        "meta.heavy": tf.float32,
+        "label.sent": tf.int64,
+        "meta.weight": tf.float32,
+    },
+)
+
+
+def _example(trace_id: int | bytes | None, heavy: float | None, x: float = 0.5) -> bytes:
+    feature = {
+        "x": tf.train.Feature(float_list=tf.train.FloatList(value=[x])),
+        "label.sent": tf.train.Feature(int64_list=tf.train.Int64List(value=[1])),
+        "meta.weight": tf.train.Feature(float_list=tf.train.FloatList(value=[3.0])),
+    }
+    if isinstance(trace_id, int):
+        feature["meta.trace_id"] = tf.train.Feature(int64_list=tf.train.Int64List(value=[trace_id]))
+    elif isinstance(trace_id, bytes):
+        feature["meta.trace_id"] = tf.train.Feature(bytes_list=tf.train.BytesList(value=[trace_id]))
+    if heavy is not None:
+        feature["meta.heavy"] = tf.train.Feature(float_list=tf.train.FloatList(value=[heavy]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _write(path: Path, records: list[bytes]) -> str:
+    with tf.io.TFRecordWriter(str(path), options="GZIP" if str(path).endswith(".gz") else "") as writer:
+        for record in records:
+            writer.write(record)
+    return str(path)
+
+
+class _Scorer(tf.Module):
+    """A stand-in for an exported ranker: prediction = 2 * x, from serialized examples."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        parsed = tf.io.parse_example(examples, {"x": tf.io.FixedLenFeature([1], tf.float32)})
+        return {"prediction": 2.0 * parsed["x"]}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="x")])
+    def serve_floats(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"prediction": x}
+
+
+@pytest.fixture(scope="module")
+def scorer_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path = str(tmp_path_factory.mktemp("scorer"))
+    module = _Scorer()
+    tf.saved_model.save(module, path, signatures={"serving_default": module.serve})
+    return path
+
+
+def test_a_glob_matching_nothing_is_named(tmp_path):
+    with pytest.raises(EvalInputError, match=r"--data .*nowhere/\*\.gz matches no file"):
+        data_files(str(tmp_path / "nowhere" / "*.gz"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(EvalInputError, match=r"--data .*empty matches no file"):
+        data_files(str(tmp_path / "empty"))
+
+
+def test_data_files_takes_a_directory_and_refuses_misnamed_gzip(tmp_path):
+    a = _write(tmp_path / "a.tfrecord.gz", [_example(1, 0.5)])
+    b = _write(tmp_path / "b.tfrecord.gz", [_example(2, 0.5)])
+    assert data_files(str(tmp_path)) == [a, b]
+    with open(tmp_path / "c.tfrecord", "wb") as f:
+        f.write(gzip.compress(b"records"))
+    with pytest.raises(
+        EvalInputError, match=r"c\.tfrecord is gzip-compressed but its name does not end in \.gz"
+    ):
+        data_files(str(tmp_path))
+
+
+def test_a_candidate_without_request_key_is_named_with_file_and_record(tmp_path):
+    path = _write(tmp_path / "part-0.gz", [_example(1, 0.1), _example(1, 0.2), _example(None, 0.3)])
+    with pytest.raises(
+        EvalInputError, match=r"part-0\.gz: record 2 has no value of the request key 'meta.trace_id'"
+    ):
+        scan_candidates([path], COLUMNS)
+
+
+def test_the_scan_counts_candidates_and_missing_heavy_scores(tmp_path):
+    first = _write(tmp_path / "a.gz", [_example(1, 0.1), _example(1, None), _example(2, float("nan"))])
+    second = _write(tmp_path / "b.gz", [_example(3, 0.4)])
+    scan = scan_candidates([first, second], COLUMNS, batch_size=2)
+    assert (scan.files, scan.candidates, scan.missing_heavy_score) == (2, 4, 2)
+
+
+def test_a_directory_that_is_no_saved_model_is_refused(tmp_path):
+    with pytest.raises(EvalInputError, match=r"model .*nothing is not a directory"):
+        check_serving_model(str(tmp_path / "nothing"))
+    (tmp_path / "variables").mkdir()
+    with pytest.raises(EvalInputError, match=r"is not a SavedModel \(no saved_model.pb\)"):
+        check_serving_model(str(tmp_path))
+    (tmp_path / "saved_model.pb").write_bytes(b"\xff\xff not a proto")
+    with pytest.raises(EvalInputError, match=r"saved_model.pb is corrupt"):
+        check_serving_model(str(tmp_path))
+
+
+def test_the_serving_signature_contract_is_checked(tmp_path, scorer_dir):
+    check_serving_model(scorer_dir)
+    with pytest.raises(EvalInputError, match=r"no 'slice_features' signature, which the config's evaluation"):
+        check_serving_model(scorer_dir, ["slice_features"])  # a model exported before slices needed it
+    module = _Scorer()
+    floats = str(tmp_path / "floats")
+    tf.saved_model.save(module, floats, signatures={"serving_default": module.serve_floats})
+    with pytest.raises(EvalInputError, match=r"must take one string input 'examples'.*\{'x': 'float32'\}"):
+        check_serving_model(floats)
+    other = str(tmp_path / "other")
+    tf.saved_model.save(module, other, signatures={"score": module.serve})
+    with pytest.raises(EvalInputError, match=r"has no 'serving_default' signature \(it has \['score'\]\)"):
+        check_serving_model(other)
+
+
+def test_a_trainer_model_artifact_resolves_to_its_serving_model(tmp_path, scorer_dir):
+    os.symlink(scorer_dir, tmp_path / "Format-Serving")
+    assert resolve_model_dir(str(tmp_path)) == str(tmp_path / "Format-Serving")
+    assert resolve_model_dir(scorer_dir) == scorer_dir
+
+
+def test_predictions_keep_a_2_62_plus_1_trace_id_exact(tmp_path, scorer_dir):
+    assert int(float(BIG_ID)) != BIG_ID  # what a float64 column would have written
+    records = [_example(BIG_ID, 0.25, x=0.5), _example(BIG_ID + 1, None, x=0.125), _example(7, 0.75, x=1.0)]
+    data = _write(tmp_path / "part.gz", records)
+    out = str(tmp_path / "predictions.parquet")
+    assert write_predictions(scorer_dir, [data, data], COLUMNS, out, batch_size=2) == 6
+    table = pq.read_table(out)
+    assert table.schema.field("meta.trace_id").type == "int64"
+    assert table.column("meta.trace_id").to_pylist() == [BIG_ID, BIG_ID + 1, 7] * 2
+    np.testing.assert_array_equal(table.column("prediction").to_numpy(), [1.0, 0.25, 2.0] * 2)
+    assert table.column("meta.heavy").to_pylist() == [0.25, None, 0.75] * 2  # null, not dropped
+    assert table.column("label.sent").to_pylist() == [1] * 6
+    assert table.column("meta.weight").to_pylist() == [3.0] * 6
+    assert table.schema.metadata[b"lightrank.request_key"] == b"meta.trace_id"
+    assert [name for name in os.listdir(tmp_path) if name.startswith(".")] == []  # no temp file left
+
+
+def test_a_bytes_request_key_becomes_a_string_column(tmp_path, scorer_dir):
+    columns = CandidateColumns(
+        **{**COLUMNS.__dict__, "dtypes": {**COLUMNS.dtypes, "meta.trace_id": tf.string}}
+    )
+    data = _write(tmp_path / "part.gz", [_example(b"req-1", 0.5), _example(b"req-2", 0.5)])
+    out = str(tmp_path / "p.parquet")
+    write_predictions(scorer_dir, [data], columns, out)
+    assert pq.read_table(out).column("meta.trace_id").to_pylist() == ["req-1", "req-2"]
+
+
+def test_a_failed_write_leaves_no_file(tmp_path, scorer_dir):
+    data = _write(tmp_path / "part.gz", [_example(1, 0.5), _example(None, 0.5)])
+    out = tmp_path / "p.parquet"
+    with pytest.raises(EvalInputError, match="record 1 has no value"):
+        write_predictions(scorer_dir, [data], COLUMNS, str(out))
+    assert os.listdir(tmp_path) == ["part.gz"]
+
+
+def test_sample_feature_spec_columns():
+    from models.features import load_schema, resolve_files
+
+    schema_path = REPO / "schema" / "sample" / "schema.pbtxt"
+    features = resolve_files(schema_path, REPO / "schema" / "sample" / "feature_spec.yaml")
+    columns = CandidateColumns.from_features(features, load_schema(schema_path))
+    assert columns.dtypes[features.request_key] == tf.int64
+    assert columns.output_names[:2] == (features.request_key, "prediction")
+    assert len(set(columns.output_names)) == len(columns.output_names)  # a label that is the heavy score
+
+
+def test_outputs_are_checked_before_anything_runs(tmp_path):
+    (tmp_path / "taken").mkdir()
+    (tmp_path / "taken" / "metrics").write_text("")
+    with pytest.raises(EvalInputError, match=r"--out .*taken already exists"):
+        EvalOutputs.plan(str(tmp_path / "taken"), None, None, "m")
+    with pytest.raises(EvalInputError, match=r"--json .*: directory .*missing does not exist"):
+        EvalOutputs.plan(str(tmp_path / "o"), str(tmp_path / "missing" / "m.json"), None, "m")
+    default = EvalOutputs.plan(None, None, None, "/models/serving/17/")
+    assert default.out_dir.startswith(os.path.join(os.getcwd(), "eval", "17-"))
+
+
+def test_bad_data_through_the_command_writes_nothing(tmp_path, scorer_dir):
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    out, metrics = tmp_path / "out", tmp_path / "m.json"
+    args = parser.parse_args(
+        [
+            "eval",
+            "--model",
+            scorer_dir,
+            "--data",
+            str(tmp_path / "none*"),
+            "--out",
+            str(out),
+            "--json",
+            str(metrics),
+        ]
+    )
+    with pytest.raises(EvalInputError, match="matches no file"):
+        args.handler(args)
+    assert not out.exists() and not metrics.exists()
+
+
+def test_the_table_has_one_row_per_slice_overall_first():
+    table = format_table(
+        {
+            "candidate.source:topic": {"example_count": 1234.0, "auc_unweighted": 0.61234},
+            "Overall": {"example_count": 5000.0, "auc_unweighted": float("nan"), "num_requests": 7.0},
+        }
+    )
+    header, overall, topic = table.splitlines()[:3]
+    assert header.split()[:4] == ["slice", "examples", "requests", "auc"]
+    assert overall.split()[:4] == ["Overall", "5,000", "7", "nan"]
+    assert topic.split()[:4] == ["candidate.source:topic", "1,234", "-", "0.6123"]
