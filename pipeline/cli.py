@@ -3,6 +3,7 @@
     lightrank data generate [--out DIR] [--requests N] [--seed S] [--shards K]
     lightrank run [--config FILE] [--set KEY=VALUE ...]
     lightrank eval --model PATH --data GLOB [--config FILE] [--json FILE] [--predictions FILE]
+    lightrank runs | lineage [MODEL] | compare RUN_A RUN_B | report [RUN]
 
 Errors a user can fix (a bad config key, missing data, a corrupt file, schema
 anomalies) print one clear message and exit with status 2; nothing is pushed.
@@ -155,8 +156,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     from pipeline.evaluate import register as register_eval
+    from pipeline.lineage_cli import register as register_lineage
 
     register_eval(commands)
+    register_lineage(commands)
     return parser
 
 

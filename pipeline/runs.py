@@ -10,11 +10,11 @@ blessed and pushed, and where it went. It only reads the store.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
-from tfx.orchestration import metadata
 
 from pipeline.config import MetadataConfig
 
@@ -40,7 +40,17 @@ class ComponentRun:
 
 @dataclasses.dataclass(frozen=True)
 class RunRecord:
-    """One pipeline run as recorded in ML Metadata."""
+    """One pipeline run as recorded in ML Metadata.
+
+    Attributes:
+        status: "complete" (every recorded component finished or came from the
+            cache), "failed" (a component failed, e.g. the anomaly gate) or
+            "running" (a component has not finished: the run is in progress, or
+            its process died without recording an outcome).
+        failed_component: The first component that failed, if any.
+        started, ended: UTC times of the first execution's start and the last
+            execution's last update (None while running or without executions).
+    """
 
     run_id: str
     components: tuple[ComponentRun, ...]
@@ -48,28 +58,57 @@ class RunRecord:
     pushed_model: str | None
     evaluation_uri: str | None
     model_uri: str | None
+    status: str = "complete"
+    failed_component: str | None = None
+    started: datetime.datetime | None = None
+    ended: datetime.datetime | None = None
 
 
-def connection_config(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
-    """The MLMD connection of a metadata config (SQLite file or MySQL)."""
-    if config.sqlite is not None:
-        return metadata.sqlite_metadata_connection_config(config.sqlite)
+def _mysql_connection(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
     assert config.mysql is not None
     mysql = config.mysql
-    return metadata.mysql_metadata_connection_config(
-        host=mysql.host,
-        port=mysql.port,
-        database=mysql.database,
-        username=mysql.user,
-        password=os.environ.get(mysql.password_env, ""),
+    return metadata_store_pb2.ConnectionConfig(
+        mysql=metadata_store_pb2.MySQLDatabaseConfig(
+            host=mysql.host,
+            port=mysql.port,
+            database=mysql.database,
+            user=mysql.user,
+            password=os.environ.get(mysql.password_env, ""),
+        )
     )
 
 
+def connection_config(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
+    """The MLMD connection the pipeline writes through (SQLite file, created if missing, or MySQL).
+
+    Built from ml-metadata's protos directly (as TFX's helpers do) so that reading
+    runs does not import TFX, and with it TensorFlow (about 15 s).
+    """
+    if config.sqlite is None:
+        return _mysql_connection(config)
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = config.sqlite
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    return connection
+
+
+def read_only_connection_config(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
+    """A connection that cannot change the store: SQLite opened READONLY, MySQL never creating a database."""
+    if config.sqlite is None:
+        connection = _mysql_connection(config)
+        connection.mysql.skip_db_creation = True
+        return connection
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = config.sqlite
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return connection
+
+
 def open_store(config: MetadataConfig) -> mlmd.MetadataStore:
-    """Opens the store read-only in spirit: a missing SQLite file is an error, not created."""
+    """Opens the store for reading: a missing SQLite file is an error, never created."""
     if config.sqlite is not None and not os.path.isfile(config.sqlite):
         raise FileNotFoundError(f"no ML Metadata store at {config.sqlite} (has the pipeline run yet?)")
-    return mlmd.MetadataStore(connection_config(config))
+    return mlmd.MetadataStore(read_only_connection_config(config))
 
 
 def _output_artifacts(store: mlmd.MetadataStore, execution_id: int) -> list[metadata_store_pb2.Artifact]:
@@ -105,6 +144,19 @@ def list_runs(store: mlmd.MetadataStore, pipeline_name: str) -> list[RunRecord]:
     return [_run_record(store, context, node_names) for context in run_contexts]
 
 
+def _utc(milliseconds: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(milliseconds / 1000.0, tz=datetime.timezone.utc)
+
+
+def _status(components: list[ComponentRun]) -> tuple[str, str | None]:
+    failed = [c.component for c in components if c.state == "failed"]
+    if failed:
+        return "failed", failed[0]
+    if not components or any(c.state in ("new", "running") for c in components):
+        return "running", None
+    return "complete", None
+
+
 def _run_record(
     store: mlmd.MetadataStore, context: metadata_store_pb2.Context, node_names: dict[int, str]
 ) -> RunRecord:
@@ -129,4 +181,23 @@ def _run_record(
                 evaluation_uri = artifact.uri
             elif artifact.type == "Model":
                 model_uri = artifact.uri
-    return RunRecord(context.name, tuple(components), blessed, pushed, evaluation_uri, model_uri)
+    status, failed_component = _status(components)
+    first = executions[0].create_time_since_epoch if executions else context.create_time_since_epoch
+    started = _utc(first)
+    ended = (
+        _utc(max(e.last_update_time_since_epoch for e in executions))
+        if executions and status != "running"
+        else None
+    )
+    return RunRecord(
+        context.name,
+        tuple(components),
+        blessed,
+        pushed,
+        evaluation_uri,
+        model_uri,
+        status=status,
+        failed_component=failed_component,
+        started=started,
+        ended=ended,
+    )

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-import pytest
+import dataclasses
+from pathlib import Path
 
+import pytest
+from e2e_support import run, tiny_config
+
+from pipeline.config import PipelineConfig
+from pipeline.runs import RunRecord, latest_run, open_store
 from pipeline.sample import write_sample_data
 
 #: Small enough for seconds per component, large enough for both splits and every source.
@@ -15,3 +21,27 @@ def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> str:
     out = tmp_path_factory.mktemp("data") / "sample"
     write_sample_data(str(out), requests=TINY_REQUESTS, seed=7, shards=2, show_progress=False)
     return str(out)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineRun:
+    """One finished tiny pipeline run: its config, work dir, console output and MLMD record."""
+
+    config: PipelineConfig
+    workdir: Path
+    output: str
+    record: RunRecord
+
+
+@pytest.fixture(scope="session")
+def first_pipeline_run(tmp_path_factory: pytest.TempPathFactory, tiny_data: str) -> PipelineRun:
+    """A first run that pushes a model, shared by every e2e module (a run costs about a minute).
+
+    Later tests may add runs to its store; `record` stays the first run's.
+    """
+    workdir = tmp_path_factory.mktemp("pipeline")
+    config = tiny_config(workdir, tiny_data)
+    output = run(config, workdir)
+    record = latest_run(open_store(config.metadata), config.name)
+    assert record is not None
+    return PipelineRun(config, workdir, output, record)

@@ -13,11 +13,10 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 import yaml
-from e2e_support import run, tiny_config
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.evaluate import register
-from pipeline.runs import latest_run, open_store
+from pipeline.runs import open_store
 from pipeline.summary import metrics_by_slice
 
 pytestmark = pytest.mark.e2e
@@ -37,12 +36,10 @@ def _evaluator_examples_uri(config, evaluator_execution_id: int) -> str:
 
 
 @pytest.fixture(scope="module")
-def evaluated(tmp_path_factory: pytest.TempPathFactory, tiny_data: str) -> dict:
+def evaluated(tmp_path_factory: pytest.TempPathFactory, first_pipeline_run) -> dict:
     workdir = tmp_path_factory.mktemp("eval_cli")
-    config = tiny_config(workdir, tiny_data)
-    run(config, workdir)
-    record = latest_run(open_store(config.metadata), config.name)
-    assert record is not None and record.pushed_model and record.evaluation_uri
+    config, record = first_pipeline_run.config, first_pipeline_run.record
+    assert record.pushed_model and record.evaluation_uri
     (evaluator,) = [c for c in record.components if c.component == "Evaluator"]
     eval_split = os.path.join(_evaluator_examples_uri(config, evaluator.execution_id), "Split-eval")
     config_file = workdir / "config.yaml"

@@ -30,14 +30,13 @@ ALL_COMPONENTS = (*DATA_COMPONENTS, "Trainer", "Evaluator", "Pusher")
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("pipeline")
+def workdir(first_pipeline_run) -> Path:
+    return first_pipeline_run.workdir
 
 
 @pytest.fixture(scope="module")
-def first_run(workdir: Path, tiny_data: str) -> tuple[object, str]:
-    config = tiny_config(workdir, tiny_data)
-    return config, run(config, workdir)
+def first_run(first_pipeline_run) -> tuple[object, str]:
+    return first_pipeline_run.config, first_pipeline_run.output
 
 
 def _states(record) -> dict[str, str]:
@@ -61,8 +60,7 @@ def _raw_serving_examples(data_dir: str, n: int) -> list[bytes]:
 def test_first_run_executes_every_component_and_pushes_a_servable_model(first_run, tiny_data):
     config, output = first_run
     runs = list_runs(open_store(config.metadata), config.name)
-    assert len(runs) == 1
-    record = runs[0]
+    record = runs[-1]  # the oldest: other modules may have added runs since
     states = _states(record)
     for component in ALL_COMPONENTS:
         assert states.get(component) == "complete", (component, states)
@@ -103,7 +101,7 @@ def test_second_run_is_served_from_the_cache(first_run, workdir):
     config, _ = first_run
     output = run(config, workdir)
     runs = list_runs(open_store(config.metadata), config.name)
-    assert len(runs) == 2
+    assert len(runs) >= 2
     states = _states(runs[0])
     for component in (*DATA_COMPONENTS, "Trainer"):
         assert states.get(component) == "cached", (component, states)

@@ -1,0 +1,318 @@
+"""`lightrank runs | lineage | compare | report` and the RunReport artifact, on real tiny runs.
+
+One module-scoped store holds three runs of one pipeline: A (the sample
+settings), B (a different learning rate: a new model, blessed and pushed) and C
+(data with a schema anomaly: stopped at the gate). Every test reads that store;
+none may change it.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import tensorflow as tf
+from e2e_support import run, tiny_config
+from ml_metadata.proto import metadata_store_pb2
+
+import pipeline.local_runner
+import pipeline.pipeline
+from components.errors import DataAnomaliesError
+from components.run_report import REPORT_FILE, run_report_node
+from pipeline.cli import build_parser
+from pipeline.lineage import LineageError
+from pipeline.lineage_cli import register
+from pipeline.runs import list_runs, open_store
+from pipeline.summary import metrics_by_slice
+
+pytestmark = pytest.mark.e2e
+
+LEARNING_RATE_B = 0.01
+#: What each component of a run writes that belongs to a model's trace (Transform's side outputs do not).
+TRACED_OUTPUTS = {
+    "ImportExampleGen": {"examples"},
+    "StatisticsGen": {"statistics"},
+    "ImportSchemaGen": {"schema"},
+    "ExampleValidator": {"anomalies"},
+    "Transform": {"transform_graph", "transformed_examples"},
+    "Trainer": {"model", "model_run"},
+    "Evaluator": {"evaluation", "blessing"},
+    "Pusher": {"pushed_model"},
+}
+
+
+def _create_pipeline_with_run_report(config, **kwargs):
+    """`create_pipeline` plus the RunReport node, until `create_pipeline` adds it itself."""
+    built = pipeline.pipeline.create_pipeline(config, **kwargs)
+    by_id = {component.id: component for component in built.components}
+    if "RunReport" not in by_id:
+        node = run_report_node(
+            config,
+            example_gen=by_id["ImportExampleGen"],
+            statistics_gen=by_id["StatisticsGen"],
+            schema_gen=by_id["ImportSchemaGen"],
+            example_validator=by_id["ExampleValidator"],
+            transform=by_id["Transform"],
+            trainer=by_id["Trainer"],
+            evaluator=by_id["Evaluator"],
+        )
+        built.components = [*built.components, node]
+    return built
+
+
+def _doctor(data_dir: str, out: Path) -> str:
+    """The data with a FLOAT feature written as text: a schema anomaly."""
+    out.mkdir()
+    files = sorted(glob.glob(os.path.join(data_dir, "*")))
+    with tf.io.TFRecordWriter(str(out / "part-0.tfrecord.gz"), options="GZIP") as writer:
+        for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            feature = example.features.feature["candidate.tweet_age_minutes"]
+            value = feature.float_list.value[0] if feature.float_list.value else 0.0
+            feature.Clear()
+            feature.bytes_list.value.append(str(value).encode())
+            writer.write(example.SerializeToString())
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory, tiny_data: str) -> dict:
+    workdir = tmp_path_factory.mktemp("lineage")
+    config_a = tiny_config(workdir, tiny_data)
+    config_b = tiny_config(workdir, tiny_data, f"model.training.learning_rate={LEARNING_RATE_B}")
+    config_c = tiny_config(workdir, _doctor(tiny_data, workdir / "doctored"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pipeline.local_runner, "create_pipeline", _create_pipeline_with_run_report)
+        run(config_a, workdir)
+        run(config_b, workdir)
+        with pytest.raises(DataAnomaliesError):
+            run(config_c, workdir)
+    runs = list_runs(open_store(config_a.metadata), config_a.name)
+    return {
+        "a": config_a,
+        "b": config_b,
+        "runs": runs,
+        "args": ["--set", f"metadata.sqlite={workdir}/metadata.db"],
+    }
+
+
+def _cli(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """Runs `lightrank` with the four commands wired in as the lead wires them."""
+    from pipeline import cli
+
+    parser = build_parser()
+    register(next(a for a in parser._actions if a.dest == "command"))
+    args = parser.parse_args(argv)
+    try:
+        code = args.handler(args)
+    except (*cli._user_errors(), LineageError) as error:
+        print(f"lightrank: error: {error}", file=sys.stderr)
+        code = 2
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _fingerprint(path: str) -> tuple[str, int]:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mtime_ns
+
+
+def _outputs(config, execution_ids: list[int], keys: dict[int, set[str]]) -> set[int]:
+    events = open_store(config.metadata).get_events_by_execution_ids(execution_ids)
+    found = set()
+    for event in events:
+        names = {step.key for step in event.path.steps if step.HasField("key")}
+        if event.type == metadata_store_pb2.Event.OUTPUT and names & keys[event.execution_id]:
+            found.add(event.artifact_id)
+    return found
+
+
+def test_runs_lists_every_run_newest_first_with_its_status(store, capsys):
+    code, out, _ = _cli(["runs", "--json", *store["args"]], capsys)
+    assert code == 0
+    listed = json.loads(out)
+    assert [r["run_id"] for r in listed] == [r.run_id for r in store["runs"]]
+    stopped, b, a = listed
+    assert stopped["status"] == "failed" and stopped["failed_component"] == "AnomalyGate"
+    assert stopped["blessed"] is None and stopped["pushed_model"] is None
+    assert b["status"] == a["status"] == "complete"
+    assert b["blessed"] is True and b["pushed_model"].startswith(store["b"].serving_dir)
+    assert a["started"] < a["ended"] <= b["started"] < b["ended"] <= stopped["started"]
+    trainer = next(c for c in b["components"] if c["component"] == "Trainer")
+    assert trainer["state"] == "complete" and trainer["seconds"] > 0
+    code, out, _ = _cli(["runs", *store["args"]], capsys)
+    assert "failed (AnomalyGate)" in out and "Trainer" in out
+
+
+def test_lineage_latest_pushed_names_exactly_the_upstream_artifacts_of_that_run(store, capsys):
+    code, out, _ = _cli(["lineage", "latest-pushed", "--json", *store["args"]], capsys)
+    assert code == 0
+    traced = json.loads(out)
+    run_b = store["runs"][1]
+    executions = {c.execution_id: c.component for c in run_b.components if c.component in TRACED_OUTPUTS}
+    expected = _outputs(store["b"], list(executions), {i: TRACED_OUTPUTS[c] for i, c in executions.items()})
+    named = {item["id"] for item in traced["data"].values()}
+    named |= {traced["model"]["id"], traced["trainer"]["model_run"]["id"], traced["push"]["id"]}
+    named |= {traced["evaluation"]["id"], traced["evaluation"]["blessing"]["id"]}
+    assert named == expected
+    assert traced["model"]["uri"] == run_b.model_uri and traced["model"]["run_id"] == run_b.run_id
+    assert traced["push"]["destination"] == run_b.pushed_model
+    assert traced["trainer"]["hyper_parameters"]["training"]["learning_rate"] == LEARNING_RATE_B
+    assert traced["trainer"]["config_digest"] == store["b"].digest()
+    assert re.fullmatch(r"[0-9a-f]{40}(-dirty)?", traced["trainer"]["code_version"])
+    assert traced["evaluation"]["blessing"]["blessed"] is True
+    assert (
+        traced["data"]["examples"]["rows"]["eval"]
+        == metrics_by_slice(run_b.evaluation_uri)["Overall"]["example_count"]
+    )
+    code, table, _ = _cli(["lineage", *store["args"]], capsys)
+    assert f"learning_rate={LEARNING_RATE_B}" in table and store["b"].digest() in table
+    code, dot, _ = _cli(["lineage", "--dot", *store["args"]], capsys)
+    assert dot.startswith("digraph") and f"a{traced['model']['id']} " in dot
+
+
+def test_a_data_artifact_is_not_a_model_but_its_downstream_use_is_listed(store, capsys):
+    statistics_id = json.loads(_cli(["lineage", "--json", *store["args"]], capsys)[1])["data"]["statistics"][
+        "id"
+    ]
+    code, _, err = _cli(["lineage", str(statistics_id), *store["args"]], capsys)
+    assert code == 2
+    assert err.count("\n") == 1 and f"artifact {statistics_id} is not a model" in err
+    code, out, _ = _cli(["lineage", "--downstream", str(statistics_id), "--json", *store["args"]], capsys)
+    used_by = {x["component"] for x in json.loads(out)["graph"]["executions"]}
+    assert {"ExampleValidator", "AnomalyGate"} <= used_by
+
+
+def test_compare_shows_the_learning_rate_difference(store, capsys):
+    run_b, run_a = store["runs"][1], store["runs"][2]
+    code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, *store["args"]], capsys)
+    assert code == 0
+    assert f"model.training.learning_rate: None -> {LEARNING_RATE_B}" in out
+    assert f"training.learning_rate: 0.05 -> {LEARNING_RATE_B}" in out
+    code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, "--json", *store["args"]], capsys)
+    compared = json.loads(out)
+    overall_a = metrics_by_slice(run_a.evaluation_uri)["Overall"]
+    assert compared["metrics"]["Overall"]["auc_unweighted"]["a"] == overall_a["auc_unweighted"]
+    assert any(name.startswith("candidate.source:") for name in compared["metrics"])
+
+
+class _DataValues(html.parser.HTMLParser):
+    """Collects every element's data-* attributes from the report."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[dict[str, str]] = []
+        self.tags: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.add(tag)
+        data = {k: v or "" for k, v in attrs if k.startswith("data-")}
+        if data:
+            self.cells.append(data)
+
+
+def _screenshot(page: Path, png: Path) -> None:
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        if os.environ.get("CI"):
+            pytest.fail("chromium is not installed (.ci/run installs it)")
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    subprocess.run(
+        [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={png.parent / 'chromium-profile'}", f"--screenshot={png}",
+            "--window-size=1200,2000", page.as_uri(),
+        ],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_the_report_holds_the_numbers_of_mlmd_and_tfma_and_renders(store, capsys, tmp_path):
+    run_b = store["runs"][1]
+    page = tmp_path / "report.html"
+    code, out, _ = _cli(["report", run_b.run_id[:22], "--out", str(page), *store["args"]], capsys)
+    assert code == 0 and str(page) in out
+    text = page.read_text()
+    assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
+    parsed = _DataValues()
+    parsed.feed(text)
+    assert {"svg", "table", "polyline", "circle"} <= parsed.tags
+    fields = {c["data-field"]: c for c in parsed.cells if "data-field" in c}
+    assert fields["blessed"]["data-value"] == str(run_b.blessed)
+    metrics = metrics_by_slice(run_b.evaluation_uri)
+    shown = [c for c in parsed.cells if "data-metric" in c]
+    assert len(shown) > 20 and {c["data-slice"] for c in shown} == set(metrics)
+    for cell in shown:
+        assert float(cell["data-value"]) == pytest.approx(
+            metrics[cell["data-slice"]][cell["data-metric"]], nan_ok=True
+        )
+    rows = {c["data-split"]: int(c["data-value"]) for c in parsed.cells if "data-split" in c}
+    assert rows["eval"] == metrics["Overall"]["example_count"] and rows["train"] > rows["eval"]
+    ids = {c["data-role"]: int(c["data-value"]) for c in parsed.cells if "data-role" in c}
+    lineage = json.loads(_cli(["lineage", "--json", *store["args"]], capsys)[1])
+    assert ids["model"] == lineage["model"]["id"] and ids["pushed_model"] == lineage["push"]["id"]
+    assert store["b"].digest() in text
+
+    png = tmp_path / "report.png"
+    _screenshot(page, png)
+    from PIL import Image
+
+    image = Image.open(png).convert("RGB")
+    colours = image.getcolors(maxcolors=1 << 20)
+    assert image.size == (1200, 2000) and colours is not None and len(colours) > 50
+    background = max(colours)[0] / (image.size[0] * image.size[1])
+    assert background < 0.95  # most of the page is not one flat colour
+
+
+def test_the_pipeline_writes_the_report_as_an_artifact_of_the_run(store):
+    run_b = store["runs"][1]
+    report = next(c for c in run_b.components if c.component == "RunReport")
+    assert report.state == "complete"
+    events = open_store(store["b"].metadata).get_events_by_execution_ids([report.execution_id])
+    output = [e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+    (artifact,) = open_store(store["b"].metadata).get_artifacts_by_id(output)
+    assert artifact.type == "lightrank.RunReport"
+    text = Path(artifact.uri, REPORT_FILE).read_text()
+    parsed = _DataValues()
+    parsed.feed(text)
+    overall = metrics_by_slice(run_b.evaluation_uri)["Overall"]
+    cells = {
+        c["data-metric"]: float(c["data-value"]) for c in parsed.cells if c.get("data-slice") == "Overall"
+    }
+    assert cells["auc_unweighted"] == pytest.approx(overall["auc_unweighted"])
+    assert store["b"].digest() in text and "Model card" in text
+
+
+def test_bad_input_gives_one_clear_message_and_nothing_writes_to_the_store(store, capsys, tmp_path):
+    database = store["args"][1].split("=", 1)[1]
+    before = _fingerprint(database)
+    for argv in (
+        ["runs"], ["runs", "--json"], ["lineage"], ["lineage", "--json"], ["lineage", "--dot"],
+        ["lineage", "--downstream", "1"], ["compare", "previous", "latest"],
+        ["report", "--out", str(tmp_path / "r.html")],
+    ):  # fmt: skip
+        assert _cli([*argv, *store["args"]], capsys)[0] == 0, argv
+    assert _fingerprint(database) == before
+
+    missing = tmp_path / "nowhere" / "metadata.db"
+    code, _, err = _cli(["runs", "--set", f"metadata.sqlite={missing}"], capsys)
+    assert code == 2 and f"no ML Metadata store at {missing}" in err and not missing.parent.exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    code, _, err = _cli(["lineage", "--set", f"metadata.sqlite={empty}"], capsys)
+    assert code == 2 and "is empty" in err and empty.stat().st_size == 0
+    code, _, err = _cli(["report", *store["args"], "--set", "name=another-pipeline"], capsys)
+    assert code == 2 and "has no runs of pipeline 'another-pipeline'" in err
+    code, _, err = _cli(["lineage", "999999", *store["args"]], capsys)
+    assert code == 2 and "no artifact with id 999999" in err
+    assert _fingerprint(database) == before

@@ -1,0 +1,170 @@
+"""Resolving models and runs and tracing lineage, on a TFX-shaped store written in milliseconds."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+from lineage_fake_store import PIPELINE, FakeTfxStore, populate
+
+from pipeline.config import MetadataConfig
+from pipeline.lineage import LineageError, find_run, open_read_only, require_runs, resolve_model
+from pipeline.model_trace import trace_downstream, trace_model
+from pipeline.runs import list_runs
+
+
+@pytest.fixture(scope="module")
+def fake(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, int]]:
+    directory = tmp_path_factory.mktemp("fake-store")
+    path = str(directory / "metadata.db")
+    ids = populate(FakeTfxStore(path), str(directory))
+    return path, ids
+
+
+@pytest.fixture
+def store(fake):
+    return open_read_only(MetadataConfig(sqlite=fake[0]))
+
+
+def test_latest_pushed_is_the_model_of_the_newest_push(store, fake):
+    _, ids = fake
+    assert resolve_model(store, PIPELINE, "latest-pushed").id == ids["model_2"]
+
+
+def test_a_model_is_found_by_id_path_format_serving_pushed_directory_or_pushed_model(store, fake):
+    path, ids = fake
+    root = os.path.dirname(path)
+    assert resolve_model(store, PIPELINE, str(ids["model_1"])).id == ids["model_1"]
+    assert resolve_model(store, PIPELINE, f"{root}/model/6").id == ids["model_1"]
+    assert resolve_model(store, PIPELINE, f"{root}/model/6/Format-Serving/").id == ids["model_1"]
+    assert resolve_model(store, PIPELINE, f"{root}/serving/200").id == ids["model_2"]
+    assert resolve_model(store, PIPELINE, str(ids["pushed_1"])).id == ids["model_1"]
+
+
+def test_an_artifact_that_is_not_a_model_is_refused_with_a_pointer_to_its_downstream_use(store, fake):
+    _, ids = fake
+    with pytest.raises(LineageError, match=rf"artifact {ids['statistics']} is not a model .*--downstream"):
+        resolve_model(store, PIPELINE, str(ids["statistics"]))
+    with pytest.raises(LineageError, match="no artifact with id 9999"):
+        resolve_model(store, PIPELINE, "9999")
+    with pytest.raises(LineageError, match="no artifact in the store is at"):
+        resolve_model(store, PIPELINE, "/nowhere/model")
+
+
+def test_the_trace_names_every_role_and_only_the_executions_that_produced_them(store, fake):
+    _, ids = fake
+    trace = trace_model(store, resolve_model(store, PIPELINE, "latest-pushed"))
+    roles = {role: artifact.id for role, artifact in trace.roles.items()}
+    assert roles == {
+        "examples": ids["examples"],
+        "statistics": ids["statistics"],
+        "anomalies": ids["anomalies"],
+        "schema": ids["schema"],
+        "transform_graph": ids["transform_graph"],
+        "transformed_examples": ids["transformed"],
+        "model": ids["model_2"],
+        "model_run": ids["model_run_2"],
+        "evaluation": ids["evaluation_2"],
+        "blessing": ids["blessing_2"],
+        "pushed_model": ids["pushed_2"],
+    }
+    assert trace.run_id == "run-2" and trace.pushed
+    assert trace.trainer.id == ids["trainer_2"] and trace.pusher.id == ids["pusher_2"]
+    # The data steps of run 2 came from the cache: the trace names run 1's executions that made them.
+    assert trace.transform.id == ids["transform_1"] and trace.transform.run_id == "run-1"
+    states = {x.state for x in trace.graph.executions.values()}
+    assert "cached" not in states
+    assert not any(x.component.endswith("resolver") for x in trace.graph.executions.values())
+    assert ids["post_stats"] not in trace.graph.artifacts  # a side output is not upstream of the model
+    assert ids["model_1"] not in trace.graph.artifacts  # the baseline is not part of this model's trace
+
+
+def test_a_model_that_was_pushed_before_keeps_its_own_evaluation_and_push(store, fake):
+    _, ids = fake
+    trace = trace_model(store, resolve_model(store, PIPELINE, str(ids["model_1"])))
+    assert trace.roles["evaluation"].id == ids["evaluation_1"]
+    assert trace.roles["pushed_model"].id == ids["pushed_1"]
+    assert trace.run_id == "run-1"
+
+
+def test_downstream_lists_everything_that_used_a_data_artifact(store, fake):
+    _, ids = fake
+    graph = trace_downstream(store, resolve_model(store, PIPELINE, str(ids["model_1"])))
+    assert ids["evaluator_2"] in graph.executions  # used as run 2's baseline
+    examples_use = trace_downstream(store, store_artifact(store, ids["examples"]))
+    assert {ids["statisticsgen_1"], ids["transform_1"], ids["trainer_1"], ids["trainer_2"]} <= set(
+        examples_use.executions
+    )
+
+
+def store_artifact(store, artifact_id):
+    from pipeline.lineage import find_artifact
+
+    return find_artifact(store, str(artifact_id))
+
+
+def test_runs_have_statuses_times_and_are_found_by_prefix_latest_or_previous(store):
+    runs = require_runs(store, PIPELINE, "fake")
+    assert [r.run_id for r in runs] == ["run-3", "run-2", "run-1"]
+    assert runs[0].status == "failed" and runs[0].failed_component == "AnomalyGate"
+    assert runs[1].status == "complete" and runs[1].blessed and runs[1].pushed_model.endswith("serving/200")
+    assert runs[2].started <= runs[2].ended <= runs[1].started
+    assert find_run(runs, "latest").run_id == "run-3"
+    assert find_run(runs, "previous").run_id == "run-2"
+    assert find_run(runs, "run-1").run_id == "run-1"
+    with pytest.raises(LineageError, match="matches 3 runs"):
+        find_run(runs, "run-")
+    with pytest.raises(LineageError, match="no run 'nope'"):
+        find_run(runs, "nope")
+    with pytest.raises(LineageError, match=r"has no runs of pipeline 'other' .*fake-pipeline"):
+        require_runs(store, "other", "fake")
+    assert list_runs(store, "other") == []
+
+
+def test_the_store_is_opened_read_only_and_never_created(fake, tmp_path):
+    path, _ = fake
+    with open(path, "rb") as f:
+        before = hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mtime_ns
+    store = open_read_only(MetadataConfig(sqlite=path))
+    trace_model(store, resolve_model(store, PIPELINE, "latest-pushed"))
+    list_runs(store, PIPELINE)
+    with open(path, "rb") as f:
+        assert (hashlib.sha256(f.read()).hexdigest(), os.stat(path).st_mtime_ns) == before
+
+    missing = tmp_path / "sub" / "metadata.db"
+    with pytest.raises(FileNotFoundError, match="no ML Metadata store at"):
+        open_read_only(MetadataConfig(sqlite=str(missing)))
+    assert not missing.parent.exists()
+    empty = tmp_path / "empty.db"
+    empty.touch()
+    with pytest.raises(LineageError, match="is empty"):
+        open_read_only(MetadataConfig(sqlite=str(empty)))
+    assert empty.stat().st_size == 0
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not sqlite at all, long enough to have a header" * 4)
+    with pytest.raises(LineageError, match="not an ML Metadata store"):
+        open_read_only(MetadataConfig(sqlite=str(garbage)))
+
+
+def test_a_mysql_store_is_reached_with_the_configured_credentials_and_never_created(monkeypatch):
+    from pipeline.config import MySQLConfig
+    from pipeline.lineage import store_name
+    from pipeline.runs import connection_config, read_only_connection_config
+
+    monkeypatch.setenv("SHARED_MLMD_PASSWORD", "s3cret")
+    config = MetadataConfig(
+        mysql=MySQLConfig(
+            host="mlmd.internal", database="mlmd", port=3307, user="ro", password_env="SHARED_MLMD_PASSWORD"
+        )
+    )
+    connection = read_only_connection_config(config)
+    assert (connection.mysql.host, connection.mysql.port, connection.mysql.database) == (
+        "mlmd.internal",
+        3307,
+        "mlmd",
+    )
+    assert (connection.mysql.user, connection.mysql.password) == ("ro", "s3cret")
+    assert connection.mysql.skip_db_creation
+    assert not connection_config(config).mysql.skip_db_creation  # the pipeline itself may create it
+    assert store_name(config) == "mysql://ro@mlmd.internal:3307/mlmd"
