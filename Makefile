@@ -13,13 +13,14 @@ PYTEST_ARGS ?=
 # TFT and TFMA need Keras 2 (tf_keras): every process we start gets this.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: help setup run test test-unit test-e2e lint format lock clean
+.PHONY: help setup run test test-unit test-e2e lint format lock clean image
 
 help:
 	@echo "make run    set up, generate the sample data, run the whole pipeline locally"
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
 	@echo "make lint   ruff check and format check"
 	@echo "make lock   re-resolve requirements.lock from pyproject.toml (slow; rarely needed)"
+	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 
 # The venv is (re)built only when the lock, pyproject.toml or the interpreter finder change.
 $(STAMP): requirements.lock pyproject.toml scripts/find-python310
@@ -60,6 +61,11 @@ lock:
 	build/lock-venv/bin/pip install --quiet -r requirements.in; \
 	{ sed -n '1,3p' requirements.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)='; } > requirements.lock.new; \
 	mv requirements.lock.new requirements.lock; rm -rf build/lock-venv; echo "requirements.lock updated"
+
+# The image every Vertex AI / Kubeflow task runs (kubeflow/Dockerfile); docs/deploy.md.
+IMAGE ?= lightrank-pipeline:latest
+image:
+	docker build -f kubeflow/Dockerfile -t $(IMAGE) .
 
 clean:
 	rm -rf runs build .pytest_cache

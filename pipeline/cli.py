@@ -4,6 +4,7 @@
     lightrank run [--config FILE] [--set KEY=VALUE ...]
     lightrank eval --model PATH --data GLOB [--config FILE] [--json FILE] [--predictions FILE]
     lightrank runs | lineage [MODEL] | compare RUN_A RUN_B | report [RUN]
+    lightrank compile --target vertex|kubeflow --out FILE | submit --target vertex|kubeflow
 
 Errors a user can fix (a bad config key, missing data, a corrupt file, schema
 anomalies) print one clear message and exit with status 2; nothing is pushed.
@@ -155,11 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(handler=_run)
 
+    from kubeflow.cli import register as register_deploy
     from pipeline.evaluate import register as register_eval
     from pipeline.lineage_cli import register as register_lineage
 
     register_eval(commands)
     register_lineage(commands)
+    register_deploy(commands)
     return parser
 
 

@@ -1,0 +1,186 @@
+"""The `compile` and `submit` sub-commands of `lightrank` (wired in by `pipeline.cli`).
+
+    lightrank compile --target vertex|kubeflow [--config FILE] [--set KEY=VALUE ...]
+                      [--image IMAGE] [--out FILE]
+    lightrank submit  --target vertex --project P --region R | --target kubeflow --host URL
+                      [--config FILE] [--set ...] [--image IMAGE] [--param NAME=VALUE ...]
+
+Both build the pipeline from the same config as `lightrank run`. User-fixable
+problems raise `kubeflow.errors.DeploymentError` (or `ConfigError`), which the
+CLI prints as one line with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pipeline
+
+if TYPE_CHECKING:
+    from kubeflow.compiler import CompiledPipeline
+    from pipeline.config import PipelineConfig
+
+#: The sample config, as `lightrank run` uses it by default.
+DEFAULT_CONFIG = str(Path(pipeline.__file__).resolve().parent / "configs" / "sample.yaml")
+TARGET_NAMES = {"vertex": "Vertex AI Pipelines", "kubeflow": "Kubeflow Pipelines"}
+
+
+@contextlib.contextmanager
+def _quiet_tensorflow() -> Iterator[None]:
+    """Imports TFX quietly (TensorFlow's load-time chatter) and keeps its INFO logs off the terminal."""
+    from pipeline.console import quiet_stderr
+
+    with quiet_stderr():
+        from absl import logging as absl_logging
+
+        import kubeflow.compiler  # noqa: F401  (the import that loads TensorFlow)
+    previous = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.ERROR)
+    try:
+        yield
+    finally:
+        absl_logging.set_verbosity(previous)
+
+
+def _load(args: argparse.Namespace) -> PipelineConfig:
+    from pipeline.config import load_config
+
+    overrides = list(args.set)
+    if args.image:
+        overrides.append(f"cloud.image={args.image}")
+    return load_config(args.config, overrides)
+
+
+def _default_out(name: str, target: str) -> str:
+    extension = ".json" if target == "vertex" else ".yaml"
+    return os.path.join("build", f"{name}-{target}{extension}")
+
+
+def _report(compiled: CompiledPipeline, default_image: bool) -> None:
+    from kubeflow.run_parameters import describe
+
+    tasks = compiled.pipeline_spec["root"]["dag"]["tasks"]
+    print(f"Compiled for {TARGET_NAMES[compiled.target]}: {compiled.path}")
+    note = " (the default; set cloud.image or --image to the image you pushed)" if default_image else ""
+    print(f"Image:  {compiled.image}{note}")
+    print(f"Tasks:  {len(tasks)} ({', '.join(sorted(tasks))})")
+    print("Run parameters (set per run with `lightrank submit --param NAME=VALUE`):")
+    for line in describe(compiled.parameters):
+        print(f"  {line}")
+    for warning in compiled.warnings:
+        print(f"lightrank: warning: {warning}", file=sys.stderr)
+
+
+def _compile(args: argparse.Namespace) -> int:
+    config = _load(args)
+    with _quiet_tensorflow():
+        from kubeflow.compiler import compile_pipeline
+
+        compiled = compile_pipeline(config, args.target, args.out or _default_out(config.name, args.target))
+    _report(compiled, default_image=not (config.cloud and config.cloud.image))
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from kubeflow.errors import SubmitError
+    from kubeflow.submit import require_image
+
+    config = _load(args)
+    require_image(config)
+    cloud = config.cloud
+    project = args.project or (cloud.project if cloud else None)
+    region = args.region or (cloud.region if cloud else None)
+    host = args.host or os.environ.get("KF_PIPELINES_ENDPOINT")
+    if args.target == "vertex" and not (project and region):
+        raise SubmitError("--target vertex needs --project and --region (or cloud.project and cloud.region)")
+    if args.target == "kubeflow" and not host:
+        raise SubmitError("--target kubeflow needs --host (the Kubeflow Pipelines API endpoint)")
+
+    with _quiet_tensorflow(), tempfile.TemporaryDirectory() as workdir:
+        from kubeflow.compiler import compile_pipeline
+        from kubeflow.run_parameters import parse_assignments
+        from kubeflow.submit import check_cloud_values, submit_kubeflow, submit_vertex
+
+        out = args.out or os.path.join(workdir, os.path.basename(_default_out(config.name, args.target)))
+        compiled = compile_pipeline(config, args.target, out, strict=True)
+        values = parse_assignments(args.param, compiled.parameters)
+        check_cloud_values(values)
+        if args.target == "vertex":
+            submitted = submit_vertex(
+                compiled,
+                config,
+                project=project,
+                region=region,
+                parameter_values=values,
+                enable_caching=config.enable_cache and not args.no_cache,
+            )
+        else:
+            submitted = submit_kubeflow(
+                compiled,
+                config,
+                host=host,
+                parameter_values=values,
+                enable_caching=config.enable_cache and not args.no_cache,
+                experiment=args.experiment,
+                namespace=args.namespace,
+            )
+    print(f"Submitted '{config.name}' to {TARGET_NAMES[args.target]}: {submitted.run_id}")
+    for name, value in sorted(values.items()):
+        print(f"  {name} = {value!r}")
+    print(f"Follow it at {submitted.url}")
+    return 0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--target",
+        required=True,
+        choices=sorted(TARGET_NAMES),
+        help="vertex (Vertex AI) or kubeflow (KFP v2)",
+    )
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="pipeline config YAML (default: the sample)")
+    parser.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
+    )
+    parser.add_argument("--image", default=None, help="the pipeline image (overrides cloud.image)")
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Adds `compile` and `submit` to the `lightrank` sub-command parsers."""
+    compile_parser = commands.add_parser(
+        "compile", help="compile the pipeline for Vertex AI (JSON) or Kubeflow Pipelines v2 (YAML)"
+    )
+    _common(compile_parser)
+    compile_parser.add_argument(
+        "--out", default=None, help="output file (.json for vertex, .yaml for kubeflow; default: build/)"
+    )
+    compile_parser.set_defaults(handler=_compile)
+
+    submit = commands.add_parser("submit", help="compile and start a run on Vertex AI or Kubeflow Pipelines")
+    _common(submit)
+    submit.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a run parameter value"
+    )
+    submit.add_argument(
+        "--project", default=None, help="Google Cloud project (vertex; default cloud.project)"
+    )
+    submit.add_argument("--region", default=None, help="Vertex AI region (vertex; default cloud.region)")
+    submit.add_argument(
+        "--host",
+        default=None,
+        help="Kubeflow Pipelines API endpoint (kubeflow; default $KF_PIPELINES_ENDPOINT)",
+    )
+    submit.add_argument("--namespace", default=None, help="Kubernetes namespace (kubeflow, multi-user)")
+    submit.add_argument(
+        "--experiment", default=None, help="experiment name (kubeflow; default the pipeline name)"
+    )
+    submit.add_argument("--no-cache", action="store_true", help="run every task, reuse no cached outputs")
+    submit.add_argument("--out", default=None, help="also keep the compiled file here")
+    submit.set_defaults(handler=_submit)

@@ -1,0 +1,135 @@
+"""The `cloud` config section: validation at load time, and what it turns into for the components."""
+
+from __future__ import annotations
+
+import pytest
+from kubeflow_support import sample_config
+
+from kubeflow.cloud import (
+    DEFAULT_IMAGE,
+    PROJECT_ROOT,
+    beam_pipeline_args,
+    pipeline_image,
+    schema_file_in_image,
+    vertex_serving_config,
+    vertex_training_config,
+)
+from kubeflow.errors import CompileError
+from pipeline.config import ConfigError
+
+BASE = "cloud={project: my-project, region: europe-west4, temp_location: gs://b/tmp, image: reg/lightrank:7}"
+
+
+def test_no_cloud_section_keeps_the_local_defaults():
+    config = sample_config()
+    assert config.cloud is None
+    assert pipeline_image(config) == DEFAULT_IMAGE
+    assert beam_pipeline_args(config) == list(config.beam_args)
+
+
+INVALID = [
+    ("{dataflow: {}}", "cloud.dataflow needs cloud.project"),
+    ("{project: p, dataflow: {}}", "cloud.dataflow needs cloud.region"),
+    ("{project: p, region: r, dataflow: {}}", "cloud.dataflow needs cloud.temp_location"),
+    ("{project: p, bigquery: {query: 'SELECT 1'}}", "cloud.bigquery needs cloud.temp_location"),
+    ("{temp_location: /tmp/beam}", "cloud.temp_location must be a gs:// location"),
+    (
+        "{project: p, region: r, vertex_training: {accelerator_count: 2}}",
+        "accelerator_type and accelerator_count",
+    ),
+    (
+        "{project: p, region: r, vertex_serving: {endpoint_name: e}}",
+        "missing required key 'cloud.vertex_serving.serving_image'",
+    ),
+    ("{image: 'has space'}", "cloud.image must be an image reference"),
+    ("{imagee: x}", "unknown key 'cloud.imagee'.*did you mean 'image'"),
+    (
+        "{project: p, region: r, temp_location: gs://t, dataflow: {max_workers: 0}}",
+        "max_workers must be >= 1",
+    ),
+]
+
+
+@pytest.mark.parametrize(("cloud", "message"), INVALID)
+def test_invalid_cloud_settings_fail_when_the_config_loads(cloud, message):
+    with pytest.raises(ConfigError, match=message):
+        sample_config(f"cloud={cloud}")
+
+
+def test_dataflow_runs_the_pipeline_image_on_workers():
+    config = sample_config(
+        BASE, "cloud.dataflow={machine_type: n2-standard-8, max_workers: 25, extra_args: [--disk_size_gb=50]}"
+    )
+    assert beam_pipeline_args(config) == [
+        "--runner=DataflowRunner",
+        "--project=my-project",
+        "--region=europe-west4",
+        "--temp_location=gs://b/tmp",
+        "--machine_type=n2-standard-8",
+        "--max_num_workers=25",
+        "--sdk_container_image=reg/lightrank:7",
+        "--sdk_location=container",
+        "--disk_size_gb=50",
+    ]
+
+
+def test_without_dataflow_beam_runs_in_the_task_with_the_project_for_bigquery():
+    config = sample_config(BASE, "cloud.bigquery={query: 'SELECT * FROM d.t'}")
+    assert beam_pipeline_args(config) == [
+        *config.beam_args,
+        "--project=my-project",
+        "--temp_location=gs://b/tmp",
+    ]
+
+
+def test_vertex_training_runs_the_pipeline_image_on_the_configured_machine():
+    config = sample_config(
+        BASE,
+        "cloud.vertex_training={machine_type: a2-highgpu-1g, accelerator_type: NVIDIA_TESLA_A100, "
+        "accelerator_count: 1}",
+    )
+    custom = vertex_training_config(config)
+    assert custom["ai_platform_enable_vertex"] is True
+    assert custom["ai_platform_vertex_region"] == "europe-west4"
+    args = custom["ai_platform_training_args"]
+    assert args["project"] == "my-project"
+    [pool] = args["job_spec"]["worker_pool_specs"]
+    assert pool == {
+        "machine_spec": {
+            "machine_type": "a2-highgpu-1g",
+            "accelerator_type": "NVIDIA_TESLA_A100",
+            "accelerator_count": 1,
+        },
+        "replica_count": 1,
+        "container_spec": {"image_uri": "reg/lightrank:7"},
+    }
+
+
+def test_vertex_serving_deploys_to_the_named_endpoint():
+    config = sample_config(
+        BASE,
+        "cloud.vertex_serving={endpoint_name: light-ranker, serving_image: 'us-docker.pkg.dev/x/tf:1', "
+        "min_replicas: 2, max_replicas: 4}",
+    )
+    custom = vertex_serving_config(config)
+    assert custom["ai_platform_vertex_container_image_uri"] == "us-docker.pkg.dev/x/tf:1"
+    assert custom["ai_platform_serving_args"] == {
+        "project_id": "my-project",
+        "endpoint_name": "light-ranker",
+        "machine_type": "n1-standard-4",
+        "min_replica_count": 2,
+        "max_replica_count": 4,
+    }
+
+
+def test_the_schema_is_read_from_the_image_or_from_gcs(tmp_path):
+    config = sample_config()
+    assert config.schema.path == str(PROJECT_ROOT / "schema" / "sample" / "schema.pbtxt")
+    assert schema_file_in_image(config) == "/lightrank/schema/sample/schema.pbtxt"
+    assert schema_file_in_image(sample_config("schema.path=gs://b/schema.pbtxt")) == "gs://b/schema.pbtxt"
+    outside = tmp_path / "schema.pbtxt"
+    outside.write_text("")
+    with pytest.raises(
+        CompileError, match=f"schema.path {outside} is a local file the pipeline image does not"
+    ):
+        schema_file_in_image(sample_config(f"schema.path={outside}"))
