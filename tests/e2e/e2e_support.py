@@ -33,3 +33,23 @@ def run(config: PipelineConfig, workdir: Path) -> str:
     console = io.StringIO()
     run_local(config, console=console)
     return console.getvalue()
+
+
+def write_doctored_data(data_dir: str, out: Path) -> str:
+    """A copy of the data with a FLOAT feature written as text: a schema anomaly."""
+    import glob
+    import os
+
+    import tensorflow as tf
+
+    out.mkdir()
+    files = sorted(glob.glob(os.path.join(data_dir, "*")))
+    with tf.io.TFRecordWriter(str(out / "part-0.tfrecord.gz"), options="GZIP") as writer:
+        for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
+            example = tf.train.Example.FromString(record)
+            feature = example.features.feature["candidate.tweet_age_minutes"]
+            value = feature.float_list.value[0] if feature.float_list.value else 0.0
+            feature.Clear()
+            feature.bytes_list.value.append(str(value).encode())
+            writer.write(example.SerializeToString())
+    return str(out)

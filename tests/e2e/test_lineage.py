@@ -8,7 +8,6 @@ none may change it.
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import html.parser
 import json
@@ -20,17 +19,13 @@ import sys
 from pathlib import Path
 
 import pytest
-import tensorflow as tf
-from e2e_support import run, tiny_config
+from e2e_support import run, tiny_config, write_doctored_data
 from ml_metadata.proto import metadata_store_pb2
 
-import pipeline.local_runner
-import pipeline.pipeline
 from components.errors import DataAnomaliesError
-from components.run_report import REPORT_FILE, run_report_node
+from components.run_report import REPORT_FILE
 from pipeline.cli import build_parser
 from pipeline.lineage import LineageError
-from pipeline.lineage_cli import register
 from pipeline.runs import list_runs, open_store
 from pipeline.summary import metrics_by_slice
 
@@ -50,52 +45,16 @@ TRACED_OUTPUTS = {
 }
 
 
-def _create_pipeline_with_run_report(config, **kwargs):
-    """`create_pipeline` plus the RunReport node, until `create_pipeline` adds it itself."""
-    built = pipeline.pipeline.create_pipeline(config, **kwargs)
-    by_id = {component.id: component for component in built.components}
-    if "RunReport" not in by_id:
-        node = run_report_node(
-            config,
-            example_gen=by_id["ImportExampleGen"],
-            statistics_gen=by_id["StatisticsGen"],
-            schema_gen=by_id["ImportSchemaGen"],
-            example_validator=by_id["ExampleValidator"],
-            transform=by_id["Transform"],
-            trainer=by_id["Trainer"],
-            evaluator=by_id["Evaluator"],
-        )
-        built.components = [*built.components, node]
-    return built
-
-
-def _doctor(data_dir: str, out: Path) -> str:
-    """The data with a FLOAT feature written as text: a schema anomaly."""
-    out.mkdir()
-    files = sorted(glob.glob(os.path.join(data_dir, "*")))
-    with tf.io.TFRecordWriter(str(out / "part-0.tfrecord.gz"), options="GZIP") as writer:
-        for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
-            example = tf.train.Example.FromString(record)
-            feature = example.features.feature["candidate.tweet_age_minutes"]
-            value = feature.float_list.value[0] if feature.float_list.value else 0.0
-            feature.Clear()
-            feature.bytes_list.value.append(str(value).encode())
-            writer.write(example.SerializeToString())
-    return str(out)
-
-
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory, tiny_data: str) -> dict:
     workdir = tmp_path_factory.mktemp("lineage")
     config_a = tiny_config(workdir, tiny_data)
     config_b = tiny_config(workdir, tiny_data, f"model.training.learning_rate={LEARNING_RATE_B}")
-    config_c = tiny_config(workdir, _doctor(tiny_data, workdir / "doctored"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(pipeline.local_runner, "create_pipeline", _create_pipeline_with_run_report)
-        run(config_a, workdir)
-        run(config_b, workdir)
-        with pytest.raises(DataAnomaliesError):
-            run(config_c, workdir)
+    config_c = tiny_config(workdir, write_doctored_data(tiny_data, workdir / "doctored"))
+    run(config_a, workdir)
+    run(config_b, workdir)
+    with pytest.raises(DataAnomaliesError):
+        run(config_c, workdir)
     runs = list_runs(open_store(config_a.metadata), config_a.name)
     return {
         "a": config_a,
@@ -106,12 +65,10 @@ def store(tmp_path_factory: pytest.TempPathFactory, tiny_data: str) -> dict:
 
 
 def _cli(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    """Runs `lightrank` with the four commands wired in as the lead wires them."""
+    """Runs `lightrank` in-process, reporting user errors as the console script does."""
     from pipeline import cli
 
-    parser = build_parser()
-    register(next(a for a in parser._actions if a.dest == "command"))
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         code = args.handler(args)
     except (*cli._user_errors(), LineageError) as error:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import tensorflow as tf
-from e2e_support import run, tiny_config
+from e2e_support import run, tiny_config, write_doctored_data
 
 from components.errors import DataAnomaliesError
 from pipeline.runs import list_runs, open_store
@@ -128,18 +128,7 @@ def test_an_unreachable_threshold_blesses_nothing_and_pushes_nothing(first_run, 
 
 
 def test_data_with_a_schema_anomaly_stops_at_the_gate(tmp_path, tiny_data):
-    doctored = tmp_path / "doctored"
-    doctored.mkdir()
-    files = sorted(glob.glob(os.path.join(tiny_data, "*")))
-    with tf.io.TFRecordWriter(str(doctored / "part-0.tfrecord.gz"), options="GZIP") as writer:
-        for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
-            example = tf.train.Example.FromString(record)
-            feature = example.features.feature["candidate.tweet_age_minutes"]
-            value = feature.float_list.value[0] if feature.float_list.value else 0.0
-            feature.Clear()
-            feature.bytes_list.value.append(str(value).encode())  # a FLOAT feature written as text
-            writer.write(example.SerializeToString())
-    config = tiny_config(tmp_path, str(doctored))
+    config = tiny_config(tmp_path, write_doctored_data(tiny_data, tmp_path / "doctored"))
     with pytest.raises(DataAnomaliesError, match=r"feature 'candidate.tweet_age_minutes'"):
         run(config, tmp_path)
     record = list_runs(open_store(config.metadata), config.name)[0]

@@ -123,7 +123,9 @@ def test_feature_spec_selects_user_and_candidate_features_only(schema: schema_pb
         "labels",
         "missing_value",
         "features",
+        "slice_buckets",
     ]
+    assert spec["slice_buckets"] == {feat.USER_ACCOUNT_AGE_DAYS: [30, 365]}
     assert spec["request_key"] == feat.META_TRACE_ID
     assert spec["example_weight"] == feat.META_WEIGHT
     assert spec["heavy_score"] == feat.META_HEAVY_SCORE
