@@ -48,7 +48,7 @@ class _ComponentProgress(logging.Handler):
         elif message == "A cached execution %d is used.":
             self._outcome = "cached"
         elif message == "Skipping execution for %s":
-            self._outcome = "skipped (its condition is false: the model was not blessed)"
+            self._outcome = "skipped (not blessed, or already the blessed baseline)"
         elif message == "Component %s is finished.":
             seconds = time.monotonic() - self._started.get(subject, time.monotonic())
             self.current = None

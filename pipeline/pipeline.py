@@ -1,7 +1,8 @@
 """`create_pipeline(config)`: the one pipeline definition every runner shares.
 
 ImportExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator ->
-AnomalyGate -> Transform -> Trainer -> Evaluator -> Pusher (under the blessing).
+AnomalyGate -> Transform -> Trainer -> Evaluator -> Pusher (under the blessing)
+-> RunReport.
 The local runner, the Kubeflow Pipelines v2 and the Vertex AI compilers call this
 function with the same `PipelineConfig`. The compilers also ask for run-time
 parameters (`runtime_parameters=True`: the data directory, training steps,
