@@ -12,6 +12,7 @@ import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.api import types
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
+from tfma_harness import run_computations
 
 from models.metrics.grouped import (
     FAMILY_NAME,
@@ -38,19 +39,8 @@ def _run(
     metric: LightRankingGroupMetrics, requests: list[metric_types.StandardMetricInputs]
 ) -> dict[str, float]:
     """Combines the requests in two halves, merges, and derives, as TFMA would."""
-    results: dict[metric_types.MetricKey, object] = {}
-    for computation in metric.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST):
-        if isinstance(computation, metric_types.DerivedMetricComputation):
-            results.update(computation.result(results))
-            continue
-        combiner = computation.combiner
-        halves = []
-        for half in (requests[::2], requests[1::2]):
-            accumulator = combiner.create_accumulator()
-            for request in half:
-                accumulator = combiner.add_input(accumulator, request)
-            halves.append(accumulator)
-        results.update(combiner.extract_output(combiner.merge_accumulators(halves)))
+    computations = metric.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST)
+    results = run_computations(computations, [requests[::2], requests[1::2]])
     return {key.name: value for key, value in results.items() if not key.name.startswith("_")}
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
+from tfma_harness import run_computations
 
 from models.metrics.formulas import clipped_log_loss, rce_from_sums
 from models.metrics.rce_metrics import ARCE, CTR, NRCE, RCE, PredictedCTR, arce_value, nrce_value
@@ -37,24 +38,14 @@ def _run(
     splits: int = 1,
 ) -> dict[str, float]:
     """Runs a metric's computations like TFMA does (combine per part, merge, derive), without Beam."""
-    results: dict[metric_types.MetricKey, object] = {}
-    for computation in metric.computations(eval_config=tfma.EvalConfig(), example_weighted=example_weighted):
-        if isinstance(computation, metric_types.DerivedMetricComputation):
-            results.update(computation.result(results))
-            continue
-        combiner = computation.combiner
-        parts = []
-        for part in range(splits):
-            accumulator = combiner.create_accumulator()
-            for label, prediction, weight in examples[part::splits]:
-                inputs = metric_types.StandardMetricInputs(
-                    labels=np.array([label]),
-                    predictions=np.array([prediction]),
-                    example_weights=np.array([weight]),
-                )
-                accumulator = combiner.add_input(accumulator, inputs)
-            parts.append(accumulator)
-        results.update(combiner.extract_output(combiner.merge_accumulators(parts)))
+    inputs = [
+        metric_types.StandardMetricInputs(
+            labels=np.array([label]), predictions=np.array([prediction]), example_weights=np.array([weight])
+        )
+        for label, prediction, weight in examples
+    ]
+    computations = metric.computations(eval_config=tfma.EvalConfig(), example_weighted=example_weighted)
+    results = run_computations(computations, [inputs[part::splits] for part in range(splits)])
     public = {key.name: value for key, value in results.items() if not key.name.startswith("_")}
     assert all(key.example_weighted == example_weighted for key in results if not key.name.startswith("_"))
     return public
