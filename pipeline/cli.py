@@ -5,6 +5,7 @@
     lightrank eval --model PATH --data GLOB [--config FILE] [--json FILE] [--predictions FILE]
     lightrank runs | lineage [MODEL] | compare RUN_A RUN_B | report [RUN]
     lightrank compile --target vertex|kubeflow --out FILE | submit --target vertex|kubeflow
+    lightrank bench serving --model PATH --data GLOB | bench training --transform DIR
 
 Errors a user can fix (a bad config key, missing data, a corrupt file, schema
 anomalies) print one clear message and exit with status 2; nothing is pushed.
@@ -157,12 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
 
     from kubeflow.cli import register as register_deploy
+    from pipeline.bench.cli import register as register_bench
     from pipeline.evaluate import register as register_eval
     from pipeline.lineage_cli import register as register_lineage
 
     register_eval(commands)
     register_lineage(commands)
     register_deploy(commands)
+    register_bench(commands)
     return parser
 
 
