@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import metadata_io
+from tiny_transform import serialize_example
 
 from models.deepnorm.config import DeepNormConfig
 from models.deepnorm.model import deepnorm_light_ranker
@@ -59,23 +60,6 @@ def _candidate(rng: np.random.Generator, i: int) -> dict[str, object]:
     }
 
 
-def _serialize(row: dict[str, object], *, with_labels: bool = False) -> bytes:
-    feature = {}
-    for name, value in row.items():
-        if not with_labels and name.startswith(("meta.", "label.")):
-            continue
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            continue
-        if isinstance(values[0], bytes):
-            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-        elif isinstance(values[0], float):
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
-        else:
-            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 @pytest.fixture(scope="module")
 def exported(
     tmp_path_factory: pytest.TempPathFactory,
@@ -118,10 +102,10 @@ def loaded(exported) -> object:
 def test_serving_default_matches_the_keras_model_on_raw_candidates(exported, loaded):
     _export_dir, model, transform_output, rows = exported
     serve = loaded.signatures["serving_default"]
-    serialized = [_serialize(row) for row in rows[:64]]
+    serialized = [serialize_example(row, with_labels=False) for row in rows[:64]]
     served = serve(examples=tf.constant(serialized))["prediction"].numpy()
 
-    raw = tf.io.parse_example(tf.constant([_serialize(r, with_labels=True) for r in rows[:64]]), SPEC)
+    raw = tf.io.parse_example(tf.constant([serialize_example(r, with_labels=True) for r in rows[:64]]), SPEC)
     transformed = transform_output.transform_raw_features(raw)
     logits = model({CONTINUOUS: transformed[CONTINUOUS], SPARSE_IDS: transformed[SPARSE_IDS]}, training=False)
     expected = tf.sigmoid(logits).numpy()
@@ -132,9 +116,9 @@ def test_serving_default_matches_the_keras_model_on_raw_candidates(exported, loa
 
 def test_serving_transformed_matches_serving_default(exported, loaded):
     _export_dir, _, transform_output, rows = exported
-    serialized = tf.constant([_serialize(row) for row in rows[:32]])
+    serialized = tf.constant([serialize_example(row, with_labels=False) for row in rows[:32]])
     expected = loaded.signatures["serving_default"](examples=serialized)["prediction"].numpy()
-    raw = tf.io.parse_example(tf.constant([_serialize(r, with_labels=True) for r in rows[:32]]), SPEC)
+    raw = tf.io.parse_example(tf.constant([serialize_example(r, with_labels=True) for r in rows[:32]]), SPEC)
     transformed = transform_output.transform_raw_features(raw)
     ragged = tf.RaggedTensor.from_sparse(transformed[SPARSE_IDS])
     served = loaded.signatures["serving_transformed"](
@@ -146,7 +130,7 @@ def test_serving_transformed_matches_serving_default(exported, loaded):
 def test_a_request_of_5000_candidates_scores_in_one_call(exported, loaded):
     _export_dir, _, _, rows = exported
     serve = loaded.signatures["serving_default"]
-    serialized = [_serialize(rows[i % len(rows)]) for i in range(5000)]
+    serialized = [serialize_example(rows[i % len(rows)], with_labels=False) for i in range(5000)]
     prediction = serve(examples=tf.constant(serialized))["prediction"].numpy()
     assert prediction.shape == (5000, 1)
     assert np.all(np.isfinite(prediction))
@@ -163,7 +147,9 @@ def test_broken_candidates_still_score_a_finite_prediction(exported, loaded):
         {"u.age": [3.0], "u.opens": [1.0], "c.likes": [2.0]},  # no sparse ids at all
         {},  # nothing at all
     ]
-    prediction = serve(examples=tf.constant([_serialize(row) for row in broken]))["prediction"].numpy()
+    prediction = serve(examples=tf.constant([serialize_example(row, with_labels=False) for row in broken]))[
+        "prediction"
+    ].numpy()
     assert prediction.shape == (5, 1)
     assert np.all(np.isfinite(prediction)) and np.all((prediction >= 0) & (prediction <= 1))
 
@@ -185,7 +171,9 @@ def test_slice_features_gives_only_the_buckets_from_raw_candidates(exported, loa
     _export_dir, _, _, rows = exported
     slice_features = loaded.signatures["slice_features"]
     ages = [50.0, 100.0, 299.0, 1000.0]
-    serialized = [_serialize({**rows[0], "u.age": [age]}) for age in ages] + [_serialize({"c.likes": [1.0]})]
+    serialized = [serialize_example({**rows[0], "u.age": [age]}, with_labels=False) for age in ages] + [
+        serialize_example({"c.likes": [1.0]}, with_labels=False)
+    ]
     buckets = slice_features(examples=tf.constant(serialized))
     assert set(buckets) == {"u.age_bucket"}
     assert buckets["u.age_bucket"].numpy().tolist() == [0, 1, 1, 2, -1]

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import tempfile
 
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-import tensorflow_transform.beam as tft_beam
-from tensorflow_transform.tf_metadata import metadata_io
+from tiny_transform import serialize_example, write_transform_graph
 
 from models.deepnorm.config import DeepNormConfig, TrainingConfig
 from models.deepnorm.model import deepnorm_light_ranker
 from models.export import export_serving_model
 from models.features import ResolvedFeatures
-from models.preprocessing import CONTINUOUS, SPARSE_IDS, preprocessing_fn
+from models.preprocessing import CONTINUOUS, SPARSE_IDS
 from pipeline.bench.cli import register, resolve_serving_model
 from pipeline.bench.errors import BenchInputError
 from pipeline.bench.report import serving_table, training_table
@@ -66,21 +64,6 @@ def _row(rng: np.random.Generator, i: int) -> dict[str, object]:
     }
 
 
-def _example(row: dict[str, object]) -> bytes:
-    feature = {}
-    for name, value in row.items():
-        values = value if isinstance(value, list) else [value]
-        if not values:
-            continue
-        if isinstance(values[0], bytes):
-            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
-        elif isinstance(values[0], float):
-            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
-        else:
-            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
-    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
-
-
 def _write_gz(path: str, records: list[bytes]) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with tf.io.TFRecordWriter(path, options="GZIP") as writer:
@@ -94,22 +77,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     rng = np.random.default_rng(0)
     rows = [_row(rng, i) for i in range(300)]
     work = tmp_path_factory.mktemp("bench")
-    _write_gz(str(work / "data" / "part-00000.tfrecord.gz"), [_example(row) for row in rows])
+    _write_gz(str(work / "data" / "part-00000.tfrecord.gz"), [serialize_example(row) for row in rows])
     graph_dir = str(work / "Transform" / "transform_graph" / "3")
-
-    def fn(inputs: dict[str, object]) -> dict[str, object]:
-        return preprocessing_fn(inputs, {"features": FEATURES.to_dict(), "input_size_bits": BITS})
-
-    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp, force_tf_compat_v1=False):
-        transform_fn = (rows, tft.DatasetMetadata.from_feature_spec(SPEC)) | tft_beam.AnalyzeDataset(fn)
-        _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
-    metadata_io.write_metadata(
-        tft.DatasetMetadata.from_feature_spec(SPEC), os.path.join(graph_dir, "metadata")
-    )
-    transform_output = tft.TFTransformOutput(graph_dir)
+    transform_output = write_transform_graph(rows, SPEC, FEATURES, BITS, graph_dir)
 
     # The transformed train split, serialized the way Transform writes it (by its feature spec).
-    raw = tf.io.parse_example(tf.constant([_example(row) for row in rows]), SPEC)
+    raw = tf.io.parse_example(tf.constant([serialize_example(row) for row in rows]), SPEC)
     transformed = {**raw, **transform_output.transform_raw_features(raw)}
     dense = {name: tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value
              for name, value in transformed.items()}  # fmt: skip

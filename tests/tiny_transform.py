@@ -1,0 +1,58 @@
+"""Tiny Transform graphs and tf.Examples for tests that need a real exported model.
+
+Builds what TFX's Transform component would write (transform_fn, transformed
+metadata and the raw metadata serving parses with) from a handful of rows, with
+the project's own `preprocessing_fn`, through tft_beam.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import metadata_io
+
+from models.features import ResolvedFeatures
+from models.preprocessing import preprocessing_fn
+
+
+def serialize_example(row: dict[str, object], *, with_labels: bool = True) -> bytes:
+    """A tf.Example of a row (lists or scalars; empty lists are absent features)."""
+    feature = {}
+    for name, value in row.items():
+        if not with_labels and name.startswith(("meta.", "label.")):
+            continue
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            continue
+        if isinstance(values[0], bytes):
+            feature[name] = tf.train.Feature(bytes_list=tf.train.BytesList(value=values))
+        elif isinstance(values[0], float):
+            feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values))
+        else:
+            feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def write_transform_graph(
+    rows: list[dict[str, object]],
+    raw_spec: dict[str, object],
+    features: ResolvedFeatures,
+    input_size_bits: int,
+    graph_dir: str,
+) -> tft.TFTransformOutput:
+    """Analyzes `rows` with `preprocessing_fn` and writes the graph as TFX's Transform does."""
+
+    def fn(inputs: dict[str, object]) -> dict[str, object]:
+        return preprocessing_fn(inputs, {"features": features.to_dict(), "input_size_bits": input_size_bits})
+
+    metadata = tft.DatasetMetadata.from_feature_spec(raw_spec)
+    with tempfile.TemporaryDirectory() as tmp, tft_beam.Context(temp_dir=tmp, force_tf_compat_v1=False):
+        transform_fn = (rows, metadata) | tft_beam.AnalyzeDataset(fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(graph_dir)
+    # TFX's Transform also writes the raw metadata; serving parses with it.
+    metadata_io.write_metadata(metadata, os.path.join(graph_dir, "metadata"))
+    return tft.TFTransformOutput(graph_dir)
