@@ -61,7 +61,11 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, first_pipeline_run) -> d
 
 
 def _same(a: float, b: float) -> bool:
-    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=0.0)
+    # The two runs batch examples differently, and the model's float32 outputs change in their
+    # last bits with the batch shape; metrics built from differences of cross-entropies (NRCE is
+    # near zero) amplify that to about 1e-8 relative. A metric computed differently (wrong weights,
+    # wrong slice, wrong label) is off by far more than these tolerances.
+    return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-9)
 
 
 def test_metrics_equal_the_evaluators(evaluated):
