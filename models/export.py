@@ -2,9 +2,14 @@
 
 Signatures:
 - `serving_default`: serialized raw `tf.Example` candidates (labels and `meta.*`
-  not needed) -> `{"prediction": float32 [B, 1]}`. The Transform graph runs
-  inside, so serving sees the same features as training (no skew). This is what
-  the Evaluator, `lightrank eval` and TF Serving call.
+  not needed) -> `{"prediction": float32 [B, 1]}`. This is what the Evaluator,
+  `lightrank eval` and TF Serving call. Serving sees the same features as training
+  (no skew): a model reading only `continuous` and `sparse_ids` gets them from
+  `preprocessing.model_inputs`, the same function `preprocessing_fn` computes them
+  with (it has no analyzers), on a parse that makes absent continuous values the
+  marker directly, cheaper than the `tft` layer's per-feature densifying (measured
+  in BENCHMARKS.md); any other model (the logistic baseline reads
+  `continuous_scaled`) runs the Transform graph.
 - `transform_features`: serialized raw candidates -> the transformed features,
   for debugging and inspection.
 - `slice_features`: serialized raw candidates -> only the slice buckets of the
@@ -30,7 +35,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models.features import ResolvedFeatures, slice_bucket_feature
-from models.preprocessing import CONTINUOUS, SPARSE_IDS
+from models.preprocessing import CONTINUOUS, SPARSE_IDS, model_inputs, serving_parse_spec
 
 FEATURE_LIST_FILE = "continuous_feature_list.json"
 SETTINGS_FILE = "model_settings.json"
@@ -76,9 +81,22 @@ def export_serving_model(
     serving_spec = _serving_feature_spec(transform_output, features)
     raw_spec = transform_output.raw_feature_spec()
 
+    if set(input_keys) <= {CONTINUOUS, SPARSE_IDS}:
+        # The model reads only the analyzer-free Transform outputs: compute them with the very
+        # functions preprocessing_fn uses, from a parse that yields dense continuous columns.
+        request_spec = serving_parse_spec(raw_spec, features)
+        input_size_bits = int(settings["deepnorm"]["input_size_bits"])
+
+        def featurize(serialized: tf.Tensor) -> dict[str, Any]:
+            return model_inputs(tf.io.parse_example(serialized, request_spec), features, input_size_bits)
+    else:  # e.g. `continuous_scaled`, which needs the analyzers' statistics: the Transform graph
+
+        def featurize(serialized: tf.Tensor) -> dict[str, Any]:
+            return model.tft_layer(tf.io.parse_example(serialized, serving_spec))
+
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def serve(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
-        transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
+        transformed = featurize(serialized)
         logit = model({key: transformed[key] for key in input_keys}, training=False)
         return {PREDICTION: _probability(logit)}
 

@@ -11,9 +11,9 @@ appears here:
 - `continuous_scaled`: float32 `[G]`, for linear models only: a sign-preserving
   log1p of each present value, z-scored with statistics over present values
   computed by `tft` analyzers, clipped to [-5, 5]; 0 where missing.
-- `sparse_ids`: int64 var-len, every INT/BYTES feature value hashed as the token
-  `"<feature>=<value>"` into `2**input_size_bits` buckets (spec 1.3's
-  recommendation; values are binary, duplicates are kept and summed later).
+- `sparse_ids`: int64 var-len, every INT/BYTES feature value hashed with its
+  feature's salt into `2**input_size_bits` buckets (`models.hashing`, spec 1.3;
+  values are binary, duplicates are kept and summed later).
 - the request key, example weight, heavy score and labels, passed through with
   their raw names (float32; the key stays int64, never cast to float).
 - `<feature>_bucket`: int64 bucket index of each numeric feature the feature spec
@@ -28,6 +28,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from models.features import ResolvedFeatures, slice_bucket_feature
+from models.hashing import bucket_ids, feature_salt, string_fingerprint
 
 CONTINUOUS = "continuous"
 CONTINUOUS_SCALED = "continuous_scaled"
@@ -51,13 +52,18 @@ def _dense_scalar(tensor: tf.Tensor | tf.SparseTensor, default: float | None = N
 
 
 def _continuous(inputs: dict[str, Any], features: ResolvedFeatures) -> tf.Tensor:
-    """Stacks the continuous features into `[B, G]` with the missing marker."""
+    """Stacks the continuous features into `[B, G]` with the missing marker.
+
+    Serving parses FLOAT continuous features as dense scalars with the marker as default
+    (`serving_parse_spec`), so there each column is a reshape; the Transform's var-len inputs
+    are densified first. A NaN becomes the marker; infinities pass through (spec 2.3.1).
+    """
     marker = tf.constant(features.missing_value, tf.float32)
-    columns = []
-    for name in features.continuous:
-        column = tf.cast(_dense_scalar(inputs[name], features.missing_value), tf.float32)
-        columns.append(tf.where(tf.math.is_nan(column), marker, column))
-    return tf.stack(columns, axis=1)
+    # Cast before densifying, so an INT feature's absent value is the marker too, not int(marker).
+    columns = [_dense_scalar(tf.cast(inputs[name], tf.float32), features.missing_value)
+               for name in features.continuous]  # fmt: skip
+    stacked = tf.stack(columns, axis=1)
+    return tf.where(tf.math.is_nan(stacked), marker, stacked)
 
 
 def _scaled(continuous: tf.Tensor, missing_value: float) -> tf.Tensor:
@@ -74,23 +80,85 @@ def _scaled(continuous: tf.Tensor, missing_value: float) -> tf.Tensor:
     return tf.where(present, scaled, tf.zeros_like(scaled))
 
 
-def _hashed_tokens(name: str, tensor: tf.Tensor | tf.SparseTensor, num_buckets: int) -> tf.RaggedTensor:
-    """`[B, None]` bucket ids of one sparse feature's `name=value` tokens."""
+def _values_and_rows(tensor: tf.Tensor | tf.SparseTensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """The values of a sparse feature in row-major order and the row each belongs to."""
     if isinstance(tensor, tf.SparseTensor):
-        ragged = tf.RaggedTensor.from_sparse(tensor)
-    else:
-        ragged = tf.RaggedTensor.from_tensor(tf.reshape(tensor, [tf.shape(tensor)[0], -1]))
-    values = ragged.flat_values
-    text = values if values.dtype == tf.string else tf.strings.as_string(values)
-    ids = tf.strings.to_hash_bucket_fast(tf.strings.join([f"{name}=", text]), num_buckets)
-    return ragged.with_flat_values(ids)
+        return tensor.values, tensor.indices[:, 0]
+    matrix = tf.reshape(tensor, [tf.shape(tensor, out_type=tf.int64)[0], -1])
+    rows = tf.repeat(tf.range(tf.shape(matrix, out_type=tf.int64)[0]), tf.shape(matrix, out_type=tf.int64)[1])
+    return tf.reshape(matrix, [-1]), rows
 
 
 def sparse_ids(inputs: dict[str, Any], features: ResolvedFeatures, input_size_bits: int) -> tf.SparseTensor:
-    """All sparse features of a row hashed into one var-len list of bucket ids."""
-    num_buckets = 2**input_size_bits
-    per_feature = [_hashed_tokens(name, inputs[name], num_buckets) for name in features.sparse]
-    return tf.concat(per_feature, axis=1).to_sparse()
+    """All sparse features of a row hashed into one var-len list of bucket ids (`models.hashing`).
+
+    Within a row the ids come feature by feature in `features.sparse` order, each feature's
+    values in their own order. All values of all features are hashed in one vectorised pass
+    (one fingerprint op for the BYTES values, integer mixing for all), because per-feature
+    string work dominated a serving request's cost.
+    """
+    num_features = len(features.sparse)
+    batch = tf.constant(0, tf.int64)
+    fingerprints, integers = [], []  # (values, rows, feature index) per feature
+    for index, name in enumerate(features.sparse):
+        values, rows = _values_and_rows(inputs[name])
+        batch = tf.maximum(batch, _batch_size(inputs[name]))
+        group = fingerprints if values.dtype == tf.string else integers
+        group.append((values, rows, tf.fill(tf.shape(rows), tf.constant(index, tf.int64))))
+    parts = []
+    if fingerprints:
+        parts.append(string_fingerprint(tf.concat([values for values, _, _ in fingerprints], 0)))
+    if integers:
+        parts.append(tf.concat([tf.cast(values, tf.int64) for values, _, _ in integers], 0))
+    ordered = fingerprints + integers
+    values = tf.concat(parts, 0)
+    rows = tf.concat([rows for _, rows, _ in ordered], 0)
+    feature_index = tf.concat([index for _, _, index in ordered], 0)
+    salts = tf.constant([feature_salt(name) for name in features.sparse], tf.int64)
+    ids = bucket_ids(values, tf.gather(salts, feature_index), input_size_bits)
+    # Row-major, then feature order; the stable sort keeps each feature's value order.
+    order = tf.argsort(rows * num_features + feature_index, stable=True)
+    return tf.RaggedTensor.from_value_rowids(
+        tf.gather(ids, order), tf.gather(rows, order), nrows=batch
+    ).to_sparse()
+
+
+def _batch_size(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
+    if isinstance(tensor, tf.SparseTensor):
+        return tensor.dense_shape[0]
+    return tf.shape(tensor, out_type=tf.int64)[0]
+
+
+def model_inputs(inputs: dict[str, Any], features: ResolvedFeatures, input_size_bits: int) -> dict[str, Any]:
+    """`continuous` and `sparse_ids` from raw features: the analyzer-free part of the Transform.
+
+    `preprocessing_fn` computes them with this function and the exported `serving_default`
+    calls it directly on the request (no `tft` layer), so training and serving run the same
+    code; `continuous_scaled` needs analyzers and stays in the Transform graph.
+    """
+    outputs: dict[str, Any] = {}
+    if features.continuous:
+        outputs[CONTINUOUS] = _continuous(inputs, features)
+    if features.sparse:
+        outputs[SPARSE_IDS] = sparse_ids(inputs, features, input_size_bits)
+    return outputs
+
+
+def serving_parse_spec(raw_spec: dict[str, Any], features: ResolvedFeatures) -> dict[str, Any]:
+    """The parse spec of a serving request: the model inputs only, FLOAT continuous as dense scalars.
+
+    `tf.io.FixedLenFeature([], tf.float32, default_value=<marker>)` makes an absent value the
+    missing marker inside the parser, so `_continuous` is a stack instead of a densification
+    per feature (a request carries one value or none per continuous feature: the schema says
+    so and the parser rejects a second value). Sparse features stay var-len.
+    """
+    spec = {}
+    for name in (*features.continuous, *features.sparse):
+        feature = raw_spec[name]
+        if name in features.continuous and getattr(feature, "dtype", None) == tf.float32:
+            feature = tf.io.FixedLenFeature([], tf.float32, default_value=features.missing_value)
+        spec[name] = feature
+    return spec
 
 
 def _slice_bucket(tensor: tf.Tensor | tf.SparseTensor, boundaries: tuple[float, ...]) -> tf.Tensor:
@@ -113,13 +181,9 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
         The transformed features described in the module docstring.
     """
     features = ResolvedFeatures.from_dict(custom_config["features"])
-    outputs: dict[str, Any] = {}
+    outputs = model_inputs(inputs, features, int(custom_config["input_size_bits"]))
     if features.continuous:
-        continuous = _continuous(inputs, features)
-        outputs[CONTINUOUS] = continuous
-        outputs[CONTINUOUS_SCALED] = _scaled(continuous, features.missing_value)
-    if features.sparse:
-        outputs[SPARSE_IDS] = sparse_ids(inputs, features, int(custom_config["input_size_bits"]))
+        outputs[CONTINUOUS_SCALED] = _scaled(outputs[CONTINUOUS], features.missing_value)
     for name, boundaries in features.slice_buckets.items():
         outputs[slice_bucket_feature(name)] = _slice_bucket(inputs[name], boundaries)
     for name in features.passthrough:

@@ -32,9 +32,16 @@ def _parse_ops(graph_def: tf.compat.v1.GraphDef) -> list[tuple[function_pb2.Func
 
 
 def _constant(function: function_pb2.FunctionDef, input_name: str) -> Any:
-    """The value of the `Const` node feeding `input_name` ("node:output:0") inside `function`."""
+    """The value of the `Const` node feeding `input_name` ("node:output:0") inside `function`.
+
+    The default of a dense feature reaches the parse op through a `Reshape` of the constant, so
+    the value is the constant's (a scalar default has the same values in either shape).
+    """
     nodes: dict[str, node_def_pb2.NodeDef] = {node.name: node for node in function.node_def}
     node = nodes.get(input_name.split(":")[0])
+    # `tf.io.parse_example` reshapes a dense default to the feature's shape: follow it back.
+    while node is not None and node.op in ("Reshape", "Identity"):
+        node = nodes.get(node.input[0].split(":")[0])
     if node is None or node.op != "Const":
         raise ServingSpecError(f"parse input {input_name!r} is not a constant of the serving function")
     return tf.make_ndarray(node.attr["value"].tensor)
@@ -74,9 +81,8 @@ def serving_feature_spec(signature: Any) -> dict[str, Any]:
     for index, key in enumerate(dense_keys):
         shape = [int(dim.size) for dim in dense_shapes[index].dim]
         default = _constant(function, inputs[5 + index])
-        spec[key] = tf.io.FixedLenFeature(
-            shape, tf.dtypes.as_dtype(dense_types[index]), default_value=default if default.size else None
-        )
+        value = (default.reshape(-1)[0].item() if not shape else default) if default.size else None
+        spec[key] = tf.io.FixedLenFeature(shape, tf.dtypes.as_dtype(dense_types[index]), default_value=value)
     for key, dtype in zip(ragged_keys, node.attr["ragged_value_types"].list.type, strict=True):
         spec[key] = tf.io.RaggedFeature(tf.dtypes.as_dtype(dtype))
     return spec

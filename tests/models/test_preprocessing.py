@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 
@@ -10,9 +11,19 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
+from tiny_transform import serialize_example
 
 from models.features import ResolvedFeatures
-from models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SCALED_CLIP, SPARSE_IDS, preprocessing_fn
+from models.hashing import hash_key
+from models.preprocessing import (
+    CONTINUOUS,
+    CONTINUOUS_SCALED,
+    SCALED_CLIP,
+    SPARSE_IDS,
+    model_inputs,
+    preprocessing_fn,
+    serving_parse_spec,
+)
 
 MARKER = -1.23456789
 BITS = 10
@@ -65,8 +76,8 @@ def transformed() -> list[dict[str, object]]:
     return list(data)
 
 
-def _bucket(token: str) -> int:
-    return int(tf.strings.to_hash_bucket_fast([token], 2**BITS).numpy()[0])
+def _bucket(feature: str, value: int | bytes) -> int:
+    return hash_key(feature, value, BITS)
 
 
 def test_continuous_is_stacked_in_feature_list_order_with_the_missing_marker(transformed):
@@ -91,12 +102,52 @@ def test_scaled_is_a_zscore_of_log1p_over_present_values_only(transformed):
     assert SCALED_CLIP >= 1.0
 
 
-def test_sparse_ids_hash_name_value_tokens_of_every_sparse_feature(transformed):
-    expected = sorted([_bucket("cand.source=in"), _bucket("cand.topics=7"), _bucket("cand.topics=9")])
-    assert sorted(transformed[0][SPARSE_IDS].tolist()) == expected
-    assert transformed[1][SPARSE_IDS].tolist() == [_bucket("cand.source=oon")]
+def test_sparse_ids_hash_every_value_with_its_features_salt_in_feature_order(transformed):
+    # Row-major, then feature order (cand.source before cand.topics), each feature's value order.
+    assert transformed[0][SPARSE_IDS].tolist() == [
+        _bucket("cand.source", b"in"),
+        _bucket("cand.topics", 7),
+        _bucket("cand.topics", 9),
+    ]
+    assert transformed[1][SPARSE_IDS].tolist() == [_bucket("cand.source", b"oon")]
     assert transformed[2][SPARSE_IDS].tolist() == []
     assert all(0 <= i < 2**BITS for row in transformed for i in row[SPARSE_IDS])
+
+
+def test_the_same_value_of_two_features_lands_in_different_buckets():
+    buckets = {hash_key(name, 7, 18) for name in ("user.id", "candidate.author_id", "candidate.topic_ids")}
+    assert len(buckets) == 3
+    assert hash_key("user.id", b"7", 18) != hash_key("user.id", 7, 18)  # BYTES "7" is not INT 7
+
+
+def test_serving_featurisation_equals_the_transform_graph_exactly(transformed):
+    """`serving_default`'s parse + `model_inputs` is the Transform, value for value."""
+    serialized = tf.constant([serialize_example(row, with_labels=False) for row in ROWS])
+    parsed = tf.io.parse_example(serialized, serving_parse_spec(_spec(), FEATURES))
+    served = model_inputs(parsed, FEATURES, BITS)
+    continuous = served[CONTINUOUS].numpy()
+    ids = tf.RaggedTensor.from_sparse(served[SPARSE_IDS]).to_list()
+    for i, row in enumerate(transformed):
+        np.testing.assert_array_equal(continuous[i], row[CONTINUOUS])
+        assert ids[i] == row[SPARSE_IDS].tolist()
+
+
+def test_dense_inputs_hash_like_var_len_ones():
+    features = dataclasses.replace(FEATURES, sparse=("cand.topics",), int_sparse=("cand.topics",))
+    dense = model_inputs({"cand.topics": tf.constant([[7, 9], [3, 3]], tf.int64),
+                          "user.age": tf.constant([1.0, 2.0]), "user.opens": tf.constant([0.0, 5.0])},
+                         features, BITS)  # fmt: skip
+    assert tf.RaggedTensor.from_sparse(dense[SPARSE_IDS]).to_list() == [
+        [_bucket("cand.topics", 7), _bucket("cand.topics", 9)],
+        [_bucket("cand.topics", 3)] * 2,
+    ]
+
+
+def test_an_int_continuous_feature_gets_the_marker_when_absent():
+    features = dataclasses.replace(FEATURES, continuous=("n",), sparse=(), int_sparse=())
+    absent = tf.sparse.from_dense(tf.constant([[4], [0]], tf.int64))  # row 1 has no value
+    out = model_inputs({"n": absent}, features, BITS)[CONTINUOUS].numpy()
+    np.testing.assert_allclose(out, [[4.0], [MARKER]], rtol=0, atol=1e-7)
 
 
 def test_passthrough_keeps_the_request_key_exact_and_defaults_the_weight_to_one(transformed):

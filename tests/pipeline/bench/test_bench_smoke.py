@@ -18,7 +18,7 @@ from models.deepnorm.config import DeepNormConfig, TrainingConfig
 from models.deepnorm.model import deepnorm_light_ranker
 from models.export import export_serving_model
 from models.features import ResolvedFeatures
-from models.preprocessing import CONTINUOUS, SPARSE_IDS
+from models.preprocessing import CONTINUOUS, SPARSE_IDS, serving_parse_spec
 from pipeline.bench.cli import register, resolve_serving_model
 from pipeline.bench.errors import BenchInputError
 from pipeline.bench.report import serving_table, training_table
@@ -113,7 +113,13 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 def test_serving_spec_is_read_back_from_the_exported_graph(tiny):
     signature = tf.saved_model.load(tiny["model"]).signatures["serving_default"]
     spec = serving_feature_spec(signature)
-    assert spec == {name: SPEC[name] for name in (*FEATURES.continuous, *FEATURES.sparse)}
+    expected = serving_parse_spec(SPEC, FEATURES)  # continuous: dense scalars, marker as default
+    assert spec.keys() == expected.keys()
+    for name, feature in expected.items():
+        assert type(spec[name]) is type(feature) and spec[name].dtype == feature.dtype, name
+        if isinstance(feature, tf.io.FixedLenFeature):
+            assert spec[name].shape == feature.shape == []
+            assert spec[name].default_value == pytest.approx(FEATURES.missing_value), name
 
 
 def test_candidates_lose_labels_and_meta_and_cycle_to_the_count(tiny):
