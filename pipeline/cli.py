@@ -110,6 +110,7 @@ class PipelineFailedError(RuntimeError):
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors the user can fix from the message alone: printed without a traceback."""
     from components.errors import DataAnomaliesError
+    from pipeline.bench.errors import BenchInputError
     from pipeline.config import ConfigError
     from pipeline.evaluate import EvalInputError
     from pipeline.preflight import InputDataError
@@ -118,6 +119,7 @@ def _user_errors() -> tuple[type[Exception], ...]:
         ConfigError,
         InputDataError,
         EvalInputError,
+        BenchInputError,
         DataAnomaliesError,
         FileExistsError,
         FileNotFoundError,
