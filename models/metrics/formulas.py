@@ -11,6 +11,8 @@ Spec: light_ranker.md section 4.1.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 #: Predictions are clipped to [EPSILON, 1 - EPSILON] before the log loss, as twml did.
@@ -30,6 +32,12 @@ def clipped_log_loss(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
     y = np.asarray(labels, dtype=np.float64)
     p = np.clip(np.asarray(predictions, dtype=np.float64), EPSILON, 1.0 - EPSILON)
     return -(y * np.log(p) + (1.0 - y) * np.log1p(-p))
+
+
+def clipped_log_loss_scalar(label: float, prediction: float) -> float:
+    """`clipped_log_loss` of one example in plain floats (no numpy call per example in a combiner)."""
+    p = min(max(prediction, EPSILON), 1.0 - EPSILON)
+    return -(label * math.log(p) + (1.0 - label) * math.log1p(-p))
 
 
 def baseline_cross_entropy(ctr: float) -> float:

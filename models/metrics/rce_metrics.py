@@ -34,12 +34,7 @@ from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
 from models.metrics.formulas import baseline_cross_entropy, rce_from_sums
-from models.metrics.streaming_sums import (
-    BinarySums,
-    PredictionHistogram,
-    binary_sums_computation,
-    prediction_histogram_computation,
-)
+from models.metrics.streaming_sums import BinarySums, PredictionHistogram, streaming_state_computation
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -112,14 +107,8 @@ class _LightRankerMetric(metric_types.Metric):
         example_weighted: bool = False,
     ) -> metric_types.MetricComputations:
         use_weights = bool(example_weighted) and not unweighted
-        computations: metric_types.MetricComputations = [
-            binary_sums_computation(eval_config, model_name, output_name, use_weights)
-        ]
-        if self.NEEDS_HISTOGRAM:
-            computations.append(
-                prediction_histogram_computation(eval_config, model_name, output_name, use_weights)
-            )
-        base_keys = [computation.keys[0] for computation in computations]
+        state = streaming_state_computation(eval_config, model_name, output_name)
+        state_key = state.keys[0]
         key = metric_types.MetricKey(
             name=name, model_name=model_name, output_name=output_name, example_weighted=example_weighted
         )
@@ -127,12 +116,10 @@ class _LightRankerMetric(metric_types.Metric):
         needs_histogram = self.NEEDS_HISTOGRAM
 
         def result(metrics: dict[metric_types.MetricKey, Any]) -> dict[metric_types.MetricKey, float]:
-            sums = metrics[base_keys[0]]
-            histogram = metrics[base_keys[1]] if needs_histogram else None
-            return {key: float(value(sums, histogram))}
+            sums, histogram = metrics[state_key].view(use_weights)
+            return {key: float(value(sums, histogram if needs_histogram else None))}
 
-        computations.append(metric_types.DerivedMetricComputation(keys=[key], result=result))
-        return computations
+        return [state, metric_types.DerivedMetricComputation(keys=[key], result=result)]
 
 
 class CTR(_LightRankerMetric):

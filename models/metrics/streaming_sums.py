@@ -14,9 +14,12 @@ everything here is order-independent:
   replace them by their class mean, an error of second order in the bucket width (about 1e-7
   of the per-example loss). Memory is bounded by the number of occupied buckets (< 70,000).
 
-The private keys carry `example_weighted=use_weights`, so a weighted metric evaluated without
-an example-weight key and an unweighted metric share one computation (TFMA de-duplicates
-computations by combiner name and keys).
+All ten metrics of the family (five, weighted and unweighted) read one `StreamingState`,
+computed by one combiner under one private key (TFMA de-duplicates computations by combiner
+and keys): it fetches each example's label, prediction and weight once and feeds a weighted
+and a unit-weight copy of both accumulators. TFMA's generic per-example extraction costs far
+more than the sums themselves, so one combiner instead of four (sums and histogram, weighted
+and not) roughly quarters what the family adds to the Evaluator's time.
 """
 
 from __future__ import annotations
@@ -29,10 +32,9 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from models.metrics.formulas import clipped_log_loss
+from models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar
 
-BINARY_SUMS_KEY_NAME = "_light_ranker_binary_sums"
-PREDICTION_HISTOGRAM_KEY_NAME = "_light_ranker_prediction_histogram"
+STREAMING_STATE_KEY_NAME = "_light_ranker_streaming_state"
 
 #: Histogram resolution: buckets per unit of logit(p).
 BUCKETS_PER_LOGIT_UNIT = 1000
@@ -64,7 +66,7 @@ class BinarySums:
         self.sum_weight += weight
         self.sum_weighted_label += weight * label
         self.sum_weighted_prediction += weight * prediction
-        self.sum_weighted_log_loss += weight * float(clipped_log_loss(label, prediction))
+        self.sum_weighted_log_loss += weight * clipped_log_loss_scalar(label, prediction)
 
     def merge(self, other: BinarySums) -> None:
         """Adds another accumulator's sums into this one."""
@@ -119,80 +121,80 @@ class PredictionHistogram:
         return float(np.sum(positive * loss_positive) + np.sum(negative * loss_negative))
 
 
-class _StreamingCombiner(beam.CombineFn):
-    """Feeds every (label, prediction, weight) of a slice into one accumulator type."""
+class StreamingState:
+    """Both accumulators, with the example weights applied (`weighted`) and with weight 1 (`unit`)."""
 
-    def __init__(
-        self,
-        key: metric_types.MetricKey,
-        eval_config: config_pb2.EvalConfig | None,
-        use_weights: bool,
-        accumulator_type: type[BinarySums] | type[PredictionHistogram],
-    ):
+    __slots__ = ("unit_histogram", "unit_sums", "weighted_histogram", "weighted_sums")
+
+    def __init__(self) -> None:
+        self.weighted_sums = BinarySums()
+        self.weighted_histogram = PredictionHistogram()
+        self.unit_sums = BinarySums()
+        self.unit_histogram = PredictionHistogram()
+
+    def add(self, label: float, prediction: float, weight: float) -> None:
+        """Adds one example to the four accumulators."""
+        self.weighted_sums.add(label, prediction, weight)
+        self.weighted_histogram.add(label, prediction, weight)
+        self.unit_sums.add(label, prediction, 1.0)
+        self.unit_histogram.add(label, prediction, 1.0)
+
+    def merge(self, other: StreamingState) -> None:
+        """Adds another state's accumulators into this one."""
+        self.weighted_sums.merge(other.weighted_sums)
+        self.weighted_histogram.merge(other.weighted_histogram)
+        self.unit_sums.merge(other.unit_sums)
+        self.unit_histogram.merge(other.unit_histogram)
+
+    def view(self, use_weights: bool) -> tuple[BinarySums, PredictionHistogram]:
+        """The sums and histogram a metric reads: weighted, or every example counted once."""
+        if use_weights:
+            return self.weighted_sums, self.weighted_histogram
+        return self.unit_sums, self.unit_histogram
+
+
+class _StreamingCombiner(beam.CombineFn):
+    """Feeds every (label, prediction, weight) of a slice into one `StreamingState`."""
+
+    def __init__(self, key: metric_types.MetricKey, eval_config: config_pb2.EvalConfig | None):
         self._key = key
         self._eval_config = eval_config
-        self._use_weights = use_weights
-        self._accumulator_type = accumulator_type
 
-    def create_accumulator(self) -> BinarySums | PredictionHistogram:
-        return self._accumulator_type()
+    def create_accumulator(self) -> StreamingState:
+        return StreamingState()
 
     def add_input(
-        self, accumulator: BinarySums | PredictionHistogram, element: metric_types.StandardMetricInputs
-    ) -> BinarySums | PredictionHistogram:
+        self, accumulator: StreamingState, element: metric_types.StandardMetricInputs
+    ) -> StreamingState:
+        # The example weight when the model spec names one, else 1 (TFMA's rule).
         for label, prediction, weight in metric_util.to_label_prediction_example_weight(
             element,
             eval_config=self._eval_config,
             model_name=self._key.model_name,
             output_name=self._key.output_name,
-            example_weighted=self._use_weights,
+            example_weighted=True,
         ):
             accumulator.add(float(label), float(prediction), float(weight))
         return accumulator
 
-    def merge_accumulators(
-        self, accumulators: Iterable[BinarySums | PredictionHistogram]
-    ) -> BinarySums | PredictionHistogram:
+    def merge_accumulators(self, accumulators: Iterable[StreamingState]) -> StreamingState:
         accumulators = iter(accumulators)
         result = next(accumulators)
         for accumulator in accumulators:
             result.merge(accumulator)
         return result
 
-    def extract_output(
-        self, accumulator: BinarySums | PredictionHistogram
-    ) -> dict[metric_types.MetricKey, BinarySums | PredictionHistogram]:
+    def extract_output(self, accumulator: StreamingState) -> dict[metric_types.MetricKey, StreamingState]:
         return {self._key: accumulator}
 
 
-def _base_computation(
-    name: str,
-    accumulator_type: type[BinarySums] | type[PredictionHistogram],
-    eval_config: config_pb2.EvalConfig | None,
-    model_name: str,
-    output_name: str,
-    use_weights: bool,
+def streaming_state_computation(
+    eval_config: config_pb2.EvalConfig | None, model_name: str, output_name: str
 ) -> metric_types.MetricComputation:
+    """The one `StreamingState` computation of a model output, shared by the whole RCE family."""
     key = metric_types.MetricKey(
-        name=name, model_name=model_name, output_name=output_name, example_weighted=use_weights
+        name=STREAMING_STATE_KEY_NAME, model_name=model_name, output_name=output_name
     )
-    combiner = _StreamingCombiner(key, eval_config, use_weights, accumulator_type)
-    return metric_types.MetricComputation(keys=[key], preprocessors=None, combiner=combiner)
-
-
-def binary_sums_computation(
-    eval_config: config_pb2.EvalConfig | None, model_name: str, output_name: str, use_weights: bool
-) -> metric_types.MetricComputation:
-    """The shared `BinarySums` computation of one model output (weights applied or not)."""
-    return _base_computation(
-        BINARY_SUMS_KEY_NAME, BinarySums, eval_config, model_name, output_name, use_weights
-    )
-
-
-def prediction_histogram_computation(
-    eval_config: config_pb2.EvalConfig | None, model_name: str, output_name: str, use_weights: bool
-) -> metric_types.MetricComputation:
-    """The shared `PredictionHistogram` computation of one model output (weights applied or not)."""
-    return _base_computation(
-        PREDICTION_HISTOGRAM_KEY_NAME, PredictionHistogram, eval_config, model_name, output_name, use_weights
+    return metric_types.MetricComputation(
+        keys=[key], preprocessors=None, combiner=_StreamingCombiner(key, eval_config)
     )

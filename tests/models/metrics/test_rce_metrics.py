@@ -9,12 +9,16 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 import tensorflow_model_analysis as tfma
+from tensorflow_model_analysis.evaluators.metrics_plots_and_validations_evaluator import (
+    _filter_and_separate_computations,
+)
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tfma_harness import run_computations
 
-from models.metrics.formulas import clipped_log_loss, rce_from_sums
+from models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar, rce_from_sums
 from models.metrics.rce_metrics import ARCE, CTR, NRCE, RCE, PredictedCTR, arce_value, nrce_value
-from models.metrics.streaming_sums import BinarySums, PredictionHistogram, bucket_of
+from models.metrics.specs import light_ranking_metrics_specs
+from models.metrics.streaming_sums import STREAMING_STATE_KEY_NAME, BinarySums, PredictionHistogram, bucket_of
 
 # (label, prediction, weight)
 EXAMPLES = [(1.0, 0.8, 2.0), (0.0, 0.4, 1.0), (1.0, 0.6, 1.0), (0.0, 0.3, 3.0)]
@@ -178,3 +182,40 @@ def test_config_round_trips_through_tfma_metric_config(metric: metric_types.Metr
     assert type(rebuilt) is type(metric)
     assert rebuilt.get_config() == config
     assert rebuilt.name == config["name"]
+
+
+@pytest.mark.parametrize("label", [0.0, 1.0, 0.3])
+@pytest.mark.parametrize("prediction", [0.0, 1e-9, 0.2, 0.5, 0.999999, 1.0])
+def test_scalar_log_loss_equals_the_array_formula(label: float, prediction: float) -> None:
+    assert clipped_log_loss_scalar(label, prediction) == pytest.approx(
+        float(clipped_log_loss(label, prediction)), rel=1e-12, abs=1e-15
+    )
+
+
+def test_the_whole_family_weighted_and_unweighted_shares_one_combiner() -> None:
+    """One pass over the examples feeds all ten metrics (TFMA de-duplicates by key)."""
+    eval_config = tfma.EvalConfig(model_specs=[tfma.ModelSpec()])
+    # The production specs: a weighted and an unweighted spec, one state computation between them.
+    production = metric_specs.to_computations(
+        light_ranking_metrics_specs("meta.key", "meta.score"), eval_config
+    )
+    combiners, *_ = _filter_and_separate_computations(production)  # TFMA's own de-duplication
+    states = [c for c in combiners if STREAMING_STATE_KEY_NAME in {key.name for key in c.keys}]
+    assert len(states) == 1
+    # Every metric of the family, in one weighted spec: both variants from the one state, still
+    # differing where weights matter.
+    metrics = [cls(unweighted=flag) for cls in (RCE, NRCE, ARCE, CTR, PredictedCTR) for flag in (False, True)]
+    computations = [
+        c for m in metrics for c in m.computations(eval_config=eval_config, example_weighted=True)
+    ]
+    combined, *_ = _filter_and_separate_computations(computations)
+    assert [key.name for c in combined for key in c.keys] == [STREAMING_STATE_KEY_NAME]
+    inputs = [
+        metric_types.StandardMetricInputs(
+            labels=np.array([y]), predictions=np.array([p]), example_weights=np.array([w])
+        )
+        for y, p, w in EXAMPLES
+    ]
+    by_name = {key.name: value for key, value in run_computations(computations, [inputs]).items()}
+    assert by_name["rce"] == pytest.approx(_hand_rce(EXAMPLES))
+    assert by_name["rce_unweighted"] == pytest.approx(_hand_rce([(y, p, 1.0) for y, p, _ in EXAMPLES]))
