@@ -18,6 +18,10 @@ Signatures:
 - `serving_transformed`: the already-transformed tensors `continuous` `[B, G]`
   and `sparse_ids` (as `ids` + `row_lengths`) -> `{"prediction"}`, for callers
   that featurise themselves.
+- `serving_features`: serialized raw candidates -> exactly `serving_transformed`'s
+  inputs, computed as `serving_default` computes them; `serving_features` then
+  `serving_transformed` is `serving_default` in two steps (for another runtime,
+  e.g. ONNX Runtime, behind the same featurisation).
 
 Next to the SavedModel the export writes `continuous_feature_list.json` (the
 column order of `continuous`, spec 3.6), `model_settings.json` (kind, task,
@@ -43,6 +47,8 @@ KERAS_WEIGHTS_DIR = "keras"
 PREDICTION = "prediction"
 #: The signature from raw candidates to the slice-bucket features (TFMA slices on its outputs).
 SLICE_SIGNATURE = "slice_features"
+#: The signature from raw candidates to `serving_transformed`'s inputs: serving's own featurisation.
+FEATURES_SIGNATURE = "serving_features"
 
 
 def _serving_feature_spec(
@@ -135,6 +141,15 @@ def export_serving_model(
             }
 
         signatures["serving_transformed"] = serve_transformed
+
+        @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
+        def serving_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+            transformed = featurize(serialized)
+            ragged = tf.RaggedTensor.from_sparse(transformed[SPARSE_IDS])
+            return {CONTINUOUS: transformed[CONTINUOUS], "ids": ragged.flat_values,
+                    "row_lengths": ragged.row_lengths()}  # fmt: skip
+
+        signatures[FEATURES_SIGNATURE] = serving_features
 
     tf.saved_model.save(model, export_dir, signatures=signatures)
     with open(os.path.join(export_dir, FEATURE_LIST_FILE), "w") as f:

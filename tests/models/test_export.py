@@ -127,6 +127,21 @@ def test_serving_transformed_matches_serving_default(exported, loaded):
     np.testing.assert_allclose(served, expected, rtol=1e-5, atol=1e-6)
 
 
+def test_serving_features_then_serving_transformed_is_serving_default(exported, loaded):
+    _export_dir, _, transform_output, rows = exported
+    serialized = tf.constant([serialize_example(row, with_labels=False) for row in rows[:32]])
+    features = loaded.signatures["serving_features"](examples=serialized)
+    raw = tf.io.parse_example(tf.constant([serialize_example(r, with_labels=True) for r in rows[:32]]), SPEC)
+    transformed = transform_output.transform_raw_features(raw)
+    ragged = tf.RaggedTensor.from_sparse(transformed[SPARSE_IDS])
+    np.testing.assert_array_equal(features[CONTINUOUS].numpy(), transformed[CONTINUOUS].numpy())
+    np.testing.assert_array_equal(features["ids"].numpy(), ragged.flat_values.numpy())
+    np.testing.assert_array_equal(features["row_lengths"].numpy(), ragged.row_lengths().numpy())
+    two_steps = loaded.signatures["serving_transformed"](**features)["prediction"].numpy()
+    expected = loaded.signatures["serving_default"](examples=serialized)["prediction"].numpy()
+    np.testing.assert_allclose(two_steps, expected, rtol=1e-6, atol=1e-7)
+
+
 def test_a_request_of_5000_candidates_scores_in_one_call(exported, loaded):
     _export_dir, _, _, rows = exported
     serve = loaded.signatures["serving_default"]
@@ -162,9 +177,13 @@ def test_the_model_directory_carries_its_feature_list_and_settings(exported, loa
     with open(os.path.join(export_dir, FEATURE_LIST_FILE)) as f:
         assert json.load(f) == ["u.age", "u.opens", "c.likes"]
     assert os.path.isfile(os.path.join(export_dir, SETTINGS_FILE))
-    assert {"serving_default", "transform_features", "serving_transformed", "slice_features"} <= set(
-        loaded.signatures
-    )
+    assert {
+        "serving_default",
+        "transform_features",
+        "serving_transformed",
+        "serving_features",
+        "slice_features",
+    } <= set(loaded.signatures)
 
 
 def test_slice_features_gives_only_the_buckets_from_raw_candidates(exported, loaded):
