@@ -22,7 +22,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import tensorflow as tf
@@ -30,7 +30,7 @@ import tensorflow as tf
 from models.deepnorm.config import DeepNormConfig, TrainingConfig
 from models.deepnorm.early_stopping import EarlyStopping
 from models.deepnorm.evaluation import evaluate, inference_function
-from models.deepnorm.loss import deepnorm_loss
+from models.deepnorm.train_steps import make_train_loop, make_train_step
 
 logger = logging.getLogger(__name__)
 
@@ -106,28 +106,18 @@ def select_trainable_variables(model: tf.keras.Model, regexes: Sequence[str] | N
     return selected
 
 
-def make_train_step(
-    model: tf.keras.Model,
-    optimizer: tf.keras.optimizers.legacy.Optimizer,
-    variables: Sequence[tf.Variable],
-    config: DeepNormConfig,
-) -> Callable[[dict[str, tf.Tensor], tf.Tensor, tf.Tensor], tf.Tensor]:
-    """A traced step `(features, label, meta_weight) -> loss` that applies one update.
+#: Most steps one traced loop call runs (a call also ends at the next evaluation or `max_steps`).
+MAX_STEPS_PER_CALL = 100
 
-    Traced without autograph: the step has no tensor-dependent Python control flow, and
-    converting the Keras internals would cost ~20 s of tracing.
-    """
-    variables = list(variables)
 
-    @tf.function(reduce_retracing=True, autograph=False)
-    def train_step(features: dict[str, tf.Tensor], label: tf.Tensor, meta_weight: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            logits = model(features, training=True)
-            loss = deepnorm_loss(label, logits, meta_weight, config)
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
-
-    return train_step
+def _steps_to_boundary(step: int, config: TrainingConfig) -> int:
+    """Steps from `step` to the next evaluation, `max_steps` or `MAX_STEPS_PER_CALL`, whichever is first."""
+    steps = MAX_STEPS_PER_CALL
+    if config.eval_every_steps:
+        steps = min(steps, config.eval_every_steps - step % config.eval_every_steps)
+    if config.max_steps is not None:
+        steps = min(steps, config.max_steps - step)
+    return max(steps, 1)
 
 
 def _snapshot(model: tf.keras.Model) -> list[np.ndarray]:
@@ -177,6 +167,7 @@ def train(
     predict = inference_function(model)
 
     train_step = make_train_step(model, optimizer, variables, deepnorm_config)
+    train_loop = make_train_loop(model, optimizer, variables, deepnorm_config)
 
     history: list[Evaluation] = []
     best_weights: list[np.ndarray] | None = None
@@ -207,20 +198,33 @@ def train(
     iterator = iter(train_ds)
     while True:
         started = time.perf_counter()
-        try:
-            features, label, meta_weight = next(iterator)
-        except StopIteration:
-            break
-        loss_value = float(train_step(features, label, meta_weight))
+        if step == 0:  # one plain step first: it creates the optimizer's slots
+            try:
+                features, label, meta_weight = next(iterator)
+            except StopIteration:
+                break
+            loss_value = float(train_step(features, label, meta_weight))
+            ran, chunk_loss, chunk_examples, finite = (
+                1,
+                loss_value,
+                int(label.shape[0]),
+                math.isfinite(loss_value),
+            )
+        else:
+            outcome = train_loop(iterator, tf.constant(_steps_to_boundary(step, training_config), tf.int64))
+            ran, chunk_loss, chunk_examples = int(outcome[0]), float(outcome[1]), int(outcome[2])
+            finite = bool(outcome[3])
         train_seconds += time.perf_counter() - started
-        step += 1
-        examples += int(label.shape[0])
-        if not math.isfinite(loss_value):
+        if ran == 0:  # the iterator was exhausted
+            break
+        step += ran
+        examples += chunk_examples
+        if not finite:
             raise FloatingPointError(
-                f"training loss is {loss_value} at step {step}; check that batch's labels and meta.weight "
+                f"training loss is {chunk_loss} at step {step}; check that batch's labels and meta.weight "
                 "and the learning rate"
             )
-        loss_sum, loss_steps = loss_sum + loss_value, loss_steps + 1
+        loss_sum, loss_steps = loss_sum + chunk_loss, loss_steps + ran
         if (
             training_config.eval_every_steps
             and step % training_config.eval_every_steps == 0
