@@ -13,12 +13,13 @@ PYTEST_ARGS ?=
 # TFT and TFMA need Keras 2 (tf_keras): every process we start gets this.
 export TF_USE_LEGACY_KERAS := 1
 
-.PHONY: help setup run test test-unit test-e2e lint format lock clean image
+.PHONY: help setup run test test-unit test-e2e lint format lock clean image bench
 
 help:
 	@echo "make run    set up, generate the sample data, run the whole pipeline locally"
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
 	@echo "make lint   ruff check and format check"
+	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~40 min)"
 	@echo "make lock   re-resolve requirements.lock from pyproject.toml (slow; rarely needed)"
 	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 
@@ -61,6 +62,26 @@ lock:
 	build/lock-venv/bin/pip install --quiet -r requirements.in; \
 	{ sed -n '1,3p' requirements.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)='; } > requirements.lock.new; \
 	mv requirements.lock.new requirements.lock; rm -rf build/lock-venv; echo "requirements.lock updated"
+
+# Benchmarks (pipeline/bench/, issue 7): each command appends its table, with machine, packages and
+# command, to a part file; the last step assembles BENCHMARKS.md from them. The sample run's pushed
+# model and Transform output feed the serving, comparison, training and quality benchmarks.
+BENCH_PARTS ?= build/bench
+BENCH_SAMPLE := runs/bench/sample
+BENCH_LARGE_REQUESTS ?= 4300
+BENCH_SECONDS ?= 3
+bench: setup
+	@rm -rf $(BENCH_PARTS) && mkdir -p $(BENCH_PARTS)
+	$(LIGHTRANK) bench pipeline --requests 430 --root $(BENCH_SAMPLE) --out $(BENCH_PARTS)/pipeline-sample.md
+	$(LIGHTRANK) bench serving --model $(BENCH_SAMPLE)/serving --data $(BENCH_SAMPLE)/data \
+	  --seconds $(BENCH_SECONDS) --out $(BENCH_PARTS)/serving.md
+	$(LIGHTRANK) bench comparators --model $(BENCH_SAMPLE)/serving --data $(BENCH_SAMPLE)/data \
+	  --seconds $(BENCH_SECONDS) --out $(BENCH_PARTS)/comparators.md
+	$(LIGHTRANK) bench training --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/training.md
+	$(LIGHTRANK) bench quality --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/quality.md
+	$(LIGHTRANK) bench pipeline --requests $(BENCH_LARGE_REQUESTS) --root runs/bench/large \
+	  --out $(BENCH_PARTS)/pipeline-large.md
+	@$(PY) -m pipeline.bench.document --parts-dir $(BENCH_PARTS) --out BENCHMARKS.md
 
 # The image every Vertex AI / Kubeflow task runs (kubeflow/Dockerfile); docs/deploy.md.
 IMAGE ?= lightrank-pipeline:latest

@@ -1,8 +1,12 @@
-"""`lightrank bench`: serving and training throughput of the light ranker (issue 7, first slice).
+"""`lightrank bench` and `make bench`: how fast and how good the light ranker is, measured (issue 7).
 
-Modules: `flops` (the model's cost per candidate), `stats` (percentiles, throughput),
-`serving_spec` (the parse spec an exported model reads), `serving` (exported-model
-throughput, one subprocess per thread setting), `training` (examples/s of the training
-loop on a Transform output), `report` (Markdown tables with machine and versions), `cli`
-(the `register` function the `lightrank` CLI calls) and `errors` (`BenchInputError`).
+Serving: `serving` (an exported model's `serving_default`, one subprocess per thread setting),
+`serving_spec` (the parse spec the model reads), `flops` (its cost per candidate, for the
+hardware ceiling). Comparisons on the same candidates: `comparators` (timing and table),
+`comparators_setup`, `featurizer`, `gbdt` (LightGBM) and `onnx_model` (tf2onnx + ONNX Runtime).
+Training: `training` (examples/s of the real loop on a Transform output). Quality: `quality`,
+`quality_models` and `quality_metrics` (every model on one split). Pipeline: `pipeline_bench`,
+`pipeline_workdir` and `memory` (wall time from ML Metadata, peak RSS per component). Output:
+`stats`, `report` (Markdown tables with machine, versions and command) and `document`
+(assembles BENCHMARKS.md); `cli` registers the sub-commands; `errors` holds `BenchInputError`.
 """

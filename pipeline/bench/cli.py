@@ -1,7 +1,8 @@
-"""`lightrank bench serving|training`: print the benchmark tables as Markdown.
+"""`lightrank bench serving|comparators|training|quality|pipeline`: benchmark tables as Markdown.
 
-`register(commands)` adds the sub-command to the `lightrank` CLI. Tables go to stdout and,
-with `--out`, are appended to a file (e.g. `BENCHMARKS.md`), so several runs build one report.
+`register(commands)` adds the sub-commands to the `lightrank` CLI. Tables go to stdout and,
+with `--out`, are appended to a file; `make bench` writes one file per table and assembles
+`BENCHMARKS.md` from them (`pipeline.bench.document`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import os
 
 from pipeline.bench.errors import BenchInputError
+from pipeline.bench.quality import MODELS as QUALITY_MODELS
 from pipeline.bench.serving import SERVING_BATCH_SIZES
 from pipeline.bench.training import TRAINING_BATCH_SIZES
 
@@ -85,11 +87,63 @@ def _training(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quality(args: argparse.Namespace) -> int:
+    from pipeline.bench.quality import measure_quality, quality_table
+
+    rows = measure_quality(args.config, args.set, args.transform, args.models)
+    command = ["lightrank", "bench", "quality", "--transform", args.transform, "--config", args.config,
+               *(item for override in args.set for item in ("--set", override)),
+               "--models", *args.models]  # fmt: skip
+    _emit(quality_table(rows, command), args.out)
+    return 0
+
+
+def _pipeline(args: argparse.Namespace) -> int:
+    import datetime
+
+    from pipeline.bench.pipeline_bench import pipeline_table, run_pipeline_bench
+    from pipeline.bench.pipeline_workdir import check_arguments, default_root, prepare_root
+    from pipeline.console import output_to
+
+    root = args.root or default_root(args.requests)
+    check_arguments(root, args.requests, args.seed)
+    prepare_root(root)  # marks `root` as the benchmark's before the log file goes into it
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    log_file = os.path.abspath(os.path.join(root, "logs", f"bench-{stamp}.log"))
+    print(f"Full log: {log_file}", flush=True)
+    # TensorFlow, Beam and TFX log thousands of lines: only the progress lines reach the terminal.
+    with output_to(log_file) as console:
+        result = run_pipeline_bench(args.config, root, args.requests, args.seed, console)
+    command = ["lightrank", "bench", "pipeline", "--requests", str(args.requests), "--config", args.config,
+               "--root", root, "--seed", str(args.seed)]  # fmt: skip
+    _emit(pipeline_table(result, command), args.out)
+    return 0
+
+
+def _comparators(args: argparse.Namespace) -> int:
+    from pipeline.bench.comparators import comparators_table, run_comparators, task_label
+
+    model_dir = resolve_serving_model(args.model)
+    batch_sizes = _positive(args.batch_sizes, "--batch-sizes")
+    if args.seconds <= 0:
+        raise BenchInputError(f"--seconds={args.seconds} is invalid: expected a positive duration")
+    if not os.path.exists(args.data) and not any(ch in args.data for ch in "*?["):
+        raise BenchInputError(f"--data {args.data} does not exist")
+    label = args.label or task_label(model_dir, args.config)
+    results = run_comparators(model_dir, args.data, label, batch_sizes, args.seconds, args.threads)
+    command = ["lightrank", "bench", "comparators", "--model", args.model, "--data", args.data,
+               *(["--label", args.label] if args.label else ["--config", args.config]),
+               "--batch-sizes", *map(str, batch_sizes), "--threads", *map(str, args.threads),
+               "--seconds", str(args.seconds)]  # fmt: skip
+    _emit(comparators_table(results, command), args.out)
+    return 0
+
+
 def register(commands: argparse._SubParsersAction) -> None:
-    """Adds `lightrank bench serving|training` to the CLI's sub-commands."""
+    """Adds `lightrank bench serving|comparators|training|quality|pipeline` to the CLI's sub-commands."""
     from pipeline.cli import DEFAULT_CONFIG, DEFAULT_DATA_DIR
 
-    bench = commands.add_parser("bench", help="serving and training throughput, as Markdown tables")
+    bench = commands.add_parser("bench", help="speed, memory and quality benchmarks, as Markdown tables")
     kinds = bench.add_subparsers(dest="bench_command", required=True)
 
     serving = kinds.add_parser("serving", help="an exported model's serving_default on serialized candidates")
@@ -116,3 +170,45 @@ def register(commands: argparse._SubParsersAction) -> None:
     training.add_argument("--warmup-steps", type=int, default=20, help="untimed steps first")
     training.add_argument("--out", default=None, help="also append the table to this file")
     training.set_defaults(handler=_training)
+
+    quality = kinds.add_parser("quality", help="AUC, RCE, recall and CGR of every model on one eval split")
+    quality.add_argument("--transform", required=True, help="the Transform output: <pipeline root>/Transform")
+    quality.add_argument("--config", default=DEFAULT_CONFIG, help="pipeline config (features, task, models)")
+    quality.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a field")
+    quality.add_argument(
+        "--models", nargs="+", choices=QUALITY_MODELS, default=list(QUALITY_MODELS),
+        help="models to train and score; the table keeps the default order (default: all)",
+    )  # fmt: skip
+    quality.add_argument("--out", default=None, help="also append the table to this file")
+    quality.set_defaults(handler=_quality)
+
+    pipeline_parser = kinds.add_parser("pipeline", help="wall time and peak memory of every component")
+    pipeline_parser.add_argument(
+        "--requests", type=int, required=True, help="sample requests (430 = the sample's 100,374 candidates)"
+    )
+    pipeline_parser.add_argument("--config", default=DEFAULT_CONFIG, help="pipeline config (model, features)")
+    pipeline_parser.add_argument(
+        "--root", default=None, help="the benchmark's directory (default: runs/bench/pipeline-<requests>)"
+    )
+    pipeline_parser.add_argument("--seed", type=int, default=0, help="sample data seed (default: 0)")
+    pipeline_parser.add_argument("--out", default=None, help="also append the table to this file")
+    pipeline_parser.set_defaults(handler=_pipeline)
+
+    comparators = kinds.add_parser(
+        "comparators", help="LightGBM and ONNX Runtime against serving_default on the same candidates"
+    )
+    comparators.add_argument("--model", required=True, help="exported SavedModel, or a dir of versions")
+    comparators.add_argument(
+        "--data", default=DEFAULT_DATA_DIR, help="candidate TFRecords, with labels (default: %(default)s)"
+    )
+    comparators.add_argument(
+        "--config", default=DEFAULT_CONFIG, help="pipeline config whose feature spec names the task's label"
+    )
+    comparators.add_argument("--label", default=None, help="LightGBM's label column (default: from --config)")
+    comparators.add_argument("--batch-sizes", type=int, nargs="+", default=list(SERVING_BATCH_SIZES))
+    comparators.add_argument(
+        "--threads", type=int, nargs="+", default=[1, 0], help="thread settings; 0 = all cores (default: 1 0)"
+    )
+    comparators.add_argument("--seconds", type=float, default=3.0, help="timed seconds per system and size")
+    comparators.add_argument("--out", default=None, help="also append the table to this file")
+    comparators.set_defaults(handler=_comparators)
