@@ -71,6 +71,7 @@ def serving_table(results: Sequence[ServingResult], command: Sequence[str]) -> s
             f"- {_threads(result.threads)}: matmul {result.matmul_gflops:.1f} GFLOP/s; model "
             f"{result.flops_per_candidate / 1e3:.1f} kFLOP/candidate at {result.ids_per_row:.1f} sparse ids; "
             f"ceiling {result.ceiling_candidates_per_sec:,.0f} candidates/s"
+            + (f"; serving process peak RSS {result.peak_rss_mib:,.0f} MiB" if result.peak_rss_mib else "")
         )
     lines += [
         "",

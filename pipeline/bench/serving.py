@@ -19,6 +19,7 @@ import dataclasses
 import glob
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -68,6 +69,8 @@ class ServingResult:
         ids_per_row: Mean hashed sparse ids per candidate of the benchmark data.
         ceiling_candidates_per_sec: `matmul_gflops * 1e9 / flops_per_candidate`.
         rows: One per request size.
+        peak_rss_mib: Peak resident memory of the serving process (model loaded, every request
+            size served, the matmul measured), from `getrusage`; None if not measured.
     """
 
     threads: int
@@ -76,6 +79,7 @@ class ServingResult:
     ids_per_row: float
     ceiling_candidates_per_sec: float
     rows: tuple[ServingRow, ...]
+    peak_rss_mib: float | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ServingResult:
@@ -249,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     tf.config.threading.set_intra_op_parallelism_threads(args.threads)
     tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     result = measure_serving(args.model, args.data, args.batch_sizes, args.seconds, args.threads)
+    # Linux reports ru_maxrss in KiB; the worker process did nothing but serve.
+    result = dataclasses.replace(
+        result, peak_rss_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    )
     print(RESULT_MARKER + json.dumps(dataclasses.asdict(result)), flush=True)
     return 0
 

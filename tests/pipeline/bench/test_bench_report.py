@@ -21,6 +21,9 @@ def test_serving_table_derives_the_time_after_parsing_and_labels_thread_settings
     assert "| all cores | 1,000 |" in table
     assert "ceiling 500,000 candidates/s" in table and "200.0 kFLOP/candidate" in table
     assert "- Command: `lightrank bench serving`" in table
+    assert "peak RSS" not in table  # not measured: not printed
+    measured = serving_table([dataclasses.replace(RESULT, peak_rss_mib=1234.4)], ["lightrank"])
+    assert "serving process peak RSS 1,234 MiB" in measured
 
 
 def test_parsing_slower_than_the_whole_request_gives_no_derived_rate():

@@ -136,6 +136,7 @@ def test_serving_benchmark_runs_one_thread_in_a_subprocess(tiny):
     assert result.threads == 1 and [row.batch_size for row in result.rows] == [10, 50]
     assert result.matmul_gflops > 0 and result.flops_per_candidate > 0
     assert result.ids_per_row == pytest.approx(1.5 + 1.0)  # u.id: 1 or 2 values, c.source: 1
+    assert result.peak_rss_mib is not None and result.peak_rss_mib > 200  # TensorFlow alone is more
     assert result.ceiling_candidates_per_sec == pytest.approx(
         result.matmul_gflops * 1e9 / result.flops_per_candidate
     )
