@@ -78,6 +78,8 @@ bench: setup
 	$(LIGHTRANK) bench comparators --model $(BENCH_SAMPLE)/serving --data $(BENCH_SAMPLE)/data \
 	  --seconds $(BENCH_SECONDS) --out $(BENCH_PARTS)/comparators.md
 	$(LIGHTRANK) bench training --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/training.md
+	$(LIGHTRANK) bench training --transform $(BENCH_SAMPLE)/pipeline/Transform --set model.preset=original \
+	  --out $(BENCH_PARTS)/training.md
 	$(LIGHTRANK) bench quality --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/quality.md
 	$(LIGHTRANK) bench pipeline --requests $(BENCH_LARGE_REQUESTS) --root runs/bench/large \
 	  --out $(BENCH_PARTS)/pipeline-large.md

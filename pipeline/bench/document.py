@@ -40,7 +40,8 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "training",
         "Training throughput",
         "The real training loop (`models.deepnorm.training.train`) on the Transform output of the "
-        "sample run, with the config's model and optimizer, steady state after a warm-up.",
+        "sample run, steady state after a warm-up: the config's `default` preset (Adagrad, missing "
+        "sub-branch on), then the `original` preset (plain SGD, missing sub-branch off).",
     ),
     (
         "quality",
