@@ -2,8 +2,8 @@
 
 The same `EvalConfig` drives the pipeline's Evaluator and `lightrank eval`, so a
 number printed by one is the number gated by the other. The model is evaluated
-through its `serving_default` signature on raw candidates (the Transform graph
-runs inside the model), labels and weights are read from the raw examples, and
+through its `serving_default` signature on raw candidates (the model featurises
+them with the Transform's own code, `models/export.py`), labels and weights are read from the raw examples, and
 metrics are computed overall and per configured slice.
 """
 
