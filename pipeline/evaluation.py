@@ -3,8 +3,9 @@
 The same `EvalConfig` drives the pipeline's Evaluator and `lightrank eval`, so a
 number printed by one is the number gated by the other. The model is evaluated
 through its `serving_default` signature on raw candidates (the model featurises
-them with the Transform's own code, `models/export.py`), labels and weights are read from the raw examples, and
-metrics are computed overall and per configured slice.
+them with the Transform's own code, `models/export.py`), labels and weights are
+read from the raw examples, and metrics are computed overall and per configured
+slice.
 """
 
 from __future__ import annotations
