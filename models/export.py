@@ -8,7 +8,7 @@ Signatures:
   `preprocessing.model_inputs`, the same function `preprocessing_fn` computes them
   with (it has no analyzers), on a parse that makes absent continuous values the
   marker directly, cheaper than the `tft` layer's per-feature densifying (measured
-  in BENCHMARKS.md); any other model (the logistic baseline reads
+  in docs/performance.md); any other model (the logistic baseline reads
   `continuous_scaled`) runs the Transform graph.
 - `transform_features`: serialized raw candidates -> the transformed features,
   for debugging and inspection.
