@@ -30,7 +30,6 @@ import argparse
 import dataclasses
 import json
 import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -45,6 +44,7 @@ from pipeline.bench.comparators_setup import (
 )
 from pipeline.bench.comparators_setup import task_label as task_label  # re-exported for the CLI
 from pipeline.bench.featurizer import SERVING_FEATURES, TFT_LAYER
+from pipeline.bench.worker import run_worker
 
 if TYPE_CHECKING:  # TensorFlow loads only when a benchmark runs, not when the CLI starts.
     import numpy as np
@@ -195,19 +195,11 @@ def _time_in_subprocess(
     model_dir: str, data: str, workdir: str, batch_sizes: Sequence[int], seconds: float, threads: int,
     featurization: str,
 ) -> tuple[ComparatorRow, ...]:  # fmt: skip
-    command = [sys.executable, "-m", "pipeline.bench.comparators", "--model", model_dir, "--data", data,
-               "--workdir", workdir, "--seconds", str(seconds), "--threads", str(threads), "--featurization",
-               featurization, "--batch-sizes", *(str(size) for size in batch_sizes)]  # fmt: skip
-    # The worker imports this package from the same checkout, whatever the current directory.
-    repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    python_path = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": python_path}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith(RESULT_MARKER):
-            return tuple(ComparatorRow(**row) for row in json.loads(line[len(RESULT_MARKER) :]))
-    tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-    raise RuntimeError(f"comparators benchmark worker (threads={threads}) failed: {tail}")
+    arguments = ["--model", model_dir, "--data", data, "--workdir", workdir, "--seconds", str(seconds),
+                 "--threads", str(threads), "--featurization", featurization,
+                 "--batch-sizes", *(str(size) for size in batch_sizes)]  # fmt: skip
+    rows = run_worker(__name__, arguments, RESULT_MARKER, f"comparators benchmark worker (threads={threads})")
+    return tuple(ComparatorRow(**row) for row in rows)
 
 
 def run_comparators(

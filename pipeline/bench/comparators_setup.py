@@ -10,7 +10,6 @@ converts, an ONNX file for the timing workers; `ComparatorSetup` says what it di
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -114,31 +113,6 @@ def task_label(model_dir: str, config_path: str) -> str:
     return labels[task]
 
 
-def load_labeled_candidates(data: str, count: int) -> list[bytes]:
-    """`count` serialized raw candidates with their labels, in `serving.load_candidates`' order.
-
-    Candidate `i` here is `load_candidates(data, count)[i]` before labels and `meta.*` were
-    removed, so LightGBM trains on the very candidates the requests hold.
-
-    Raises:
-        FileNotFoundError: If `data` matches no file or the files hold no candidate.
-    """
-    import tensorflow as tf
-
-    pattern = os.path.join(data, "*") if os.path.isdir(data) else data
-    files = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
-    records: list[bytes] = []
-    for path in files:
-        compression = "GZIP" if path.endswith(".gz") else ""
-        dataset = tf.data.TFRecordDataset(path, compression_type=compression).take(count - len(records))
-        records.extend(record.numpy() for record in dataset)
-        if len(records) >= count:
-            break
-    if not records:
-        raise FileNotFoundError(f"no serialized candidates in {data!r}")
-    return [records[i % len(records)] for i in range(count)]
-
-
 def training_labels(transformed: Mapping[str, Any], label: str, count: int, data: str) -> np.ndarray:
     """LightGBM's `[count]` float64 labels from `transform_features`' outputs on the labelled candidates.
 
@@ -182,13 +156,13 @@ def prepare_comparators(
     from pipeline.bench.featurizer import featurizer
     from pipeline.bench.gbdt import DEFAULT_LEAVES, DEFAULT_TREES, continuous_matrix, train_lightgbm
     from pipeline.bench.onnx_model import convert_to_onnx
-    from pipeline.bench.serving import load_candidates
+    from pipeline.bench.serving import load_candidates, read_records
 
     settings, _ = load_settings(model_dir)
     missing_value = float(settings["deepnorm"]["missing_value"])
     count = max(train_candidates, *batch_sizes)
     try:
-        labeled = load_labeled_candidates(data, count)
+        labeled = read_records(data, count)  # candidate i is requests' candidate i, labels kept
         requests = load_candidates(data, max(batch_sizes))
     except FileNotFoundError as error:
         raise BenchInputError(f"--data {data}: {error}") from error

@@ -20,11 +20,12 @@ import glob
 import json
 import os
 import resource
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from pipeline.bench.worker import run_worker
 
 SERVING_BATCH_SIZES = (100, 1_000, 5_000)
 #: Features a serving request does not carry (labels, request key, weight, heavy-ranker score).
@@ -88,36 +89,50 @@ class ServingResult:
         return cls(**{**data, "rows": rows})
 
 
-def load_candidates(data: str, count: int) -> list[bytes]:
-    """`count` serialized candidates from TFRecord files, without labels and `meta.*` features.
+def read_records(data: str, count: int) -> list[bytes]:
+    """`count` serialized records from TFRecord files, in file order, cycled if the files hold fewer.
 
     Args:
         data: A directory (every file in it) or a glob of (gzipped if `.gz`) TFRecord files.
-        count: How many; the files' candidates are cycled if they hold fewer.
+        count: How many.
+
+    Raises:
+        FileNotFoundError: If `data` matches no file or the files hold no record.
+    """
+    import tensorflow as tf
+
+    pattern = os.path.join(data, "*") if os.path.isdir(data) else data
+    files = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
+    records: list[bytes] = []
+    for path in files:
+        compression = "GZIP" if path.endswith(".gz") else ""
+        dataset = tf.data.TFRecordDataset(path, compression_type=compression).take(count - len(records))
+        records.extend(record.numpy() for record in dataset)
+        if len(records) >= count:
+            break
+    if not records:
+        raise FileNotFoundError(f"no serialized candidates in {data!r}")
+    return [records[i % len(records)] for i in range(count)]
+
+
+def load_candidates(data: str, count: int) -> list[bytes]:
+    """`read_records(data, count)` without labels and `meta.*` features: what a serving request holds.
 
     Raises:
         FileNotFoundError: If `data` matches no file or the files hold no candidate.
     """
     import tensorflow as tf
 
-    pattern = os.path.join(data, "*") if os.path.isdir(data) else data
-    files = sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
-    candidates: list[bytes] = []
-    for path in files:
-        compression = "GZIP" if path.endswith(".gz") else ""
-        for record in tf.data.TFRecordDataset(path, compression_type=compression).take(
-            count - len(candidates)
-        ):
-            example = tf.train.Example.FromString(record.numpy())
+    records = read_records(data, count)
+    stripped: dict[bytes, bytes] = {}  # once per distinct record: a cycled record stays byte-identical
+    for record in records:
+        if record not in stripped:
+            example = tf.train.Example.FromString(record)
             for name in list(example.features.feature):
                 if name.startswith(STRIPPED_PREFIXES):
                     del example.features.feature[name]
-            candidates.append(example.SerializeToString())
-        if len(candidates) >= count:
-            break
-    if not candidates:
-        raise FileNotFoundError(f"no serialized candidates in {data!r}")
-    return [candidates[i % len(candidates)] for i in range(count)]
+            stripped[record] = example.SerializeToString()
+    return [stripped[record] for record in records]
 
 
 def time_requests(
@@ -224,19 +239,10 @@ def run_serving(
     Raises:
         RuntimeError: If the worker fails; its stderr tail is in the message.
     """
-    command = [sys.executable, "-m", "pipeline.bench.serving", "--model", model_dir, "--data", data,
-               "--seconds", str(seconds), "--threads", str(threads),
-               "--batch-sizes", *(str(size) for size in batch_sizes)]  # fmt: skip
-    # The worker imports this package from the same checkout, whatever the current directory.
-    repo_root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    python_path = os.pathsep.join(filter(None, [repo_root, os.environ.get("PYTHONPATH")]))
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "TF_USE_LEGACY_KERAS": "1", "PYTHONPATH": python_path}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
-    for line in done.stdout.splitlines():
-        if line.startswith(RESULT_MARKER):
-            return ServingResult.from_dict(json.loads(line[len(RESULT_MARKER) :]))
-    tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-    raise RuntimeError(f"serving benchmark worker (threads={threads}) failed: {tail}")
+    arguments = ["--model", model_dir, "--data", data, "--seconds", str(seconds), "--threads", str(threads),
+                 "--batch-sizes", *(str(size) for size in batch_sizes)]  # fmt: skip
+    result = run_worker(__name__, arguments, RESULT_MARKER, f"serving benchmark worker (threads={threads})")
+    return ServingResult.from_dict(result)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

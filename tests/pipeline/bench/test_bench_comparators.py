@@ -32,14 +32,13 @@ from pipeline.bench.comparators import (
 from pipeline.bench.comparators_setup import (
     BOOSTER_FILE,
     ComparatorSetup,
-    load_labeled_candidates,
     training_labels,
 )
 from pipeline.bench.errors import BenchInputError
 from pipeline.bench.featurizer import SERVING_FEATURES, TFT_LAYER, featurizer
 from pipeline.bench.gbdt import continuous_matrix, train_lightgbm
 from pipeline.bench.onnx_model import convert_to_onnx, prediction_difference
-from pipeline.bench.serving import STRIPPED_PREFIXES, load_candidates
+from pipeline.bench.serving import STRIPPED_PREFIXES, load_candidates, read_records
 from pipeline.cli import DEFAULT_CONFIG
 
 MARKER = -1.23456789
@@ -92,8 +91,8 @@ def test_train_lightgbm_is_deterministic_and_separates_a_separable_set():
         train_lightgbm(features, labels[:10], trees=2)
 
 
-def test_labeled_candidates_are_the_serving_candidates_with_their_labels(tiny):  # noqa: F811
-    labeled = load_labeled_candidates(tiny["data"], 350)
+def test_records_are_the_serving_candidates_with_their_labels(tiny):  # noqa: F811
+    labeled = read_records(tiny["data"], 350)
     served = load_candidates(tiny["data"], 350)
     assert len(labeled) == 350 and labeled[300] == labeled[0]
     for raw, request in zip(labeled, served, strict=True):
