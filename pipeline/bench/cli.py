@@ -44,6 +44,16 @@ def _positive(values: list[int], name: str) -> list[int]:
     return values
 
 
+def _request_arguments(args: argparse.Namespace) -> tuple[str, list[int]]:
+    """The model directory and batch sizes of a request benchmark, `--seconds` and `--data` checked."""
+    batch_sizes = _positive(args.batch_sizes, "--batch-sizes")
+    if args.seconds <= 0:
+        raise BenchInputError(f"--seconds={args.seconds} is invalid: expected a positive duration")
+    if not os.path.exists(args.data) and not any(ch in args.data for ch in "*?["):
+        raise BenchInputError(f"--data {args.data} does not exist")
+    return resolve_serving_model(args.model), batch_sizes
+
+
 def _emit(table: str, out: str | None) -> None:
     print(table)
     if out:
@@ -55,12 +65,7 @@ def _serving(args: argparse.Namespace) -> int:
     from pipeline.bench.report import serving_table
     from pipeline.bench.serving import run_serving
 
-    model_dir = resolve_serving_model(args.model)
-    batch_sizes = _positive(args.batch_sizes, "--batch-sizes")
-    if args.seconds <= 0:
-        raise BenchInputError(f"--seconds={args.seconds} is invalid: expected a positive duration")
-    if not os.path.exists(args.data) and not any(ch in args.data for ch in "*?["):
-        raise BenchInputError(f"--data {args.data} does not exist")
+    model_dir, batch_sizes = _request_arguments(args)
     results = [
         run_serving(model_dir, args.data, batch_sizes, args.seconds, threads) for threads in args.threads
     ]
@@ -123,12 +128,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 def _comparators(args: argparse.Namespace) -> int:
     from pipeline.bench.comparators import comparators_table, run_comparators, task_label
 
-    model_dir = resolve_serving_model(args.model)
-    batch_sizes = _positive(args.batch_sizes, "--batch-sizes")
-    if args.seconds <= 0:
-        raise BenchInputError(f"--seconds={args.seconds} is invalid: expected a positive duration")
-    if not os.path.exists(args.data) and not any(ch in args.data for ch in "*?["):
-        raise BenchInputError(f"--data {args.data} does not exist")
+    model_dir, batch_sizes = _request_arguments(args)
     label = args.label or task_label(model_dir, args.config)
     results = run_comparators(model_dir, args.data, label, batch_sizes, args.seconds, args.threads)
     command = ["lightrank", "bench", "comparators", "--model", args.model, "--data", args.data,
