@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 import tempfile
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import metadata_io
 
 from models.features import ResolvedFeatures
-from models.preprocessing import preprocessing_fn
+from models.preprocessing import SPARSE_IDS, preprocessing_fn
 
 
 def serialize_example(row: dict[str, object], *, with_labels: bool = True) -> bytes:
@@ -56,3 +57,31 @@ def write_transform_graph(
     # TFX's Transform also writes the raw metadata; serving parses with it.
     metadata_io.write_metadata(metadata, os.path.join(graph_dir, "metadata"))
     return tft.TFTransformOutput(graph_dir)
+
+
+def transformed_records(
+    rows: list[dict[str, object]], raw_spec: dict[str, object], transform_output: tft.TFTransformOutput
+) -> list[bytes]:
+    """The rows' transformed examples, serialized as the Transform component writes them.
+
+    Each feature of the transformed feature spec becomes a float or int64 list; `sparse_ids`
+    keeps only the row's own ids.
+    """
+    raw = tf.io.parse_example(tf.constant([serialize_example(row) for row in rows]), raw_spec)
+    transformed = {**raw, **transform_output.transform_raw_features(raw)}
+    dense = {name: tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value
+             for name, value in transformed.items()}  # fmt: skip
+    lengths = tf.math.bincount(tf.cast(transformed[SPARSE_IDS].indices[:, 0], tf.int32), minlength=len(rows))
+    records = []
+    for i in range(len(rows)):
+        feature = {}
+        for name, spec in transform_output.transformed_feature_spec().items():
+            values = np.reshape(dense[name][i].numpy(), [-1])
+            if name == SPARSE_IDS:
+                values = values[: int(lengths[i])]
+            if spec.dtype.is_floating:
+                feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values.astype(float)))
+            else:
+                feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values.astype(int)))
+        records.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    return records

@@ -8,13 +8,11 @@ import os
 
 import numpy as np
 import pytest
-import tensorflow as tf
 import tensorflow_transform as tft
 from test_bench_smoke import BITS, DEEPNORM, FEATURES, SPEC, _row, _write_gz
-from tiny_transform import serialize_example, write_transform_graph
+from tiny_transform import transformed_records, write_transform_graph
 
 from models.deepnorm.config import TrainingConfig
-from models.preprocessing import SPARSE_IDS
 from pipeline.bench.cli import register
 from pipeline.bench.quality import (
     MODELS,
@@ -111,30 +109,6 @@ def test_each_model_gets_its_kind_and_preset_on_top_of_the_overrides():
         model_subjects(DEFAULT_CONFIG, [], ["xgboost"])
 
 
-def _transformed_records(
-    rows: list[dict[str, object]], transform_output: tft.TFTransformOutput
-) -> list[bytes]:
-    """The rows' transformed examples, serialized as Transform writes them (as test_bench_smoke does)."""
-    raw = tf.io.parse_example(tf.constant([serialize_example(row) for row in rows]), SPEC)
-    transformed = {**raw, **transform_output.transform_raw_features(raw)}
-    dense = {name: tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value
-             for name, value in transformed.items()}  # fmt: skip
-    lengths = tf.math.bincount(tf.cast(transformed[SPARSE_IDS].indices[:, 0], tf.int32), minlength=len(rows))
-    records = []
-    for i in range(len(rows)):
-        feature = {}
-        for name, spec in transform_output.transformed_feature_spec().items():
-            values = np.reshape(dense[name][i].numpy(), [-1])
-            if name == SPARSE_IDS:
-                values = values[: int(lengths[i])]
-            if spec.dtype.is_floating:
-                feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values.astype(float)))
-            else:
-                feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values.astype(int)))
-        records.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
-    return records
-
-
 @pytest.fixture(scope="module")
 def splits(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A Transform output in TFX's layout: 10 train requests and 5 eval requests of 20 candidates."""
@@ -144,7 +118,7 @@ def splits(tmp_path_factory: pytest.TempPathFactory) -> str:
     transform_output = write_transform_graph(
         rows, SPEC, FEATURES, BITS, str(transform / "transform_graph" / "4")
     )
-    records = _transformed_records(rows, transform_output)
+    records = transformed_records(rows, SPEC, transform_output)
     examples = transform / "transformed_examples" / "4"
     _write_gz(str(examples / "Split-train" / "part-0.gz"), records[:200])
     _write_gz(str(examples / "Split-eval" / "part-0.gz"), records[200:])

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from tiny_transform import serialize_example, write_transform_graph
+from tiny_transform import serialize_example, transformed_records, write_transform_graph
 
 from models.deepnorm.config import DeepNormConfig, TrainingConfig
 from models.deepnorm.model import deepnorm_light_ranker
@@ -81,24 +81,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     graph_dir = str(work / "Transform" / "transform_graph" / "3")
     transform_output = write_transform_graph(rows, SPEC, FEATURES, BITS, graph_dir)
 
-    # The transformed train split, serialized the way Transform writes it (by its feature spec).
-    raw = tf.io.parse_example(tf.constant([serialize_example(row) for row in rows]), SPEC)
-    transformed = {**raw, **transform_output.transform_raw_features(raw)}
-    dense = {name: tf.sparse.to_dense(value) if isinstance(value, tf.SparseTensor) else value
-             for name, value in transformed.items()}  # fmt: skip
-    lengths = tf.math.bincount(tf.cast(transformed[SPARSE_IDS].indices[:, 0], tf.int32), minlength=len(rows))
-    records = []
-    for i in range(len(rows)):
-        feature = {}
-        for name, spec in transform_output.transformed_feature_spec().items():
-            values = np.reshape(dense[name][i].numpy(), [-1])
-            if name == SPARSE_IDS:
-                values = values[: int(lengths[i])]
-            if spec.dtype.is_floating:
-                feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values.astype(float)))
-            else:
-                feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values.astype(int)))
-        records.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+    records = transformed_records(rows, SPEC, transform_output)
     _write_gz(str(work / "Transform" / "transformed_examples" / "3" / "Split-train" / "part-0.gz"), records)
 
     tf.keras.utils.set_random_seed(1)
