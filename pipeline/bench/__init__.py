@@ -8,5 +8,6 @@ Training: `training` (examples/s of the real loop on a Transform output). Qualit
 `quality_models` and `quality_metrics` (every model on one split). Pipeline: `pipeline_bench`,
 `pipeline_workdir` and `memory` (wall time from ML Metadata, peak RSS per component). Output:
 `stats`, `report` (Markdown tables with machine, versions and command) and `document`
-(assembles BENCHMARKS.md); `cli` registers the sub-commands; `errors` holds `BenchInputError`.
+(assembles BENCHMARKS.md); `worker` runs a measurement in a fresh process; `cli` registers the
+sub-commands; `errors` holds `BenchInputError`.
 """
