@@ -24,6 +24,7 @@ import datetime
 import logging
 import sys
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 # google-api-core warns about Python 3.10 on import; TFX 1.16 supports nothing newer.
@@ -46,7 +47,7 @@ def _generate(args: argparse.Namespace) -> int:
     if args.if_missing and out.is_dir() and any(out.iterdir()):
         print(f"Sample data already present in {out} (use --overwrite to regenerate).")
         return 0
-    requests = args.requests or DEFAULT_REQUESTS
+    requests = DEFAULT_REQUESTS if args.requests is None else args.requests
     summary = write_sample_data(
         str(out), requests=requests, seed=args.seed, shards=args.shards, overwrite=args.overwrite
     )
@@ -110,9 +111,11 @@ class PipelineFailedError(RuntimeError):
 def _user_errors() -> tuple[type[Exception], ...]:
     """Errors the user can fix from the message alone: printed without a traceback."""
     from components.errors import DataAnomaliesError
+    from kubeflow.errors import DeploymentError
     from pipeline.bench.errors import BenchInputError
     from pipeline.config import ConfigError
     from pipeline.evaluate import EvalInputError
+    from pipeline.lineage import LineageError
     from pipeline.preflight import InputDataError
 
     return (
@@ -121,9 +124,26 @@ def _user_errors() -> tuple[type[Exception], ...]:
         EvalInputError,
         BenchInputError,
         DataAnomaliesError,
+        DeploymentError,
+        LineageError,
         FileExistsError,
         FileNotFoundError,
     )
+
+
+def _count(minimum: int) -> Callable[[str], int]:
+    """An argparse type for an integer flag of at least `minimum`, so a bad value exits 2 with its name."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum}")
+        return value
+
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,10 +155,13 @@ def build_parser() -> argparse.ArgumentParser:
     generate = data.add_parser("generate", help="write the embedded synthetic notification candidates")
     generate.add_argument("--out", default=DEFAULT_DATA_DIR, help="output directory (default: %(default)s)")
     generate.add_argument(
-        "--requests", type=int, default=None, help="number of requests (default: the sample size)"
+        "--requests",
+        type=_count(1),
+        default=None,
+        help="number of requests, at least 1 (default: the sample size)",
     )
-    generate.add_argument("--seed", type=int, default=0, help="random seed (default: %(default)s)")
-    generate.add_argument("--shards", type=int, default=4, help="output files (default: %(default)s)")
+    generate.add_argument("--seed", type=_count(0), default=0, help="random seed (default: %(default)s)")
+    generate.add_argument("--shards", type=_count(1), default=4, help="output files (default: %(default)s)")
     generate.add_argument("--overwrite", action="store_true", help="replace existing data (atomically)")
     generate.add_argument("--if-missing", action="store_true", help="do nothing if the directory has data")
     generate.set_defaults(handler=_generate)
@@ -182,6 +205,11 @@ def main(argv: list[str] | None = None) -> int:
     except PipelineFailedError as error:
         print(f"lightrank: the pipeline failed: {error}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`lightrank lineage ... | head`): stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":
