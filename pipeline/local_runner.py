@@ -21,6 +21,7 @@ from tfx import v1 as tfx
 from tfx.utils import dependency_utils
 
 from pipeline.config import PipelineConfig
+from pipeline.config_names import check_config_names
 from pipeline.pipeline import create_pipeline
 from pipeline.preflight import check_inputs
 from pipeline.runs import connection_config
@@ -107,6 +108,7 @@ def run_local(config: PipelineConfig, *, console: TextIO, log_file: str | None =
         Whatever the failing component raised (e.g. `DataAnomaliesError` from
         the anomaly gate), after the progress line that names the component.
     """
+    check_config_names(config)  # seconds, before the data check reads every file
     check_inputs(config)
     os.makedirs(config.root, exist_ok=True)
     if config.metadata.sqlite:

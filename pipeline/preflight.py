@@ -25,6 +25,11 @@ class InputDataError(ValueError):
 
 def data_files(data_path: str) -> list[str]:
     """The files a data path (directory or glob) stands for, sorted."""
+    if os.path.isfile(data_path):
+        raise InputDataError(
+            f"data path {data_path} is a file; give its directory or a glob (ImportExampleGen reads "
+            "every file of a directory, or those a pattern matches)"
+        )
     pattern = (
         data_path if any(ch in os.path.basename(data_path) for ch in "*?[") else os.path.join(data_path, "*")
     )
@@ -36,8 +41,34 @@ def _compression(path: str) -> str:
     return "GZIP" if path.endswith(".gz") else ""
 
 
-def check_file(path: str) -> int:
+def _check_request_key(path: str, index: int, example: object, request_key: str) -> None:
+    """ExampleGen splits on the request key: it must be there, as one int64 or bytes value.
+
+    Beam's own error for a float key ("Only `bytes_list` and `int64_list` features are
+    supported for partition") names neither the feature nor the file.
+    """
+    feature = example.features.feature.get(request_key)  # type: ignore[attr-defined]
+    kind = feature.WhichOneof("kind") if feature is not None else None
+    if kind is None:
+        raise InputDataError(f"{path}: record {index} has no request key {request_key!r}")
+    if kind not in ("int64_list", "bytes_list"):
+        raise InputDataError(
+            f"{path}: record {index}: request key {request_key!r} is a {kind}; "
+            "it must be int64 or bytes (requests are split into train and eval by it)"
+        )
+    if len(getattr(feature, kind).value) != 1:
+        raise InputDataError(
+            f"{path}: record {index}: request key {request_key!r} must hold exactly one value, "
+            f"got {len(getattr(feature, kind).value)}"
+        )
+
+
+def check_file(path: str, request_key: str | None = None) -> int:
     """Reads a whole TFRecord file, checking CRCs and that records are tf.Examples.
+
+    Args:
+        path: The file.
+        request_key: If given, the first records must carry it as one int64 or bytes value.
 
     Returns:
         The number of records.
@@ -51,8 +82,12 @@ def check_file(path: str) -> int:
     try:
         for record in tf.data.TFRecordDataset(path, compression_type=_compression(path)).as_numpy_iterator():
             if count < PARSED_RECORDS_PER_FILE:
-                tf.train.Example.FromString(record)
+                example = tf.train.Example.FromString(record)
+                if request_key is not None:
+                    _check_request_key(path, count, example, request_key)
             count += 1
+    except InputDataError:
+        raise
     except tf.errors.OpError as error:
         raise InputDataError(
             f"{path} is not a readable {'gzipped ' if _compression(path) else ''}TFRecord file "
@@ -73,7 +108,8 @@ def check_inputs(config: PipelineConfig) -> int:
 
     Raises:
         InputDataError: The path is missing, matches no file, a file is empty,
-            corrupt, or does not hold tf.Examples.
+            corrupt, does not hold tf.Examples, or its first records lack a
+            usable request key.
     """
     path = config.data.path
     if "://" in path:
@@ -86,11 +122,14 @@ def check_inputs(config: PipelineConfig) -> int:
     files = data_files(path)
     if not files:
         raise InputDataError(f"data path {path} matches no file")
+    from models.features import resolve_files
+
+    request_key = resolve_files(config.schema.path, config.schema.feature_spec).request_key
     total = 0
     for file in files:
         if os.path.getsize(file) == 0:
             raise InputDataError(f"{file} is empty")
-        records = check_file(file)
+        records = check_file(file, request_key)
         if records == 0:
             raise InputDataError(f"{file} holds no records")
         total += records

@@ -12,13 +12,13 @@ from pipeline.cli import DEFAULT_CONFIG
 from pipeline.config import load_config
 from pipeline.preflight import InputDataError, check_file, check_inputs
 
+REQUEST_KEY = "meta.trace_id"  # the sample feature spec's request key
 
-def _example(value: float) -> bytes:
-    return tf.train.Example(
-        features=tf.train.Features(
-            feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=[value]))}
-        )
-    ).SerializeToString()
+
+def _example(value: float, request: tf.train.Feature | None = None) -> bytes:
+    feature = {"x": tf.train.Feature(float_list=tf.train.FloatList(value=[value]))}
+    feature[REQUEST_KEY] = request or tf.train.Feature(int64_list=tf.train.Int64List(value=[7]))
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
 
 
 def _write(path: str, records: list[bytes]) -> None:
@@ -80,3 +80,47 @@ def test_records_that_are_not_examples_are_named(tmp_path):
 def test_remote_paths_are_left_to_the_runner():
     assert check_inputs(_config("gs://bucket/data")) == 0
     assert not os.path.exists("gs:")
+
+
+def test_the_sample_spec_names_the_request_key_these_tests_use():
+    from models.features import resolve_files
+
+    config = load_config(DEFAULT_CONFIG)
+    assert resolve_files(config.schema.path, config.schema.feature_spec).request_key == REQUEST_KEY
+
+
+@pytest.mark.parametrize(
+    ("request_feature", "message"),
+    [
+        (
+            tf.train.Feature(float_list=tf.train.FloatList(value=[7.0])),
+            r"b.tfrecord.gz: record 1: request key 'meta.trace_id' is a float_list; "
+            r"it must be int64 or bytes",
+        ),
+        (
+            tf.train.Feature(int64_list=tf.train.Int64List(value=[7, 8])),
+            r"b.tfrecord.gz: record 1: request key 'meta.trace_id' must hold exactly one value, got 2",
+        ),
+    ],
+)
+def test_a_request_key_that_cannot_split_the_data_is_named(tmp_path, request_feature, message):
+    _write(str(tmp_path / "a.tfrecord.gz"), [_example(1.0)])
+    _write(str(tmp_path / "b.tfrecord.gz"), [_example(2.0), _example(3.0, request_feature)])
+    with pytest.raises(InputDataError, match=message):
+        check_inputs(_config(str(tmp_path)))
+
+
+def test_a_missing_request_key_is_named(tmp_path):
+    record = tf.train.Example(
+        features=tf.train.Features(feature={"x": tf.train.Feature(float_list=tf.train.FloatList(value=[1]))})
+    ).SerializeToString()
+    _write(str(tmp_path / "a.tfrecord.gz"), [record])
+    with pytest.raises(InputDataError, match=r"a.tfrecord.gz: record 0 has no request key 'meta.trace_id'"):
+        check_inputs(_config(str(tmp_path)))
+
+
+def test_a_single_file_path_says_to_give_its_directory(tmp_path):
+    path = tmp_path / "a.tfrecord.gz"
+    _write(str(path), [_example(1.0)])
+    with pytest.raises(InputDataError, match=r"a.tfrecord.gz is a file; give its directory or a glob"):
+        check_inputs(_config(str(path)))
