@@ -20,7 +20,7 @@ help:
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
 	@echo "make lint   ruff check and format check"
 	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~25 min)"
-	@echo "make lock   re-resolve requirements.lock from pyproject.toml (slow; rarely needed)"
+	@echo "make lock   re-resolve requirements.lock from requirements.in (slow; rarely needed)"
 	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 
 # The venv is (re)built only when the lock, pyproject.toml or the interpreter finder change.
