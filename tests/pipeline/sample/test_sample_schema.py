@@ -32,9 +32,9 @@ def schema() -> schema_pb2.Schema:
     return tfdv.load_schema_text(str(SCHEMA_PATH))
 
 
-def _anomalous_features(data_glob: str, schema: schema_pb2.Schema) -> set[str]:
+def _anomalous_features(data_glob: str, schema: schema_pb2.Schema, environment: str = "TRAINING") -> set[str]:
     stats = tfdv.generate_statistics_from_tfrecord(data_glob)
-    anomalies = tfdv.validate_statistics(stats, schema, environment="TRAINING")
+    anomalies = tfdv.validate_statistics(stats, schema, environment=environment)
     for name, info in anomalies.anomaly_info.items():
         print(name, info.short_description, "|", info.description)  # shown by pytest on failure
     return {name.strip("'") for name in anomalies.anomaly_info}
@@ -112,6 +112,28 @@ def test_doctored_data_is_caught_feature_by_feature(
         feat.CANDIDATE_AUTHOR_FOLLOWERS,
         feat.CANDIDATE_SOURCE,
     }
+
+
+def _serving_requests(small_data_set: SampleDataSummary, out: pathlib.Path, keep: set[str]) -> str:
+    """The first file's candidates as a serving request carries them: no TRAINING-only features."""
+    with tf.io.TFRecordWriter(str(out), options="GZIP") as writer:
+        for record in read_records(small_data_set.files[0]):
+            example = example_pb2.Example.FromString(record)
+            for name in TRAINING_ONLY - keep:
+                del example.features.feature[name]
+            writer.write(example.SerializeToString())
+    return str(out)
+
+
+def test_serving_requests_without_labels_validate_in_the_serving_environment(
+    small_data_set: SampleDataSummary, schema: schema_pb2.Schema, tmp_path: pathlib.Path
+) -> None:
+    serving = _serving_requests(small_data_set, tmp_path / "serving.tfrecord.gz", keep=set())
+    assert _anomalous_features(serving, schema, environment="SERVING") == set()
+    # The same candidates miss every label in TRAINING, and a label at serving time is a leak.
+    assert _anomalous_features(serving, schema, environment="TRAINING") == TRAINING_ONLY
+    leaking = _serving_requests(small_data_set, tmp_path / "leak.tfrecord.gz", keep={feat.LABEL_SENT})
+    assert _anomalous_features(leaking, schema, environment="SERVING") == {feat.LABEL_SENT}
 
 
 def test_feature_spec_selects_user_and_candidate_features_only(schema: schema_pb2.Schema) -> None:
