@@ -16,7 +16,7 @@ import numpy as np
 #: Seed of the random scorer and of LightGBM: the table must be reproducible.
 SEED = 0
 #: (N, K) of the recall columns and of the CGR column.
-RECALL_AT = ((50, 3), (100, 10))
+RECALL_AT = ((50, 3), (100, 3), (100, 10))
 CGR_AT = (100, 10)
 
 
@@ -30,6 +30,8 @@ class QualityMetrics:
         auc: ROC AUC of the scores against `label != 0` (NaN if one class only).
         rce: Relative cross entropy in percent (`models.metrics.formulas.rce`).
         recall_50_3: Mean over requests of the heavy top 3 found in the light top 50.
+        recall_100_3: Same for the heavy top 3 in the light top 100: the issue's headline
+            comparison of the presets.
         recall_100_10: Same for the heavy top 10 in the light top 100.
         cgr_100_10: Mean cumulative gain ratio at light 100, heavy 10.
     """
@@ -39,6 +41,7 @@ class QualityMetrics:
     auc: float
     rce: float
     recall_50_3: float
+    recall_100_3: float
     recall_100_10: float
     cgr_100_10: float
 
@@ -86,7 +89,8 @@ def quality_metrics(
         auc=auc,
         rce=rce(labels, predictions),
         recall_50_3=_grouped_mean([group.recall(*RECALL_AT[0]) for group in groups]),
-        recall_100_10=_grouped_mean([group.recall(*RECALL_AT[1]) for group in groups]),
+        recall_100_3=_grouped_mean([group.recall(*RECALL_AT[1]) for group in groups]),
+        recall_100_10=_grouped_mean([group.recall(*RECALL_AT[2]) for group in groups]),
         cgr_100_10=_grouped_mean([group.cgr(*CGR_AT) for group in groups]),
     )
 

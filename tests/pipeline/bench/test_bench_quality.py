@@ -61,7 +61,9 @@ def test_grouped_metrics_average_per_request_where_defined():
     assert (metrics.num_candidates, metrics.num_requests) == (113, 2)
     # Heavy top 3 = {0, 1, 2}: 1 and 2 are in the light top 50.
     assert metrics.recall_50_3 == pytest.approx(2 / 3)
-    # Light top 100 = 1, 2, 6..103: it holds 1, 2, 6, 7, 8, 9 of the heavy top 10.
+    # Light top 100 = 1, 2, 6..103: it holds 1 and 2 of the heavy top 3 ...
+    assert metrics.recall_100_3 == pytest.approx(2 / 3)
+    # ... and 1, 2, 6, 7, 8, 9 of the heavy top 10.
     assert metrics.recall_100_10 == pytest.approx(6 / 10)
     # Best 10 heavy scores in the light top 100: 109 + 108 + (104 + ... + 97) = 1021; ideal 110 + ... + 101.
     assert metrics.cgr_100_10 == pytest.approx((1021 / 1055 + 0.0) / 2)
@@ -78,7 +80,7 @@ def test_a_perfect_scorer_gets_auc_and_recall_one():
     # Every positive above every negative, and within a request the heavy ranker's order.
     metrics = quality_metrics(labels, (labels + heavy) / 2, heavy, keys)
     assert metrics.auc == 1.0
-    assert metrics.recall_50_3 == metrics.recall_100_10 == metrics.cgr_100_10 == 1.0
+    assert metrics.recall_50_3 == metrics.recall_100_3 == metrics.recall_100_10 == metrics.cgr_100_10 == 1.0
 
 
 def test_mismatched_arrays_are_rejected():
@@ -145,7 +147,7 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
         assert (m.num_candidates, m.num_requests) == (100, 5)
         assert 0.0 <= m.auc <= 1.0 and math.isfinite(m.rce)
         # 20 candidates per request: the light top 50 and top 100 hold all of them.
-        assert m.recall_50_3 == m.recall_100_10 == m.cgr_100_10 == pytest.approx(1.0)
+        assert m.recall_50_3 == m.recall_100_3 == m.recall_100_10 == m.cgr_100_10 == pytest.approx(1.0)
     by_model = {row.model: row for row in rows}
     assert by_model["deepnorm-default"].training.startswith("8 steps (max_steps")
     assert by_model["deepnorm-original"].training.startswith("7 steps (data_exhausted")  # one pass, 200 / 32
@@ -161,8 +163,8 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
 
 def test_rows_from_different_splits_cannot_share_a_table():
     rows = [
-        QualityRow("random", QualityMetrics(10, 2, 0.5, 0.0, 1.0, 1.0, 1.0), 0.0, "x"),
-        QualityRow("logistic", QualityMetrics(11, 2, 0.5, 0.0, 1.0, 1.0, 1.0), 1.0, "x"),
+        QualityRow("random", QualityMetrics(10, 2, 0.5, 0.0, 1.0, 1.0, 1.0, 1.0), 0.0, "x"),
+        QualityRow("logistic", QualityMetrics(11, 2, 0.5, 0.0, 1.0, 1.0, 1.0, 1.0), 1.0, "x"),
     ]
     with pytest.raises(ValueError, match="different eval splits"):
         quality_table(rows, ["lightrank"])
