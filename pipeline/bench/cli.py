@@ -93,12 +93,18 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from pipeline.bench.quality import measure_quality, quality_table
+    from pipeline.bench.errors import BenchInputError
+    from pipeline.bench.quality import measure_quality, parse_variant, quality_table
 
-    rows = measure_quality(args.config, args.set, args.transform, args.models)
+    try:
+        variants = [parse_variant(text) for text in args.variant]
+    except ValueError as error:
+        raise BenchInputError(f"--variant: {error}") from None
+    rows = measure_quality(args.config, args.set, args.transform, args.models, variants)
     command = ["lightrank", "bench", "quality", "--transform", args.transform, "--config", args.config,
                *(item for override in args.set for item in ("--set", override)),
-               "--models", *args.models]  # fmt: skip
+               "--models", *args.models,
+               *(item for text in args.variant for item in ("--variant", text))]  # fmt: skip
     _emit(quality_table(rows, command), args.out)
     return 0
 
@@ -178,6 +184,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     quality.add_argument(
         "--models", nargs="+", choices=QUALITY_MODELS, default=list(QUALITY_MODELS),
         help="models to train and score; the table keeps the default order (default: all)",
+    )  # fmt: skip
+    quality.add_argument(
+        "--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
+        help="an extra row: the default preset with these overrides, e.g. "
+        "'no missing branch:model.deepnorm.use_missing_sub_branch=false' (repeatable)",
     )  # fmt: skip
     quality.add_argument("--out", default=None, help="also append the table to this file")
     quality.set_defaults(handler=_quality)

@@ -55,6 +55,15 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "an exact 0.820 for the same sample model and split when this was written).",
     ),
     (
+        "presets",
+        "DeepNorm settings: the default preset against one change at a time",
+        "The evidence for the `default` preset (models/deepnorm/config.py): the same split and "
+        "metrics as the quality table, the default preset first, then the default with one setting "
+        "changed per row (optimiser, learning rate, batch size, missing sub-branch, momentum, step "
+        "budget), and the `original` preset. DeepNorm training is not bit-reproducible from run to "
+        "run: read differences under about 0.5 RCE as noise.",
+    ),
+    (
         "pipeline-sample",
         "Pipeline on the sample data",
         "The whole pipeline, cache off, from an empty root: wall time per component from ML "

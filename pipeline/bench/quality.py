@@ -36,6 +36,25 @@ KERAS_OVERRIDES: Mapping[str, tuple[str, ...]] = {
 }
 
 
+#: The preset a `--variant` starts from: variants are the evidence for (or against) its settings.
+VARIANT_BASE = "deepnorm-default"
+
+
+def parse_variant(text: str) -> tuple[str, tuple[str, ...]]:
+    """`LABEL:KEY=VALUE[,KEY=VALUE...]` -> (label, overrides): one extra DeepNorm row of the table.
+
+    Raises:
+        ValueError: Naming the text if it has no label, no override, or an override without `=`.
+    """
+    label, _, settings = text.partition(":")
+    overrides = tuple(item.strip() for item in settings.split(",") if item.strip())
+    if not label.strip() or not overrides or any("=" not in item for item in overrides):
+        raise ValueError(f"variant {text!r} is not LABEL:KEY=VALUE[,KEY=VALUE...]")
+    if label.strip() in MODELS:
+        raise ValueError(f"variant label {label.strip()!r} is already a model name")
+    return label.strip(), overrides
+
+
 @dataclasses.dataclass(frozen=True)
 class QualityRow:
     """One model's line of the quality table.
@@ -71,12 +90,16 @@ def locate_splits(transform_dir: str) -> tuple[str, str, str]:
 
 
 def model_subjects(
-    config_path: str, overrides: list[str], models: Sequence[str]
+    config_path: str,
+    overrides: list[str],
+    models: Sequence[str],
+    variants: Sequence[tuple[str, tuple[str, ...]]] = (),
 ) -> dict[str, ModelUnderTest]:
     """What each model trains with: the config plus `--set` overrides, then the model's own kind and preset.
 
     LightGBM and the random scorer get the config as given: they only read its features, task and
-    record weighting (LightGBM is weighted like the configured model).
+    record weighting (LightGBM is weighted like the configured model). Each variant is the
+    `VARIANT_BASE` preset with its own overrides on top.
 
     Raises:
         ConfigError: If the config or an override is invalid.
@@ -91,8 +114,10 @@ def model_subjects(
         raise ValueError(f"unknown models {unknown}; expected some of {list(MODELS)}")
     subjects = {}
     features = None
-    for name in models:
-        config = load_config(config_path, [*overrides, *KERAS_OVERRIDES.get(name, ())])
+    runs = [(name, KERAS_OVERRIDES.get(name, ())) for name in models]
+    runs += [(label, (*KERAS_OVERRIDES[VARIANT_BASE], *settings)) for label, settings in variants]
+    for name, own in runs:
+        config = load_config(config_path, [*overrides, *own])
         if features is None:
             features = resolve_files(config.schema.path, config.schema.feature_spec)
         deepnorm, training = resolve_model_settings(config.model)
@@ -101,7 +126,11 @@ def model_subjects(
 
 
 def measure_quality(
-    config_path: str, overrides: list[str], transform_dir: str, models: Sequence[str] = MODELS
+    config_path: str,
+    overrides: list[str],
+    transform_dir: str,
+    models: Sequence[str] = MODELS,
+    variants: Sequence[tuple[str, tuple[str, ...]]] = (),
 ) -> list[QualityRow]:
     """Trains and scores the chosen models on one Transform output's train and eval splits.
 
@@ -110,6 +139,7 @@ def measure_quality(
         overrides: `KEY=VALUE` overrides of the config, as `lightrank run --set`; they apply to every model.
         transform_dir: The Transform component's output directory.
         models: Some of `MODELS`; the table keeps `MODELS` order whatever the order here.
+        variants: `(label, overrides)` of extra DeepNorm rows (`parse_variant`), after the models.
 
     Raises:
         ConfigError: If the config is invalid.
@@ -118,7 +148,7 @@ def measure_quality(
     graph_dir, train_files, eval_files = locate_splits(transform_dir)
     import tensorflow_transform as tft
 
-    subjects = model_subjects(config_path, overrides, models)
+    subjects = model_subjects(config_path, overrides, models, variants)
     return compare_models(subjects, tft.TFTransformOutput(graph_dir), train_files, eval_files)
 
 
@@ -131,18 +161,16 @@ def compare_models(
     """`measure_quality` once the config and the Transform output are resolved.
 
     Args:
-        subjects: Model name (one of `MODELS`) -> what it trains with; all share features and task.
+        subjects: Model name -> what it trains with; all share features and task. Names other than
+            `MODELS` are Keras variants and come last, in the mapping's order.
         transform_output: The Transform graph.
         train_files: Glob of the transformed train split.
         eval_files: Glob of the transformed eval split.
 
     Raises:
-        ValueError: If a name is not in `MODELS` or the subjects disagree on features or task.
+        ValueError: If the subjects disagree on features or task, or there are none.
         RuntimeError: If a model's eval predictions come back in another order than the split's.
     """
-    unknown = sorted(set(subjects) - set(MODELS))
-    if unknown:
-        raise ValueError(f"unknown models {unknown}; expected some of {list(MODELS)}")
     reference = next(iter(subjects.values()), None)
     if reference is None:
         raise ValueError(f"no models to compare; expected some of {list(MODELS)}")
@@ -154,7 +182,8 @@ def compare_models(
     train_split = read_split(train_files, transform_output, reference, True) if with_continuous else None
 
     rows = []
-    for name in (name for name in MODELS if name in subjects):
+    order = [name for name in MODELS if name in subjects] + [name for name in subjects if name not in MODELS]
+    for name in order:
         subject = subjects[name]
         if name == "random":
             predictions, seconds, training = (

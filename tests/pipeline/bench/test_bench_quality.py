@@ -20,6 +20,7 @@ from pipeline.bench.quality import (
     compare_models,
     locate_splits,
     model_subjects,
+    parse_variant,
     quality_table,
 )
 from pipeline.bench.quality_metrics import QualityMetrics, quality_metrics, random_scores
@@ -111,6 +112,27 @@ def test_each_model_gets_its_kind_and_preset_on_top_of_the_overrides():
         model_subjects(DEFAULT_CONFIG, [], ["xgboost"])
 
 
+def test_a_variant_is_the_default_preset_with_its_own_overrides_on_top():
+    label, overrides = parse_variant("no missing branch: model.deepnorm.use_missing_sub_branch=false,"
+                                     "model.training.batch_size=64")  # fmt: skip
+    assert label == "no missing branch"
+    assert overrides == ("model.deepnorm.use_missing_sub_branch=false", "model.training.batch_size=64")
+    subjects = model_subjects(
+        DEFAULT_CONFIG, ["model.training.max_steps=7"], ["deepnorm-default"], [(label, overrides)]
+    )
+    default, variant = subjects["deepnorm-default"], subjects[label]
+    assert default.deepnorm.use_missing_sub_branch and not variant.deepnorm.use_missing_sub_branch
+    assert (default.training.batch_size, variant.training.batch_size) == (256, 64)
+    # Everything else is the default preset's, --set included.
+    assert (variant.training.optimizer, variant.training.max_steps) == ("adagrad", 7)
+
+
+@pytest.mark.parametrize("text", ["no overrides", ":model.training.batch_size=64", "x:batch", "random:a=b"])
+def test_a_malformed_variant_is_rejected_naming_it(text):
+    with pytest.raises(ValueError, match="variant"):
+        parse_variant(text)
+
+
 @pytest.fixture(scope="module")
 def splits(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A Transform output in TFX's layout: 10 train requests and 5 eval requests of 20 candidates."""
@@ -133,6 +155,7 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
                            max_steps=8, early_stop_patience=3, seed=0)  # fmt: skip
     deepnorm = ModelUnderTest("deepnorm", TASK, DEEPNORM, quick, FEATURES)
     subjects = {
+        "sgd variant": ModelUnderTest("deepnorm", TASK, DEEPNORM, TrainingConfig(max_steps=3), FEATURES),
         "random": deepnorm,
         "logistic": ModelUnderTest("logistic", TASK, DEEPNORM, quick, FEATURES),
         "lightgbm": deepnorm,
@@ -141,7 +164,8 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
     }
     rows = compare_models(subjects, tft.TFTransformOutput(graph_dir), train_files, eval_files)
 
-    assert [row.model for row in rows] == list(MODELS)  # the fixed order, whatever the input order
+    # The fixed order whatever the input order, then the variants.
+    assert [row.model for row in rows] == [*MODELS, "sgd variant"]
     for row in rows:
         m = row.metrics
         assert (m.num_candidates, m.num_requests) == (100, 5)
@@ -153,11 +177,12 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
     assert by_model["deepnorm-original"].training.startswith("7 steps (data_exhausted")  # one pass, 200 / 32
     assert by_model["lightgbm"].training == "200 trees of 31 leaves"
     assert by_model["random"].train_seconds == 0.0 and by_model["logistic"].train_seconds > 0.0
+    assert by_model["sgd variant"].training.startswith("3 steps (max_steps")
 
     table = quality_table(rows, ["lightrank", "bench", "quality", "--transform", splits])
     lines = table.splitlines()
     assert "100 candidates of 5 requests" in table and "lightgbm " in table and "scikit-learn " in table
-    assert sum(line.startswith("| ") and "---" not in line for line in lines) == 1 + len(MODELS)
+    assert sum(line.startswith("| ") and "---" not in line for line in lines) == 2 + len(MODELS)
     assert "| random | " in table and "| uniform, seed 0 | - |" in table
 
 
