@@ -2,7 +2,8 @@
 
     lightrank compile --target vertex|kubeflow [--config FILE] [--set KEY=VALUE ...]
                       [--image IMAGE] [--out FILE]
-    lightrank submit  --target vertex --project P --region R | --target kubeflow --host URL
+    lightrank submit  --target vertex --project P --region R
+                      | --target kubeflow --host URL [--namespace NS] [--experiment NAME] [--token T]
                       [--config FILE] [--set ...] [--image IMAGE] [--param NAME=VALUE ...]
 
 Both build the pipeline from the same config as `lightrank run`. User-fixable
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
 #: The sample config, as `lightrank run` uses it by default.
 DEFAULT_CONFIG = str(Path(pipeline.__file__).resolve().parent / "configs" / "sample.yaml")
 TARGET_NAMES = {"vertex": "Vertex AI Pipelines", "kubeflow": "Kubeflow Pipelines"}
+#: The API endpoint variable `kfp.Client` itself reads, and the bearer token's (ours: kfp reads none).
+ENDPOINT_ENV = "KF_PIPELINES_ENDPOINT"
+TOKEN_ENV = "KF_PIPELINES_TOKEN"
 
 
 @contextlib.contextmanager
@@ -97,11 +101,13 @@ def _submit(args: argparse.Namespace) -> int:
     cloud = config.cloud
     project = args.project or (cloud.project if cloud else None)
     region = args.region or (cloud.region if cloud else None)
-    host = args.host or os.environ.get("KF_PIPELINES_ENDPOINT")
+    host = args.host or os.environ.get(ENDPOINT_ENV)
     if args.target == "vertex" and not (project and region):
         raise SubmitError("--target vertex needs --project and --region (or cloud.project and cloud.region)")
     if args.target == "kubeflow" and not host:
-        raise SubmitError("--target kubeflow needs --host (the Kubeflow Pipelines API endpoint)")
+        raise SubmitError(
+            f"--target kubeflow needs --host or ${ENDPOINT_ENV} (the Kubeflow Pipelines API endpoint)"
+        )
 
     with _quiet_tensorflow(), tempfile.TemporaryDirectory() as workdir:
         from kubeflow.compiler import compile_pipeline
@@ -130,6 +136,7 @@ def _submit(args: argparse.Namespace) -> int:
                 enable_caching=config.enable_cache and not args.no_cache,
                 experiment=args.experiment,
                 namespace=args.namespace,
+                token=args.token or os.environ.get(TOKEN_ENV) or None,
             )
     print(f"Submitted '{config.name}' to {TARGET_NAMES[args.target]}: {submitted.run_id}")
     for name, value in sorted(values.items()):
@@ -175,7 +182,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     submit.add_argument(
         "--host",
         default=None,
-        help="Kubeflow Pipelines API endpoint (kubeflow; default $KF_PIPELINES_ENDPOINT)",
+        help=f"Kubeflow Pipelines API endpoint (kubeflow; default ${ENDPOINT_ENV})",
+    )
+    submit.add_argument(
+        "--token",
+        default=None,
+        help=f"bearer token for a multi-user Kubeflow behind Dex / IAP (kubeflow; default ${TOKEN_ENV}; "
+        "prefer the variable: a flag is visible in the process list)",
     )
     submit.add_argument("--namespace", default=None, help="Kubernetes namespace (kubeflow, multi-user)")
     submit.add_argument(

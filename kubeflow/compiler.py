@@ -88,6 +88,11 @@ def cloud_problems(config: PipelineConfig, target: Target) -> list[str]:
     tensorflow-io, which is not in the lock; KFP's `minio://` none at all). Data
     and serving paths are not needed when BigQuery or a Vertex endpoint replaces
     them. Vertex also rejects pipeline names other than lower-case, digits, hyphens.
+    A GPU for the Vertex AI training job is refused until a GPU image exists: the
+    pipeline image has no CUDA libraries, so TensorFlow would quietly train on the
+    CPU of an expensive accelerator machine.
+
+    These are errors whenever the config has a `cloud` section (see `compile_pipeline`).
     """
     cloud = cloud_of(config)
     paths = {"root": config.root}
@@ -105,6 +110,14 @@ def cloud_problems(config: PipelineConfig, target: Target) -> list[str]:
         problems.append(
             f"name {config.name!r} is not a valid Vertex AI pipeline name "
             "(lower-case letters, digits and hyphens, starting with a letter)"
+        )
+    training = cloud.vertex_training
+    if training is not None and training.accelerator_type is not None:
+        problems.append(
+            f"cloud.vertex_training.accelerator_type {training.accelerator_type} asks for a GPU, but the "
+            "pipeline image has no CUDA libraries: the job would train on the CPU. Remove "
+            "cloud.vertex_training.accelerator_type and accelerator_count (GPU training needs TensorFlow's "
+            "CUDA wheels in the lock and the image)"
         )
     return problems
 

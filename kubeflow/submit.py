@@ -131,6 +131,7 @@ def submit_kubeflow(
     enable_caching: bool,
     experiment: str | None = None,
     namespace: str | None = None,
+    token: str | None = None,
     client_factory: Callable[..., Any] | None = None,
 ) -> SubmittedRun:
     """Creates a run of the compiled PipelineSpec YAML on a Kubeflow Pipelines v2 API server.
@@ -143,6 +144,9 @@ def submit_kubeflow(
         enable_caching: Let KFP reuse the outputs of unchanged tasks.
         experiment: The experiment to file the run under (default: the pipeline name).
         namespace: The Kubernetes namespace (multi-user deployments).
+        token: A bearer token for a multi-user deployment behind an authenticating
+            proxy (Dex, IAP); sent as the `Authorization` header of every request.
+            None: no header (a port-forwarded or single-user API server).
         client_factory: Builds the client (default `kfp.Client`); tests pass their own.
 
     Raises:
@@ -156,7 +160,7 @@ def submit_kubeflow(
         raise SubmitError(f"{compiled.path} was compiled for {compiled.target}, not kubeflow")
     factory = client_factory or kfp.Client
     try:
-        client = factory(host=host, namespace=namespace or "kubeflow")
+        client = factory(host=host, namespace=namespace or "kubeflow", existing_token=token)
         result = client.create_run_from_pipeline_package(
             compiled.path,
             arguments=dict(parameter_values),

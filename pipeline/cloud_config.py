@@ -59,7 +59,10 @@ class VertexTrainingConfig:
 
     Attributes:
         machine_type: The custom job's machine type.
-        accelerator_type: E.g. `NVIDIA_TESLA_T4`; None trains on CPU.
+        accelerator_type: E.g. `NVIDIA_TESLA_T4`; None trains on CPU. Loads, but
+            `lightrank compile` refuses it for now: the pipeline image has no CUDA
+            libraries, so a GPU job would silently train on the CPU
+            (`kubeflow.compiler.cloud_problems`).
         accelerator_count: How many accelerators; 0 without an accelerator type.
     """
 

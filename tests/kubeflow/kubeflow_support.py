@@ -1,9 +1,15 @@
-"""Helpers for the kubeflow tests: the sample config, optionally on gs:// paths."""
+"""Helpers for the kubeflow tests: the sample config, optionally on gs:// paths, and the examples."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pipeline.cli import DEFAULT_CONFIG
 from pipeline.config import PipelineConfig, load_config
+
+#: The shipped example configs, which must compile without edits.
+VERTEX_EXAMPLE = str(Path(DEFAULT_CONFIG).parent / "vertex.example.yaml")
+KUBEFLOW_EXAMPLE = str(Path(DEFAULT_CONFIG).parent / "kubeflow.example.yaml")
 
 #: The sample config with cloud-readable paths (a stable snapshot: no local paths in it).
 GCS_OVERRIDES = (

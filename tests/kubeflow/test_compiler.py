@@ -7,6 +7,7 @@ The compiled structure is also kept as a small normalised snapshot
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from pathlib import Path
@@ -19,7 +20,7 @@ from kubeflow_support import GCS_OVERRIDES, sample_config
 from tfx import v1 as tfx
 
 from kubeflow.cloud import DEFAULT_IMAGE
-from kubeflow.compiler import check_nodes, compile_pipeline
+from kubeflow.compiler import check_nodes, compile_pipeline, validate_spec
 from kubeflow.errors import CompileError
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
@@ -41,16 +42,24 @@ RESOLVER_TASKS = (
 )
 
 
+def _parse_deployment(spec: dict) -> pipeline_spec_pb2.PipelineDeploymentConfig:
+    """The executors: a free-form Struct inside PipelineSpec, so only this parse checks their fields."""
+    return json_format.ParseDict(spec["deploymentSpec"], pipeline_spec_pb2.PipelineDeploymentConfig())
+
+
 def _parse_job(path: str) -> pipeline_spec_pb2.PipelineJob:
     """Loads the Vertex file with the KFP protobuf classes; an unknown or mistyped field raises."""
     data = json.loads(Path(path).read_text())
     job = json_format.ParseDict(data, pipeline_spec_pb2.PipelineJob())
     json_format.ParseDict(data["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    _parse_deployment(data["pipelineSpec"])
     return job
 
 
 def _parse_spec(path: str) -> pipeline_spec_pb2.PipelineSpec:
-    return json_format.ParseDict(yaml.safe_load(Path(path).read_text()), pipeline_spec_pb2.PipelineSpec())
+    data = yaml.safe_load(Path(path).read_text())
+    _parse_deployment(data)
+    return json_format.ParseDict(data, pipeline_spec_pb2.PipelineSpec())
 
 
 def _executor_of(spec: dict, task: dict) -> str:
@@ -97,7 +106,13 @@ def normalised(spec: dict) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("fixture", "snapshot"), [("vertex_gcs", "vertex.json"), ("kubeflow_gcs", "kubeflow.json")]
+    ("fixture", "snapshot"),
+    [
+        ("vertex_gcs", "vertex.json"),
+        ("kubeflow_gcs", "kubeflow.json"),
+        ("vertex_example", "vertex.example.json"),
+        ("kubeflow_example", "kubeflow.example.json"),
+    ],
 )
 def test_compiled_structure_matches_the_snapshot(request, fixture, snapshot):
     compiled = request.getfixturevalue(fixture)
@@ -260,3 +275,49 @@ def test_wrong_extension_and_bad_names_are_refused(tmp_path):
         compile_pipeline(
             sample_config(*GCS_OVERRIDES, "name=Light_Rank"), "vertex", str(tmp_path / "p.json"), strict=True
         )
+
+
+def test_validate_spec_checks_the_executors_too(vertex_gcs):
+    validate_spec(vertex_gcs.job)  # the compiled job itself is valid
+    job = copy.deepcopy(vertex_gcs.job)
+    job["pipelineSpec"]["deploymentSpec"]["executors"]["Trainer_executor"]["container"]["imageTag"] = "v1"
+    # deploymentSpec is a free-form Struct in PipelineSpec: that parse alone lets the typo through.
+    json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    with pytest.raises(
+        CompileError, match=r"does not match the KFP PipelineSpec schema: .*no field named \"imageTag\""
+    ):
+        validate_spec(job)
+    job = copy.deepcopy(vertex_gcs.job)
+    job["pipelineSpec"]["root"]["dag"]["tasks"]["Trainer"]["retryPolicyy"] = {}
+    with pytest.raises(CompileError, match="retryPolicyy"):
+        validate_spec(job)
+
+
+def test_without_the_cache_no_task_is_cached(tmp_path):
+    compiled = compile_pipeline(
+        sample_config(*GCS_OVERRIDES, "enable_cache=false"), "vertex", str(tmp_path / "p.json")
+    )
+    written = json_format.MessageToDict(_parse_job(compiled.path))["pipelineSpec"]
+    for spec in (compiled.pipeline_spec, written):
+        tasks = spec["root"]["dag"]["tasks"]
+        assert set(tasks) == {*COMPONENTS, *RESOLVER_TASKS}
+        cached = [name for name, task in tasks.items() if task.get("cachingOptions", {}).get("enableCache")]
+        assert cached == []
+
+
+def test_a_gpu_for_vertex_training_is_refused_at_compile_time(tmp_path):
+    config = sample_config(
+        *GCS_OVERRIDES,
+        "cloud={image: gcr.io/p/lightrank:1, project: p, region: us-central1, "
+        "vertex_training: {machine_type: n1-standard-8, accelerator_type: NVIDIA_TESLA_T4, "
+        "accelerator_count: 1}}",
+    )
+    with pytest.raises(
+        CompileError,
+        match=r"^cloud\.vertex_training\.accelerator_type NVIDIA_TESLA_T4 asks for a GPU, but the pipeline "
+        r"image has no CUDA libraries: the job would train on the CPU",
+    ):
+        compile_pipeline(config, "vertex", str(tmp_path / "p.json"))
+    with pytest.raises(CompileError, match="accelerator_type"):
+        compile_pipeline(config, "kubeflow", str(tmp_path / "p.yaml"))
+    assert list(tmp_path.iterdir()) == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from typing import Any, NamedTuple
 from unittest import mock
 
 import kfp
@@ -21,12 +22,13 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.aiplatform import pipeline_jobs
 from google.cloud.aiplatform_v1.types import pipeline_job as gca_pipeline_job
 from kfp_server_api import rest
-from kubeflow_support import GCS_OVERRIDES, sample_config
+from kubeflow_support import GCS_OVERRIDES, KUBEFLOW_EXAMPLE, sample_config
 
 from kubeflow import cli
 from kubeflow.compiler import compile_pipeline
 from kubeflow.errors import DeploymentError, RunParameterError, SubmitError
 from kubeflow.submit import submit_kubeflow, submit_vertex
+from pipeline import cli as pipeline_cli
 
 CLOUD = (
     "cloud={image: us-docker.pkg.dev/p/lightrank/pipeline:1, "
@@ -103,14 +105,24 @@ def test_vertex_sends_one_create_pipeline_job_with_the_parameters(tmp_path, vert
     assert run.url.endswith(f"/pipelines/runs/{request.pipeline_job_id}?project=my-project")
 
 
+class Call(NamedTuple):
+    """One HTTP request as the generated KFP client sent it."""
+
+    method: str
+    url: str
+    body: Any
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
 class FakeKfpServer:
     """Answers the KFP v2beta1 REST calls `create_run_from_pipeline_package` makes, recording them."""
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, str, object]] = []
+        self.calls: list[Call] = []
 
     def request(self, _client, method, url, query_params=None, headers=None, body=None, **_):
-        self.calls.append((method, url, body))
+        self.calls.append(Call(method, url, body, dict(query_params or []), dict(headers or {})))
         path = url.split("/apis/v2beta1/", 1)[1]
         if path == "healthz":
             payload = {"multi_user": False}
@@ -138,6 +150,7 @@ def kfp_server():
     with (
         mock.patch.object(rest.RESTClientObject, "request", request),
         mock.patch.object(kfp.Client, "_LOCAL_KFP_CONTEXT", "/nonexistent/kfp/context.json"),
+        mock.patch.object(kfp.Client, "_NAMESPACE_PATH", "/nonexistent/kfp/namespace"),
     ):
         yield server
 
@@ -152,11 +165,12 @@ def test_kubeflow_creates_the_experiment_then_the_run(tmp_path, kfp_server):
         parameter_values={"threshold_auc_unweighted_lower_bound": 0.7},
         enable_caching=True,
     )
-    methods = [(method, url.split("/apis/v2beta1/")[1]) for method, url, _ in kfp_server.calls]
+    methods = [(call.method, call.url.split("/apis/v2beta1/")[1]) for call in kfp_server.calls]
     assert methods == [("GET", "healthz"), ("GET", "experiments"), ("POST", "experiments"), ("POST", "runs")]
-    assert all(url.startswith("http://kfp.example:8080/apis/v2beta1/") for _, url, _ in kfp_server.calls)
-    assert kfp_server.calls[2][2]["display_name"] == "lightrank-sample"
-    body = kfp_server.calls[3][2]
+    assert all(call.url.startswith("http://kfp.example:8080/apis/v2beta1/") for call in kfp_server.calls)
+    assert kfp_server.calls[2].body["display_name"] == "lightrank-sample"
+    assert not any("authorization" in call.headers for call in kfp_server.calls)  # no token given
+    body = kfp_server.calls[3].body
     assert body["experiment_id"] == "exp-1" and body["display_name"].startswith("lightrank-sample ")
     assert body["runtime_config"] == {
         "parameters": {"threshold_auc_unweighted_lower_bound": 0.7},
@@ -253,3 +267,67 @@ def test_compile_through_the_command_line(tmp_path, capsys):
     assert f"Compiled for Vertex AI Pipelines: {out}" in printed.out
     assert "lightrank-pipeline:latest (the default" in printed.out
     assert "learning_rate" in printed.out and printed.err == ""
+
+
+KUBEFLOW_SUBMIT = ("submit", "--target", "kubeflow", "--config", KUBEFLOW_EXAMPLE)
+
+
+def test_kubeflow_submit_reads_the_endpoint_and_token_from_the_environment(kfp_server, monkeypatch, capsys):
+    monkeypatch.setenv("KF_PIPELINES_ENDPOINT", "http://kfp-env.example:8888")
+    monkeypatch.setenv("KF_PIPELINES_TOKEN", "env-token")
+    assert pipeline_cli.main([*KUBEFLOW_SUBMIT, "--param", "train_steps=250"]) == 0
+    paths = [(call.method, call.url) for call in kfp_server.calls]
+    assert paths == [
+        ("GET", "http://kfp-env.example:8888/apis/v2beta1/healthz"),
+        ("GET", "http://kfp-env.example:8888/apis/v2beta1/experiments"),
+        ("POST", "http://kfp-env.example:8888/apis/v2beta1/experiments"),
+        ("POST", "http://kfp-env.example:8888/apis/v2beta1/runs"),
+    ]
+    assert [call.headers.get("authorization") for call in kfp_server.calls] == ["Bearer env-token"] * 4
+    run = kfp_server.calls[3].body
+    assert run["runtime_config"] == {
+        "parameters": {"train_steps": 250},
+        "pipeline_root": "gs://my-bucket/lightrank/pipeline",
+    }
+    # The default experiment is the pipeline name; no --namespace: kfp sends its context's, "".
+    assert kfp_server.calls[2].body == {"display_name": "lightrank", "namespace": ""}
+    printed = capsys.readouterr().out
+    assert "Submitted 'lightrank' to Kubeflow Pipelines: run-42" in printed
+    assert "Follow it at http://kfp-env.example:8888/#/runs/details/run-42" in printed
+
+
+def test_kubeflow_submit_sends_the_namespace_experiment_and_token_flags(kfp_server, monkeypatch):
+    monkeypatch.setenv("KF_PIPELINES_ENDPOINT", "http://ignored.example")
+    monkeypatch.setenv("KF_PIPELINES_TOKEN", "env-token")
+    code = pipeline_cli.main(
+        [
+            *KUBEFLOW_SUBMIT, "--host", "https://kubeflow.example.com/pipeline",
+            "--namespace", "team-ranking", "--experiment", "nightly", "--token", "flag-token", "--no-cache",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    assert all(
+        call.url.startswith("https://kubeflow.example.com/pipeline/apis/v2beta1/")
+        for call in kfp_server.calls
+    )
+    # With a namespace given, kfp skips the healthz probe that looks for a multi-user deployment.
+    lookup, create, run = kfp_server.calls
+    assert lookup.method == "GET" and lookup.query["namespace"] == "team-ranking"
+    assert json.loads(lookup.query["filter"])["predicates"] == [
+        {"operation": 1, "key": "display_name", "stringValue": "nightly"}  # 1: EQUALS
+    ]
+    assert create.body == {"display_name": "nightly", "namespace": "team-ranking"}
+    assert run.body["experiment_id"] == "exp-1" and run.body["display_name"].startswith("lightrank ")
+    tasks = run.body["pipeline_spec"]["root"]["dag"]["tasks"].values()
+    assert tasks and not any(task["cachingOptions"].get("enableCache") for task in tasks)  # --no-cache
+    assert {call.headers.get("authorization") for call in kfp_server.calls} == {"Bearer flag-token"}
+
+
+def test_kubeflow_submit_without_a_host_is_one_line_and_exit_2(kfp_server, monkeypatch, capsys):
+    monkeypatch.delenv("KF_PIPELINES_ENDPOINT", raising=False)
+    assert pipeline_cli.main(list(KUBEFLOW_SUBMIT)) == 2
+    assert capsys.readouterr().err == (
+        "lightrank: error: --target kubeflow needs --host or $KF_PIPELINES_ENDPOINT "
+        "(the Kubeflow Pipelines API endpoint)\n"
+    )
+    assert kfp_server.calls == []
