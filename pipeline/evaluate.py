@@ -10,7 +10,9 @@ the data holds.
 Bad input (a glob matching nothing, a candidate without a request key, a directory that is
 not a serving SavedModel) ends with one message naming it, before anything is written.
 Outputs appear only once everything succeeded: TFMA writes into a staging directory that
-is moved to `--out` at the end, and the JSON and Parquet files are renamed into place.
+is moved to `--out` at the end, and the JSON and Parquet files are renamed into place. The
+JSON of every scalar metric by slice is always written, to `<out>/metrics.json` unless
+`--json` names another file.
 
 This module imports nothing heavy at load time: the CLI imports it to build its parser.
 """
@@ -31,25 +33,35 @@ from typing import Any, TextIO
 
 from pipeline.config import ConfigError, PipelineConfig, load_config
 
-#: The table's columns: (header, metric name). All metrics are in `--json` and the TFMA output.
+#: How an undefined (NaN) value is shown; the same as `pipeline.summary.NOT_AVAILABLE`, which
+#: is not imported here to keep this module light (the CLI imports it to build its parser).
+NOT_AVAILABLE = "n/a"
+
+#: The table's columns: (header, metric name). All metrics are in the JSON and the TFMA output.
 TABLE_COLUMNS = (
     ("examples", "example_count"),
     ("requests", "num_requests"),
     ("auc", "auc_unweighted"),
     ("rce", "rce_unweighted"),
     ("nrce", "nrce_unweighted"),
+    ("logloss", "log_loss_unweighted"),
     ("pred_ctr", "predicted_ctr_unweighted"),
     ("ctr", "ctr_unweighted"),
     ("R@50/3", "recall_atLight_50_atHeavy_3"),
     ("R@100/10", "recall_atLight_100_atHeavy_10"),
     ("CGR@100/10", "cgr_atLight_100_atHeavy_10"),
+    ("NDCG@10", "ndcg_at_10"),
     ("no_heavy", "num_candidates_missing_heavy_score"),
 )
 _COUNTS = {"example_count", "num_requests", "num_candidates_missing_heavy_score"}
 _LEGEND = (
     "Unweighted metrics. R@N/K = recall_atLight_N_atHeavy_K, CGR@N/K = cgr_atLight_N_atHeavy_K,\n"
-    "no_heavy = num_candidates_missing_heavy_score (candidates left out of R, CGR and ExpectedLoss)."
+    "NDCG@10 by heavy score, no_heavy = num_candidates_missing_heavy_score (candidates left out of\n"
+    "R, CGR, NDCG and ExpectedLoss). n/a = undefined on the slice: auc with one label class; the\n"
+    "request metrics on a slice that splits requests (by a candidate feature); rce with one class."
 )
+#: The JSON's file name inside `--out` when `--json` is not given.
+DEFAULT_JSON_NAME = "metrics.json"
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -108,16 +120,18 @@ class EvalOutputs:
     """Where the results go; checked before anything runs."""
 
     out_dir: str
-    json_path: str | None = None
+    json_path: str
     predictions_path: str | None = None
 
     @classmethod
     def plan(cls, out: str | None, json_path: str | None, predictions: str | None, model: str) -> EvalOutputs:
         """Absolute output paths; `out` defaults to `eval/<model name>-<time>` in the current dir.
 
+        The JSON goes to `json_path`, or to `<out>/metrics.json` when it is None.
+
         Raises:
             EvalInputError: `--out` exists and is not an empty directory, or the directory of
-                `--json` / `--predictions` does not exist.
+                `--json` / `--predictions` does not exist (and is not `--out` itself).
         """
         if out is None:
             stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -127,13 +141,19 @@ class EvalOutputs:
             raise EvalInputError(f"--out {out} already exists; choose a new directory")
         for flag, path in (("--json", json_path), ("--predictions", predictions)):
             directory = os.path.dirname(os.path.abspath(path)) if path else ""
-            if path is not None and not os.path.isdir(directory):
+            if path is not None and directory != out and not os.path.isdir(directory):
                 raise EvalInputError(f"{flag} {path}: directory {directory} does not exist")
         return cls(
             out_dir=out,
-            json_path=os.path.abspath(json_path) if json_path else None,
+            json_path=os.path.abspath(json_path) if json_path else os.path.join(out, DEFAULT_JSON_NAME),
             predictions_path=os.path.abspath(predictions) if predictions else None,
         )
+
+    def staged(self, path: str, staging: str) -> str:
+        """Where to write `path` before the staging directory becomes `out_dir`."""
+        if os.path.dirname(path) == self.out_dir:
+            return os.path.join(staging, os.path.basename(path))
+        return path
 
 
 @dataclasses.dataclass(frozen=True)
@@ -222,10 +242,14 @@ def evaluate(
         )
         if outputs.predictions_path:
             console.write("Writing predictions ...\n")
-            rows = write_predictions(model_dir, files, columns, outputs.predictions_path)
+            rows = write_predictions(
+                model_dir, files, columns, outputs.staged(outputs.predictions_path, staging)
+            )
             result = dataclasses.replace(result, prediction_rows=rows)
-        if outputs.json_path:
-            _write_json(outputs.json_path, {"model": model_dir, "data": data, "metrics": result.metrics})
+        _write_json(
+            outputs.staged(outputs.json_path, staging),
+            {"model": model_dir, "data": data, "metrics": result.metrics},
+        )
         os.makedirs(os.path.dirname(outputs.out_dir), exist_ok=True)
         if os.path.isdir(outputs.out_dir):
             os.rmdir(outputs.out_dir)  # checked empty by EvalOutputs.plan
@@ -257,10 +281,11 @@ def _write_json(path: str, content: Mapping[str, Any]) -> None:
 
 
 def _cell(metric: str, value: float | None) -> str:
+    """A table cell: "-" for a metric not computed, "n/a" for one undefined on the slice (NaN)."""
     if value is None:
         return "-"
     if math.isnan(value):
-        return "nan"
+        return NOT_AVAILABLE
     return f"{value:,.0f}" if metric in _COUNTS else f"{value:.4f}"
 
 
@@ -293,8 +318,7 @@ def format_report(result: EvalResult, outputs: EvalOutputs) -> str:
     gates = "passed" if result.gates_passed else f"FAILED ({', '.join(result.failed_gates)})"
     lines.append(f"Quality gates (absolute bounds of the config, overall slice): {gates}")
     lines.append(f"Evaluation:  {outputs.out_dir}")
-    if outputs.json_path:
-        lines.append(f"Metrics:     {outputs.json_path}")
+    lines.append(f"Metrics:     {outputs.json_path}")
     if outputs.predictions_path:
         lines.append(f"Predictions: {outputs.predictions_path} ({result.prediction_rows:,} rows)")
     return "\n".join(lines)
@@ -336,7 +360,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
     )
     parser.add_argument("--out", default=None, help="TFMA output directory (default: eval/<model>-<time>)")
-    parser.add_argument("--json", default=None, metavar="FILE", help="write all scalar metrics by slice")
+    parser.add_argument(
+        "--json",
+        default=None,
+        metavar="FILE",
+        help="all scalar metrics by slice (default: <out>/metrics.json)",
+    )
     parser.add_argument(
         "--predictions", default=None, metavar="OUT.parquet", help="write one row per candidate"
     )

@@ -1,12 +1,18 @@
-"""The end-of-run summary: what was pushed, how good it is, where things are."""
+"""The end-of-run summary: what was pushed, how good it is, where things are.
+
+`metrics_by_slice` is also how every other view (`lightrank eval`, the run report, `compare`,
+`lineage`) reads an evaluation, so it is where a number TFMA computes but that means nothing
+on a slice becomes NaN, shown as n/a (`undefined_as_nan`).
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import tensorflow_model_analysis as tfma
 
+from models.metrics.grouped import NUM_CANDIDATES_IN_REQUESTS, needs_whole_requests
 from pipeline.config import PipelineConfig
 from pipeline.runs import RunRecord
 
@@ -17,6 +23,7 @@ KEY_METRICS = (
     "auc_unweighted",
     "rce_unweighted",
     "nrce_unweighted",
+    "log_loss_unweighted",
     "auc_precision_recall_unweighted",
     "predicted_ctr_unweighted",
     "ctr_unweighted",
@@ -24,7 +31,17 @@ KEY_METRICS = (
     "recall_atLight_100_atHeavy_3",
     "recall_atLight_100_atHeavy_10",
     "cgr_atLight_100_atHeavy_10",
+    "ndcg_at_10",
 )
+#: Each AUC and the label rate of the same weighting: an AUC needs both classes.
+_AUC_LABEL_RATE = {
+    "auc": "ctr",
+    "auc_precision_recall": "ctr",
+    "auc_unweighted": "ctr_unweighted",
+    "auc_precision_recall_unweighted": "ctr_unweighted",
+}
+#: How a NaN (undefined) value is shown.
+NOT_AVAILABLE = "n/a"
 
 
 def _value(metric_value: object) -> float | None:
@@ -32,6 +49,29 @@ def _value(metric_value: object) -> float | None:
     if metric_value.HasField("double_value"):
         return metric_value.double_value.value
     return None
+
+
+def undefined_as_nan(metrics: Mapping[str, float]) -> dict[str, float]:
+    """One slice's metrics with the values that are undefined on it replaced by NaN.
+
+    * AUC and PR-AUC on a slice with a single label class (its ctr of the same weighting 0 or
+      1): TFMA 0.47 reports 0.0 there.
+    * Grouped metrics (`grouped.needs_whole_requests`) on a slice that splits requests, e.g. by
+      `candidate.source`: TFMA scores every request touching the slice with all its candidates,
+      so the value describes whole requests, not the slice. A slice splits requests exactly
+      when those requests hold more candidates (`num_candidates_in_requests`) than the slice
+      (`example_count`); the overall slice and slices by request-level features never do.
+    """
+    result = dict(metrics)
+    for auc, label_rate in _AUC_LABEL_RATE.items():
+        if auc in result and label_rate in result and not 0.0 < result[label_rate] < 1.0:
+            result[auc] = math.nan
+    in_requests = result.get(NUM_CANDIDATES_IN_REQUESTS)
+    if in_requests is not None and in_requests != result.get("example_count", in_requests):
+        for name in result:
+            if needs_whole_requests(name):
+                result[name] = math.nan
+    return result
 
 
 def metrics_by_slice(evaluation_uri: str, model_name: str = "") -> dict[str, dict[str, float]]:
@@ -43,7 +83,8 @@ def metrics_by_slice(evaluation_uri: str, model_name: str = "") -> dict[str, dic
             "baseline"; the candidate's values are kept (or all, if "").
 
     Returns:
-        `{"Overall": {...}, "candidate.source:topic_tweet": {...}, ...}`.
+        `{"Overall": {...}, "candidate.source:topic_tweet": {...}, ...}`, values that are
+        undefined on their slice as NaN (`undefined_as_nan`).
     """
     result: dict[str, dict[str, float]] = {}
     for metrics_for_slice in tfma.load_metrics(evaluation_uri):
@@ -61,12 +102,12 @@ def metrics_by_slice(evaluation_uri: str, model_name: str = "") -> dict[str, dic
             value = _value(kv.value)
             if value is not None:
                 row[key.name] = value
-    return result
+    return {name: undefined_as_nan(row) for name, row in result.items()}
 
 
 def _format(value: float) -> str:
     if math.isnan(value):
-        return "nan"
+        return NOT_AVAILABLE
     return f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:.4f}"
 
 

@@ -13,9 +13,11 @@ reproduce that. The ranked score is the model's prediction.
 Reported keys (N in `n_values`, K in `k_values`):
 
 * `cgr_atLight_{N}_atHeavy_{K}` for every pair, `recall_atLight_{N}_atHeavy_{K}` for N >= K,
-  `expected_loss_atLight_{N}`: means over requests (NaN when no request has a value);
+  `expected_loss_atLight_{N}`, `ndcg_at_10`: means over requests (NaN when no request has a
+  value);
 * `num_requests`: requests scored (at least one usable candidate);
-* `num_requests_all_zero_heavy_score`: of those, requests left out of recall (undefined there);
+* `num_candidates_in_requests`: every candidate of the requests TFMA handed over, usable or not;
+* `num_requests_all_zero_heavy_score`: of those, requests left out of recall and NDCG (undefined);
 * `num_candidates_missing_heavy_score`: candidates dropped for lacking exactly one finite
   heavy score (absent, NaN or multi-valued); they never reach a request's metrics;
 * `num_candidates_missing_request_key`: candidates TFMA handed over without a request key
@@ -23,6 +25,14 @@ Reported keys (N in `n_values`, K in `k_values`):
   they are dropped so that pseudo-request cannot distort the means. Note that TFMA 0.47 itself
   raises when the key is empty for some examples only, so the request key must be required in
   the data.
+
+Slices: TFMA 0.47 groups candidates into requests *before* it slices, and slices a request by
+the union of its candidates' slice keys; the combiner never learns which slice it serves. On a
+slice by a request-level feature (constant within a request) the values are exact. On a slice
+by a candidate feature (e.g. `candidate.source`) each request arrives with all its candidates,
+so the values describe whole requests, not the slice. `num_candidates_in_requests` tells the
+two apart: it equals the slice's `example_count` exactly when no request is split by the slice.
+`needs_whole_requests` names the keys that are then undefined (`pipeline.summary` shows n/a).
 
 Left out on purpose: `group_recall_unweighted` (N and K = whole request, always 1.0) and
 `group_recall_weighted` (added by an inverted check; a copy of it), spec 7.8.
@@ -54,17 +64,36 @@ NUM_REQUESTS = "num_requests"
 NUM_REQUESTS_ALL_ZERO_HEAVY_SCORE = "num_requests_all_zero_heavy_score"
 NUM_CANDIDATES_MISSING_HEAVY_SCORE = "num_candidates_missing_heavy_score"
 NUM_CANDIDATES_MISSING_REQUEST_KEY = "num_candidates_missing_request_key"
+NUM_CANDIDATES_IN_REQUESTS = "num_candidates_in_requests"
 COUNT_NAMES = (
     NUM_REQUESTS,
     NUM_REQUESTS_ALL_ZERO_HEAVY_SCORE,
     NUM_CANDIDATES_MISSING_HEAVY_SCORE,
     NUM_CANDIDATES_MISSING_REQUEST_KEY,
+    NUM_CANDIDATES_IN_REQUESTS,
 )
+#: Keys that still hold on a slice that splits requests: they count the requests TFMA handed
+#: over and their candidates. Every other key of the family describes the candidates of those
+#: whole requests, so it is undefined for such a slice.
+_WHOLE_REQUEST_COUNTS = (NUM_REQUESTS, NUM_CANDIDATES_IN_REQUESTS)
+_GROUPED_PREFIXES = ("cgr_atLight_", "recall_atLight_", "expected_loss_atLight_", "ndcg_at_")
 
 
 def grouped_metric_names(n_values: Sequence[int], k_values: Sequence[int]) -> list[str]:
     """Every key name `LightRankingGroupMetrics` reports for these N and K lists."""
     return group_metric_names(n_values, k_values) + list(COUNT_NAMES)
+
+
+def needs_whole_requests(name: str) -> bool:
+    """Whether the grouped metric `name` is undefined on a slice that splits requests.
+
+    True for the per-request means (CGR, Recall, ExpectedLoss, NDCG, whatever N and K) and the
+    candidate and all-zero counts, which TFMA computes over the whole requests that touch the
+    slice; False for `num_requests`, `num_candidates_in_requests` and every non-grouped name.
+    """
+    if name in _WHOLE_REQUEST_COUNTS:
+        return False
+    return name in COUNT_NAMES or name.startswith(_GROUPED_PREFIXES)
 
 
 def _positive_ints(values: Iterable[int], what: str) -> list[int]:
@@ -186,6 +215,7 @@ class _GroupCombiner(beam.CombineFn):
         )
         heavy_scores = np.where(has_heavy_score, heavy_scores, np.nan).astype(np.float64)
         has_heavy_score &= np.isfinite(heavy_scores)
+        accumulator.counts[NUM_CANDIDATES_IN_REQUESTS] += int(predictions.size)
         accumulator.counts[NUM_CANDIDATES_MISSING_REQUEST_KEY] += int(np.count_nonzero(~has_request_key))
         accumulator.counts[NUM_CANDIDATES_MISSING_HEAVY_SCORE] += int(
             np.count_nonzero(has_request_key & ~has_heavy_score)
@@ -260,7 +290,7 @@ def _group_computations(
 
 
 class LightRankingGroupMetrics(metric_types.Metric):
-    """CGR@(N, K), Recall@(N, K) and ExpectedLoss@N averaged over requests (see module docstring).
+    """CGR@(N, K), Recall@(N, K), ExpectedLoss@N and NDCG@10 averaged over requests (module docstring).
 
     With the default `name` the metric reports every key of `grouped_metric_names`. With `name`
     set to one of those keys it reports only that one, which is how a threshold is attached to a

@@ -1,4 +1,4 @@
-"""Per-request light-ranking metrics: CGR, Recall and ExpectedLoss (spec section 4.2).
+"""Per-request light-ranking metrics: CGR, Recall, ExpectedLoss (spec section 4.2) and NDCG.
 
 The light ranker (LR) picks N candidates of a request for the heavy ranker (HR). These
 metrics ask how much of what the HR would have put in its top K survives the LR's cut.
@@ -14,6 +14,11 @@ Names: `cgr_atLight_{N}_atHeavy_{K}` is the original name; `recall_atLight_{N}_a
 `group_recall_unweighted_at_L{N}_at_H{K}` and `expected_loss_atLight_{N}` was
 `ExpectedLoss_atLight_{N}`. Not ported: the weighted form of recall (`w`), because the original
 configuration never supplies a weight vector (spec 7.8).
+
+NDCG@k (`ndcg_at_{k}`) is TFMA 0.47's formula (`tfma.metrics.NDCG`) with the heavy score as
+gain, computed here so that it follows the rules of the other metrics of a request (candidates
+without a heavy score skipped and counted, stable sorts) instead of TFMA's, whose combiner
+raises on a single missing gain.
 """
 
 from __future__ import annotations
@@ -38,6 +43,15 @@ def expected_loss_name(light_n: int) -> str:
     return f"expected_loss_atLight_{light_n}"
 
 
+def ndcg_name(top_k: int) -> str:
+    """Metric name of NDCG@k by heavy score."""
+    return f"ndcg_at_{top_k}"
+
+
+#: The k of the reported NDCG (TFMA's NDCG was configured with top_k 10).
+NDCG_TOP_K = 10
+
+
 def recall_pairs(n_values: Iterable[int], k_values: Iterable[int]) -> list[tuple[int, int]]:
     """(N, K) pairs that get a recall metric: only N >= K, as `RecallGroupedMetricsConfiguration`."""
     k_list = list(k_values)
@@ -52,7 +66,7 @@ def _descending_stable(scores: np.ndarray) -> np.ndarray:
 class RankedGroup:
     """One request's candidates, sorted once and shared by every metric of the request.
 
-    A request has a few hundred candidates and is scored by 33 metrics by default; sorting the
+    A request has a few hundred candidates and is scored by 34 metrics by default; sorting the
     request once, not once per metric, keeps the Evaluator's per-request cost low.
     """
 
@@ -118,6 +132,16 @@ class RankedGroup:
             return None
         return float(np.max(self.ideal[:1]) - np.max(self.labels_by_prediction[:light_n]))
 
+    def ndcg(self, top_k: int) -> float | None:
+        """NDCG@k: DCG of the LR order over DCG of the HR order, HR scores as gains (see `ndcg_at_k`)."""
+        if top_k <= 0 or not np.max(self.labels) > 0.0:
+            return None
+        depth = min(top_k, len(self))
+        discounts = np.log2(np.arange(2, depth + 2, dtype=np.float64))
+        dcg = float(np.sum(self.labels_by_prediction[:depth] / discounts))
+        ideal = float(np.sum(self.ideal[:depth] / discounts))
+        return dcg / ideal if ideal > 0.0 else 0.0
+
 
 def cgr_at_nk(
     labels: Sequence[float] | np.ndarray,
@@ -165,13 +189,31 @@ def expected_loss_at_n(
     return RankedGroup(labels, predictions).expected_loss(light_n)
 
 
+def ndcg_at_k(
+    labels: Sequence[float] | np.ndarray, predictions: Sequence[float] | np.ndarray, top_k: int
+) -> float | None:
+    """NDCG@k of one request with the HR scores as gains, TFMA 0.47's formula.
+
+    With gains g in LR order (stable, descending by prediction) and d = min(k, len),
+    DCG = Σ_{i=1..d} g_i / log2(i + 1) and IDCG is the same sum over the gains sorted best
+    first; NDCG = DCG / IDCG, or 0.0 when IDCG <= 0. TFMA gives a request whose gains are all
+    <= 0 weight 0 in its mean; here it is undefined (None), which the mean over requests skips
+    in the same way. Ties in prediction keep input order (TFMA reverses a non-stable argsort).
+
+    Returns:
+        NDCG in [0, 1] for non-negative gains; None when k <= 0 or no gain is positive.
+    """
+    return RankedGroup(labels, predictions).ndcg(top_k)
+
+
 def group_metric_values(
     group: RankedGroup, n_values: Sequence[int], k_values: Sequence[int]
 ) -> dict[str, float | None]:
     """Every configured metric of one request, by metric name (None where undefined).
 
     CGR is computed for all N x K pairs, recall for the pairs with N >= K and ExpectedLoss for
-    each N, as in the original `group_metrics.run_group_metrics_light_ranking`.
+    each N, as in the original `group_metrics.run_group_metrics_light_ranking`, then NDCG at
+    `NDCG_TOP_K`.
     """
     values: dict[str, float | None] = {}
     for n in n_values:
@@ -181,6 +223,7 @@ def group_metric_values(
         values[recall_name(n, k)] = group.recall(n, k)
     for n in n_values:
         values[expected_loss_name(n)] = group.expected_loss(n)
+    values[ndcg_name(NDCG_TOP_K)] = group.ndcg(NDCG_TOP_K)
     return values
 
 
@@ -189,4 +232,5 @@ def group_metric_names(n_values: Sequence[int], k_values: Sequence[int]) -> list
     names = [cgr_name(n, k) for n in n_values for k in k_values]
     names += [recall_name(n, k) for n, k in recall_pairs(n_values, k_values)]
     names += [expected_loss_name(n) for n in n_values]
+    names.append(ndcg_name(NDCG_TOP_K))
     return names

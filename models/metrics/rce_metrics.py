@@ -1,4 +1,4 @@
-"""The light ranker's streaming eval metrics as TFMA metrics: RCE, NRCE, ARCE, ctr, predicted_ctr.
+"""The light ranker's streaming eval metrics as TFMA metrics: RCE, NRCE, ARCE, log loss, ctr, pred. ctr.
 
 Names (stable; the TFMA metric key name):
 
@@ -6,6 +6,7 @@ Names (stable; the TFMA metric key name):
 `rce`, `rce_unweighted`       relative cross entropy, in percent (spec 4.1)
 `nrce`, `nrce_unweighted`     RCE after scaling predictions by a = Σw·y / Σw·p
 `arce`, `arce_unweighted`     RCE after the odds-style recalibration p·a / (p·a + (1-p)·c)
+`log_loss`, ...               Σw·BCE(y, clip(p)) / Σw (`log_loss_unweighted`): CE_model of RCE
 `ctr`, `ctr_unweighted`       Σw·y / Σw
 `predicted_ctr`, ...          Σw·p / Σw (`predicted_ctr_unweighted`); compare with ctr
 ============================  ============================================================
@@ -18,6 +19,12 @@ i.e. `meta.weight`) when the MetricsSpec is example-weighted, and weight 1 other
 `unweighted=True` metric always uses weight 1, whatever the spec says; its key's
 `example_weighted` flag still follows the spec, so MetricConfig thresholds find it (the builder
 in `specs.py` puts unweighted metrics in an unweighted spec, where the flag is False).
+
+Log loss: TFMA's own `BinaryCrossEntropy` is not used. In TFMA 0.47 its `merge_accumulators`
+takes the first accumulator and then iterates the same sequence again, so whenever Beam merges
+accumulators (it passes a tuple) the first one counts twice and the value depends on bundling.
+It also does not clip, so one saturated float32 prediction (p = 1.0 on a negative) makes it
+infinite. Here it is the exact float64 mean `CE_model` that RCE is built on.
 
 Normalisers: twml's NRCE/ARCE used *running* per-batch normalisers (early batches saw an
 approximate `a`), which depend on batch order. TFMA has no batch order, so here `a` and `c`
@@ -69,7 +76,7 @@ def arce_value(sums: BinarySums, histogram: PredictionHistogram) -> float:
 
 
 class _LightRankerMetric(metric_types.Metric):
-    """Plumbing shared by the five metrics: weighting, default names, derived computation."""
+    """Plumbing shared by the six metrics: weighting, default names, derived computation."""
 
     BASE_NAME: ClassVar[str]
     NEEDS_HISTOGRAM: ClassVar[bool] = False
@@ -144,6 +151,17 @@ class PredictedCTR(_LightRankerMetric):
         return _ratio(sums.sum_weighted_prediction, sums.sum_weight)
 
 
+class LogLoss(_LightRankerMetric):
+    """log_loss = Σw·BCE(y, clip(p, 1e-5, 1-1e-5)) / Σw: the CE_model of RCE (NaN without weight)."""
+
+    BASE_NAME = "log_loss"
+
+    @staticmethod
+    def value(sums: BinarySums, histogram: PredictionHistogram | None) -> float:
+        """Σw·BCE / Σw from the exact sums."""
+        return _ratio(sums.sum_weighted_log_loss, sums.sum_weight)
+
+
 class RCE(_LightRankerMetric):
     """RCE = 100·(1 - CE_model / CE_base).
 
@@ -192,4 +210,4 @@ class ARCE(_LightRankerMetric):
 
 
 #: The metric classes, in reporting order.
-RCE_FAMILY: tuple[type[_LightRankerMetric], ...] = (RCE, NRCE, ARCE, CTR, PredictedCTR)
+RCE_FAMILY: tuple[type[_LightRankerMetric], ...] = (RCE, NRCE, ARCE, LogLoss, CTR, PredictedCTR)

@@ -3,16 +3,16 @@
 `light_ranking_metrics_specs` returns, in order:
 
 1. per-example, example-weighted (TFMA weights by the ModelSpec's `example_weight_key`, the raw
-   `meta.weight`, when one is set): `rce`, `nrce`, `arce`, `ctr`, `predicted_ctr`,
+   `meta.weight`, when one is set): `rce`, `nrce`, `arce`, `log_loss`, `ctr`, `predicted_ctr`,
    `weighted_example_count`, `auc`, `auc_precision_recall`;
 2. per-example, unweighted: the same with `_unweighted` (`example_count` for the count) plus
    `calibration_plot`. The unweighted metrics are the primary ones (spec 7.9);
 3. per request (`query_key` = request key), unweighted: `LightRankingGroupMetrics` (CGR, Recall,
-   ExpectedLoss and the request/candidate counts). TFMA's own `QueryStatistics` is left out: in
-   TFMA 0.47 it ignores model names, so it crashes as soon as a baseline model is evaluated;
-   `num_requests` gives the request count;
-4. per request: TFMA's `ndcg` at top_k 10 with the heavy-ranker score as gain, in its own spec
-   because TFMA takes the k from the spec's `binarize.top_k_list`.
+   ExpectedLoss, NDCG@10 by heavy score and the request/candidate counts). TFMA's own
+   `QueryStatistics` is left out: in TFMA 0.47 it ignores model names, so it crashes as soon as
+   a baseline model is evaluated; `num_requests` gives the request count. TFMA's own `NDCG` is
+   left out too: its combiner raises on a single candidate without a heavy score, which would
+   fail the Evaluator on such data; `ndcg_at_10` uses its formula under our missing-data rules.
 
 Request-level specs must be unweighted: TFMA's query metrics require one weight per request and
 `meta.weight` differs between the candidates of a request. AUCs use 200 thresholds like twml.
@@ -44,7 +44,6 @@ from models.metrics.rce_metrics import RCE_FAMILY
 
 #: twml's `tf.metrics.auc` used 200 thresholds (spec 4.1).
 AUC_NUM_THRESHOLDS = 200
-NDCG_TOP_K = 10
 _CALIBRATION_PLOT = "calibration_plot"
 _DIRECTIONS = {
     "higher_is_better": tfma.MetricDirection.HIGHER_IS_BETTER,
@@ -107,9 +106,7 @@ def metric_threshold(name: str, spec: Mapping[str, Any]) -> tfma.MetricThreshold
     return threshold
 
 
-def _base_specs(
-    request_key: str, heavy_score_key: str, family: LightRankingGroupMetrics, include_ndcg: bool
-) -> list[tfma.MetricsSpec]:
+def _base_specs(family: LightRankingGroupMetrics, request_key: str) -> list[tfma.MetricsSpec]:
     """The specs, without thresholds."""
 
     def auc(class_name: str, name: str) -> tfma.MetricConfig:
@@ -138,19 +135,7 @@ def _base_specs(
         query_key=request_key,
         example_weights=tfma.ExampleWeightOptions(unweighted=True),
     )
-    specs = [weighted, unweighted, grouped]
-    if include_ndcg:
-        specs.append(
-            tfma.MetricsSpec(
-                metrics=[_tfma_metric("NDCG", name="ndcg", gain_key=heavy_score_key)],
-                query_key=request_key,
-                binarize=config_pb2.BinarizationOptions(
-                    top_k_list=config_pb2.RepeatedInt32Value(values=[NDCG_TOP_K])
-                ),
-                example_weights=tfma.ExampleWeightOptions(unweighted=True),
-            )
-        )
-    return specs
+    return [weighted, unweighted, grouped]
 
 
 def _overall_only(threshold: tfma.MetricThreshold) -> config_pb2.PerSliceMetricThreshold:
@@ -180,7 +165,6 @@ def light_ranking_metrics_specs(
     n_values: Sequence[int] = DEFAULT_N_VALUES,
     k_values: Sequence[int] = DEFAULT_K_VALUES,
     thresholds: Mapping[str, Mapping[str, Any]] | None = None,
-    include_ndcg: bool = True,
 ) -> list[tfma.MetricsSpec]:
     """The light ranker's MetricsSpecs (see module docstring for what each holds).
 
@@ -190,8 +174,6 @@ def light_ranking_metrics_specs(
         n_values: Light-ranker cut sizes N of the grouped metrics.
         k_values: Heavy-ranker top sizes K of the grouped metrics.
         thresholds: Metric name -> threshold fields (see `metric_threshold`).
-        include_ndcg: Add TFMA's NDCG. TFMA's NDCG raises if a candidate lacks the heavy score,
-            so turn it off for data with missing heavy scores (our grouped metrics skip them).
 
     Returns:
         The MetricsSpecs, to put into `tfma.EvalConfig(metrics_specs=...)`.
@@ -203,7 +185,7 @@ def light_ranking_metrics_specs(
     if not request_key or not heavy_score_key:
         raise ValueError("request_key and heavy_score_key must both name features")
     family = LightRankingGroupMetrics(heavy_score_key=heavy_score_key, n_values=n_values, k_values=k_values)
-    specs = _base_specs(request_key, heavy_score_key, family, include_ndcg)
+    specs = _base_specs(family, request_key)
     by_name = _configs_by_name(specs)
     grouped_spec = specs[2]
     grouped_names = grouped_metric_names(family.kwargs["n_values"], family.kwargs["k_values"])
@@ -227,9 +209,8 @@ def light_ranking_metrics_specs(
 def thresholdable_metric_names(
     n_values: Sequence[int] = DEFAULT_N_VALUES,
     k_values: Sequence[int] = DEFAULT_K_VALUES,
-    include_ndcg: bool = True,
 ) -> list[str]:
     """Every name `light_ranking_metrics_specs` accepts in `thresholds`, per-example ones first."""
     family = LightRankingGroupMetrics(n_values=n_values, k_values=k_values)
-    by_name = _configs_by_name(_base_specs("request", "heavy_score", family, include_ndcg))
+    by_name = _configs_by_name(_base_specs(family, "request"))
     return list(by_name) + grouped_metric_names(family.kwargs["n_values"], family.kwargs["k_values"])

@@ -4,7 +4,7 @@ twml streamed RCE, NRCE and ARCE through float32 batch accumulators (spec 4.1). 
 feeds a Beam `CombineFn` examples in no particular order and merges partial accumulators, so
 everything here is order-independent:
 
-* `BinarySums` holds the exact sums Σw, Σw·y, Σw·p and Σw·BCE(y, clip(p)). RCE, ctr and
+* `BinarySums` holds the exact sums Σw, Σw·y, Σw·p and Σw·BCE(y, clip(p)). RCE, log loss, ctr and
   predicted_ctr are closed-form in them.
 * `PredictionHistogram` serves NRCE and ARCE. Their normaliser `a = Σw·y / Σw·p` is only known
   once the whole slice is seen, and `BCE(y, clip(a·p))` does not decompose into sums, so the
@@ -14,7 +14,7 @@ everything here is order-independent:
   replace them by their class mean, an error of second order in the bucket width (about 1e-7
   of the per-example loss). Memory is bounded by the number of occupied buckets (< 70,000).
 
-All ten metrics of the family (five, weighted and unweighted) read one `StreamingState`,
+All twelve metrics of the family (six, weighted and unweighted) read one `StreamingState`,
 computed by one combiner under one private key (TFMA de-duplicates computations by combiner
 and keys): it fetches each example's label, prediction and weight once and feeds a weighted
 and a unit-weight copy of both accumulators. TFMA's generic per-example extraction costs far

@@ -1,9 +1,16 @@
-"""`lightrank eval` inputs and outputs: each bad input is one named error; ids stay exact."""
+"""`lightrank eval`: inputs, outputs and one run with the production EvalConfig.
+
+Each bad input is one named error; ids stay exact; `evaluate()` on hand-built requests gives
+hand-computed values, and n/a where a metric is undefined on the slice.
+"""
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import io
+import json
+import math
 import os
 from pathlib import Path
 
@@ -11,8 +18,21 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 
-from pipeline.evaluate import EvalInputError, EvalOutputs, data_files, format_table, register
+from pipeline.cli import DEFAULT_CONFIG
+from pipeline.config import load_config
+from pipeline.evaluate import (
+    TABLE_COLUMNS,
+    EvalInputError,
+    EvalOutputs,
+    EvalResult,
+    data_files,
+    evaluate,
+    format_report,
+    format_table,
+    register,
+)
 from pipeline.predictions import (
     CandidateColumns,
     check_serving_model,
@@ -204,6 +224,9 @@ def test_outputs_are_checked_before_anything_runs(tmp_path):
         EvalOutputs.plan(str(tmp_path / "o"), str(tmp_path / "missing" / "m.json"), None, "m")
     default = EvalOutputs.plan(None, None, None, "/models/serving/17/")
     assert default.out_dir.startswith(os.path.join(os.getcwd(), "eval", "17-"))
+    assert default.json_path == os.path.join(default.out_dir, "metrics.json")  # JSON by default
+    chosen = EvalOutputs.plan(str(tmp_path / "o"), str(tmp_path / "m.json"), None, "m")
+    assert chosen.json_path == str(tmp_path / "m.json")
 
 
 def test_bad_data_through_the_command_writes_nothing(tmp_path, scorer_dir):
@@ -237,5 +260,155 @@ def test_the_table_has_one_row_per_slice_overall_first():
     )
     header, overall, topic = table.splitlines()[:3]
     assert header.split()[:4] == ["slice", "examples", "requests", "auc"]
-    assert overall.split()[:4] == ["Overall", "5,000", "7", "nan"]
-    assert topic.split()[:4] == ["candidate.source:topic", "1,234", "-", "0.6123"]
+    assert overall.split()[:4] == ["Overall", "5,000", "7", "n/a"]  # NaN: undefined on the slice
+    assert topic.split()[:4] == ["candidate.source:topic", "1,234", "-", "0.6123"]  # "-": not computed
+
+
+# --- evaluate() with the sample config's EvalConfig, on hand-built requests --------------------
+
+HEAVY = "meta.ranking.weighted_oonc_model_score"
+# (trace id, user.device, candidate.source, prediction, heavy score or None, is_top3, meta.weight).
+# The stand-in scorer predicts 2·x, so x = prediction / 2 gives the prediction exactly in float32.
+# user.device is constant within a request, candidate.source is not; source "b" has positives only.
+CANDIDATES = [
+    (11, b"ios", b"a", 0.9, 0.2, 0, 1.0),
+    (11, b"ios", b"b", 0.3, 0.9, 1, 2.0),
+    (11, b"ios", b"a", 0.5, None, 0, 3.0),
+    (12, b"android", b"a", 0.8, 0.7, 1, 1.0),
+    (12, b"android", b"a", 0.1, 0.3, 0, 2.0),
+    (13, b"android", b"b", 0.2, 0.6, 1, 1.0),
+    (13, b"android", b"a", 0.6, 0.1, 0, 2.0),
+]
+
+
+def _f32(value: float) -> float:
+    return float(np.float32(value))
+
+
+def _ndcg2(first: float, second: float) -> float:
+    """NDCG@10 of a two-candidate request whose light order has heavy scores (first, second)."""
+    best, worst = max(first, second), min(first, second)
+    return (_f32(first) + _f32(second) / math.log2(3)) / (_f32(best) + _f32(worst) / math.log2(3))
+
+
+def _candidate(trace_id, device, source, prediction, heavy, is_top3, weight) -> bytes:
+    def floats(value: float) -> tf.train.Feature:
+        return tf.train.Feature(float_list=tf.train.FloatList(value=[value]))
+
+    feature = {
+        "x": floats(prediction / 2),
+        "meta.trace_id": tf.train.Feature(int64_list=tf.train.Int64List(value=[trace_id])),
+        "user.device": tf.train.Feature(bytes_list=tf.train.BytesList(value=[device])),
+        "candidate.source": tf.train.Feature(bytes_list=tf.train.BytesList(value=[source])),
+        "meta.ranking.is_top3": tf.train.Feature(int64_list=tf.train.Int64List(value=[is_top3])),
+        "label.sent": tf.train.Feature(int64_list=tf.train.Int64List(value=[is_top3])),
+        "meta.weight": floats(weight),
+    }
+    if heavy is not None:
+        feature[HEAVY] = floats(heavy)
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+@pytest.fixture(scope="module")
+def evaluated(tmp_path_factory: pytest.TempPathFactory, scorer_dir: str) -> tuple[EvalResult, EvalOutputs]:
+    root = tmp_path_factory.mktemp("evaluate")
+    data = _write(root / "part-0.tfrecord", [_candidate(*candidate) for candidate in CANDIDATES])
+    config = load_config(
+        DEFAULT_CONFIG,
+        [
+            f"schema.path={REPO / 'schema' / 'sample' / 'schema.pbtxt'}",
+            f"schema.feature_spec={REPO / 'schema' / 'sample' / 'feature_spec.yaml'}",
+            "model.task=HeavyRankPosition",
+            "evaluation.slices=[[candidate.source], [user.device]]",  # raw features: no slice_features
+        ],
+    )
+    outputs = EvalOutputs.plan(str(root / "out"), None, None, scorer_dir)
+    return evaluate(config, scorer_dir, data, outputs, io.StringIO()), outputs
+
+
+def test_evaluate_counts_the_missing_heavy_score_and_still_scores_every_request(evaluated):
+    result, _ = evaluated
+    overall = result.metrics["Overall"]
+    assert (result.candidates, result.missing_heavy_score) == (7, 1)
+    assert overall["num_candidates_missing_heavy_score"] == 1.0
+    assert overall["num_requests"] == 3.0
+    assert overall["example_count"] == overall["num_candidates_in_requests"] == 7.0
+    # Request 11 keeps its two scored candidates (light order: heavy 0.2, then 0.9); 12 is ideal.
+    ndcg = (_ndcg2(0.2, 0.9) + 1.0 + _ndcg2(0.1, 0.6)) / 3
+    assert overall["ndcg_at_10"] == pytest.approx(ndcg, rel=1e-9)
+    log_loss = [
+        -math.log(1 - _f32(p)) if y == 0 else -math.log(_f32(p)) for _, _, _, p, _, y, _ in CANDIDATES
+    ]
+    assert overall["log_loss_unweighted"] == pytest.approx(sum(log_loss) / 7, rel=1e-9)
+    weights = [w for *_, w in CANDIDATES]
+    assert overall["log_loss"] == pytest.approx(
+        sum(w * loss for w, loss in zip(weights, log_loss, strict=True)) / sum(weights), rel=1e-9
+    )
+
+
+def test_grouped_metrics_are_exact_on_request_level_slices_and_n_a_on_candidate_slices(evaluated):
+    result, outputs = evaluated
+    ios, android = result.metrics["user.device:ios"], result.metrics["user.device:android"]
+    assert ios["ndcg_at_10"] == pytest.approx(_ndcg2(0.2, 0.9), rel=1e-9)
+    assert android["ndcg_at_10"] == pytest.approx((1.0 + _ndcg2(0.1, 0.6)) / 2, rel=1e-9)
+    assert ios["ndcg_at_10"] != pytest.approx(result.metrics["Overall"]["ndcg_at_10"], rel=1e-3)
+    assert (ios["num_candidates_missing_heavy_score"], android["num_candidates_missing_heavy_score"]) == (
+        1,
+        0,
+    )
+    # Source "a" has 5 candidates, but TFMA hands its 3 requests over whole (7 candidates): the
+    # raw grouped values are the overall ones, so they are shown as undefined.
+    source_a = result.metrics["candidate.source:a"]
+    assert (source_a["example_count"], source_a["num_candidates_in_requests"]) == (5.0, 7.0)
+    raw = _raw_metrics(outputs.out_dir)
+    assert raw["candidate.source:a"]["ndcg_at_10"] == pytest.approx(result.metrics["Overall"]["ndcg_at_10"])
+    assert math.isnan(source_a["ndcg_at_10"]) and math.isnan(source_a["recall_atLight_50_atHeavy_3"])
+    assert math.isnan(source_a["num_candidates_missing_heavy_score"])
+    assert source_a["num_requests"] == 3.0  # requests with a candidate in the slice: still true
+    assert source_a["auc_unweighted"] == pytest.approx(0.75, abs=1e-6)  # per-candidate metrics stay
+
+
+def test_auc_on_a_one_class_slice_is_n_a_not_zero(evaluated):
+    result, outputs = evaluated
+    source_b = result.metrics["candidate.source:b"]  # two positives, no negative
+    assert source_b["ctr_unweighted"] == 1.0 and source_b["ctr"] == 1.0
+    assert _raw_metrics(outputs.out_dir)["candidate.source:b"]["auc_unweighted"] == 0.0  # TFMA's value
+    for name in ("auc", "auc_unweighted", "auc_precision_recall", "auc_precision_recall_unweighted"):
+        assert math.isnan(source_b[name]), name
+    row = next(
+        line for line in format_table(result.metrics).splitlines() if line.startswith("candidate.source:b")
+    )
+    cells = dict(zip(["slice", *(title for title, _ in TABLE_COLUMNS)], row.split(), strict=True))
+    assert (cells["auc"], cells["rce"], cells["R@50/3"], cells["NDCG@10"]) == ("n/a",) * 4
+    assert cells["examples"] == "2" and cells["logloss"] != "n/a"
+
+
+def test_metrics_json_is_written_into_out_by_default(evaluated):
+    result, outputs = evaluated
+    assert outputs.json_path == os.path.join(outputs.out_dir, "metrics.json")
+    with open(outputs.json_path) as f:
+        written = json.load(f)
+    assert written["metrics"]["Overall"]["ndcg_at_10"] == result.metrics["Overall"]["ndcg_at_10"]
+    assert written["metrics"]["candidate.source:a"]["ndcg_at_10"] is None  # n/a is null in JSON
+    assert set(written["metrics"]) == {
+        "Overall",
+        "candidate.source:a",
+        "candidate.source:b",
+        "user.device:ios",
+        "user.device:android",
+    }
+    assert tfma.load_metrics(outputs.out_dir)  # TFMA's own output still reads next to it
+    assert f"Metrics:     {outputs.json_path}" in format_report(result, outputs)
+
+
+def _raw_metrics(evaluation_dir: str) -> dict[str, dict[str, float]]:
+    """TFMA's values as written, before `metrics_by_slice` marks the undefined ones."""
+    raw: dict[str, dict[str, float]] = {}
+    for metrics_for_slice in tfma.load_metrics(evaluation_dir):
+        name = tfma.slicer.stringify_slice_key(tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key))
+        raw[name or "Overall"] = {
+            kv.key.name: kv.value.double_value.value
+            for kv in metrics_for_slice.metric_keys_and_values
+            if kv.value.HasField("double_value") and not kv.key.HasField("sub_key")
+        }
+    return raw

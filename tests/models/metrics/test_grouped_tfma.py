@@ -18,6 +18,7 @@ from models.metrics.grouped import (
     FAMILY_NAME,
     LightRankingGroupMetrics,
     grouped_metric_names,
+    needs_whole_requests,
     single_value_mask,
 )
 from models.metrics.specs import light_ranking_metrics_specs
@@ -86,10 +87,14 @@ def test_requests_are_averaged_and_incomplete_candidates_are_counted() -> None:
     assert values["recall_atLight_2_atHeavy_2"] == pytest.approx(1.0)
     assert values["expected_loss_atLight_1"] == pytest.approx(0.1)
     assert values["expected_loss_atLight_2"] == pytest.approx(0.0)
+    # NDCG@10: A ranks (0.5, 0.8) against the ideal (0.8, 0.5); B is ideal; C has no positive gain.
+    ndcg_a = (0.5 + 0.8 / math.log2(3)) / (0.8 + 0.5 / math.log2(3))
+    assert values["ndcg_at_10"] == pytest.approx((ndcg_a + 1.0) / 2, rel=1e-12)
     assert values["num_requests"] == 3
     assert values["num_requests_all_zero_heavy_score"] == 1
     assert values["num_candidates_missing_heavy_score"] == 2
     assert values["num_candidates_missing_request_key"] == 1
+    assert values["num_candidates_in_requests"] == 8  # every candidate handed over, usable or not
 
 
 def test_metric_without_any_defined_value_is_nan() -> None:
@@ -97,7 +102,24 @@ def test_metric_without_any_defined_value_is_nan() -> None:
         LightRankingGroupMetrics(HEAVY, [1], [1]), [_request([0.2, 0.1], np.array([1, 1]), np.zeros(2))]
     )
     assert math.isnan(values["recall_atLight_1_atHeavy_1"])
+    assert math.isnan(values["ndcg_at_10"])
     assert values["cgr_atLight_1_atHeavy_1"] == 0.0
+
+
+def test_needs_whole_requests_names_the_slice_dependent_keys() -> None:
+    undefined_on_split_slices = [
+        name for name in grouped_metric_names([5], [1]) if needs_whole_requests(name)
+    ]
+    assert undefined_on_split_slices == [
+        "cgr_atLight_5_atHeavy_1",
+        "recall_atLight_5_atHeavy_1",
+        "expected_loss_atLight_5",
+        "ndcg_at_10",
+        "num_requests_all_zero_heavy_score",
+        "num_candidates_missing_heavy_score",
+        "num_candidates_missing_request_key",
+    ]
+    assert not any(needs_whole_requests(name) for name in ("example_count", "auc", "rce_unweighted"))
 
 
 def test_name_selects_a_single_key_sharing_the_family_computation() -> None:
@@ -205,7 +227,6 @@ def tfma_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float]
         HEAVY,
         n_values=[1, 2],
         k_values=[1, 2],
-        include_ndcg=False,  # TFMA's NDCG raises on the candidate without a heavy score
         thresholds={
             "ctr": {"lower_bound": 0.0},
             "rce_unweighted": {"upper_bound": -1000.0},
@@ -239,6 +260,7 @@ def test_end_to_end_grouped_metrics_match_hand_values(tfma_run: tuple[dict[str, 
     assert values["num_requests_all_zero_heavy_score"] == 1
     assert values["num_candidates_missing_heavy_score"] == 1
     assert values["num_candidates_missing_request_key"] == 0
+    assert values["num_candidates_in_requests"] == 6 == values["example_count"]
 
 
 def test_end_to_end_rce_family_uses_weights_only_where_asked(
@@ -254,6 +276,11 @@ def test_end_to_end_rce_family_uses_weights_only_where_asked(
     assert values["rce_unweighted"] == pytest.approx(_hand_rce([(y, p, 1.0) for y, p, _ in rows]), rel=1e-9)
     a = sum(w * y for y, _, w in rows) / sum(w * p for _, p, w in rows)
     assert values["nrce"] == pytest.approx(_hand_rce([(y, p * a, w) for y, p, w in rows]), rel=1e-9)
+    log_loss = sum(-w * (y * math.log(p) + (1 - y) * math.log(1 - p)) for y, p, w in rows)
+    assert values["log_loss"] == pytest.approx(log_loss / 9.0, rel=1e-9)
+    assert values["log_loss_unweighted"] == pytest.approx(
+        sum(-(y * math.log(p) + (1 - y) * math.log(1 - p)) for y, p, _ in rows) / 6.0, rel=1e-9
+    )
     # Positives 0.9, 0.7, 0.4 against negatives 0.2, 0.6, 0.3: 8 of 9 pairs ordered right.
     assert values["auc_unweighted"] == pytest.approx(8 / 9, abs=1e-6)
 
@@ -271,12 +298,12 @@ def test_end_to_end_thresholds_reach_grouped_and_per_example_metrics(
     assert failed == {"cgr_atLight_1_atHeavy_1", "rce_unweighted"}  # ctr passes its bound
 
 
-def test_end_to_end_default_specs_with_ndcg(tmp_path: Path) -> None:
+def test_end_to_end_default_specs_survive_a_missing_heavy_score(tmp_path: Path) -> None:
+    """The production specs, unchanged, on data where one candidate lacks its heavy score."""
     data = str(tmp_path / "eval.tfrecord")
     with tf.io.TFRecordWriter(data) as writer:
-        for candidate in CANDIDATES:
-            if candidate[4] is not None:  # TFMA's NDCG needs a heavy score on every candidate
-                writer.write(_example(*candidate))
+        for candidate in CANDIDATES:  # candidate 2 of request A has no heavy score
+            writer.write(_example(*candidate))
     eval_config = tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(prediction_key="prediction", label_key="label", example_weight_key="weight")
@@ -289,13 +316,14 @@ def test_end_to_end_default_specs_with_ndcg(tmp_path: Path) -> None:
     )
     ((_, metrics),) = result.slicing_metrics
     values = metrics[""][""]
-    # Every request is smaller than every N: all CGRs and recalls of A and B are 1, C's CGR is 0.
     assert set(grouped_metric_names([50, 100, 200], [1, 3, 10, 20, 50])) <= set(values)
+    assert values["num_candidates_missing_heavy_score"]["doubleValue"] == 1.0
+    # Every request is smaller than every N: all CGRs and recalls of A and B are 1, C's CGR is 0.
     assert values["cgr_atLight_50_atHeavy_1"]["doubleValue"] == pytest.approx(2 / 3)
     assert values["recall_atLight_200_atHeavy_50"]["doubleValue"] == pytest.approx(1.0)
-    # NDCG@10 over A and B (C has no positive gain, TFMA gives it weight 0); B is ideal.
+    # NDCG@10 over A (its two candidates with a heavy score) and B (ideal); C has no positive gain.
     dcg_a = f32(0.5) + f32(0.8) / math.log2(3)
     ideal_a = f32(0.8) + f32(0.5) / math.log2(3)
-    assert metrics[""]["topK:10"]["ndcg"]["doubleValue"] == pytest.approx(
-        (dcg_a / ideal_a + 1.0) / 2, rel=1e-9
-    )
+    assert values["ndcg_at_10"]["doubleValue"] == pytest.approx((dcg_a / ideal_a + 1.0) / 2, rel=1e-9)
+    assert values["auc_unweighted"]["doubleValue"] == pytest.approx(8 / 9, abs=1e-6)
+    assert list(metrics[""]) == [""]  # no TFMA NDCG (its "topK:10" sub-key) any more

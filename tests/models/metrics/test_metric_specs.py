@@ -19,12 +19,13 @@ def _names(spec: tfma.MetricsSpec) -> list[str]:
     return [json.loads(config.config or "{}").get("name", config.class_name) for config in spec.metrics]
 
 
-def test_layout_of_the_four_specs() -> None:
-    weighted, unweighted, grouped, ndcg = light_ranking_metrics_specs(REQUEST, HEAVY)
+def test_layout_of_the_three_specs() -> None:
+    weighted, unweighted, grouped = light_ranking_metrics_specs(REQUEST, HEAVY)
     assert _names(weighted) == [
         "rce",
         "nrce",
         "arce",
+        "log_loss",
         "ctr",
         "predicted_ctr",
         "weighted_example_count",
@@ -36,6 +37,7 @@ def test_layout_of_the_four_specs() -> None:
         "rce_unweighted",
         "nrce_unweighted",
         "arce_unweighted",
+        "log_loss_unweighted",
         "ctr_unweighted",
         "predicted_ctr_unweighted",
         "example_count",
@@ -52,9 +54,11 @@ def test_layout_of_the_four_specs() -> None:
         "k_values": [1, 3, 10, 20, 50],
         "name": FAMILY_NAME,
     }
-    assert ndcg.query_key == REQUEST and list(ndcg.binarize.top_k_list.values) == [10]
-    assert json.loads(ndcg.metrics[0].config) == {"gain_key": HEAVY, "name": "ndcg"}
-    assert json.loads(weighted.metrics[6].config)["num_thresholds"] == 200
+    assert json.loads(weighted.metrics[_names(weighted).index("auc")].config)["num_thresholds"] == 200
+    # NDCG is part of the grouped family, not TFMA's NDCG (which raises on a missing gain).
+    assert not any(
+        config.class_name == "NDCG" for spec in (weighted, unweighted, grouped) for config in spec.metrics
+    )
 
 
 def test_every_metric_config_deserialises_like_tfma_does() -> None:
@@ -77,7 +81,16 @@ def test_default_grouped_names_follow_the_original_configuration() -> None:
         "expected_loss_atLight_100",
         "expected_loss_atLight_200",
     ]
-    assert {"num_requests", "num_candidates_missing_heavy_score", "ndcg", "rce_unweighted"} <= set(names)
+    assert {
+        "num_requests",
+        "num_candidates_missing_heavy_score",
+        "num_candidates_in_requests",
+        "ndcg_at_10",
+        "rce_unweighted",
+        "log_loss",
+        "log_loss_unweighted",
+    } <= set(names)
+    assert "ndcg" not in names
     assert len(names) == len(set(names))
     assert "recall_atLight_1_atHeavy_3" not in thresholdable_metric_names(n_values=[1, 3], k_values=[1, 3])
 
@@ -92,7 +105,7 @@ def test_thresholds_land_on_the_named_metric_config() -> None:
             "expected_loss_atLight_50": {"upper_bound": 0.2, "change": "lower_is_better", "relative": 0.05},
         },
     )
-    weighted, unweighted, grouped, _ = specs
+    weighted, unweighted, grouped = specs
     auc_config = weighted.metrics[_names(weighted).index("auc")]
     assert not auc_config.HasField("threshold")  # gates bind to the overall slice only
     (per_slice,) = auc_config.per_slice_thresholds
@@ -120,13 +133,13 @@ def test_unknown_metric_names_are_rejected_by_name(name: str) -> None:
         light_ranking_metrics_specs(REQUEST, HEAVY, thresholds={name: {"lower_bound": 0}})
 
 
-def test_ndcg_is_optional() -> None:
-    specs = light_ranking_metrics_specs(REQUEST, HEAVY, include_ndcg=False)
-    assert len(specs) == 3
+def test_a_threshold_on_ndcg_gets_its_own_single_key_grouped_config() -> None:
+    _, _, grouped = light_ranking_metrics_specs(
+        REQUEST, HEAVY, thresholds={"ndcg_at_10": {"lower_bound": 0.1}}
+    )
+    assert [json.loads(config.config)["name"] for config in grouped.metrics] == [FAMILY_NAME, "ndcg_at_10"]
     with pytest.raises(ValueError, match="unknown metric 'ndcg'"):
-        light_ranking_metrics_specs(
-            REQUEST, HEAVY, include_ndcg=False, thresholds={"ndcg": {"lower_bound": 0.1}}
-        )
+        light_ranking_metrics_specs(REQUEST, HEAVY, thresholds={"ndcg": {"lower_bound": 0.1}})
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,13 @@
-"""Per-request CGR / Recall / ExpectedLoss against hand-computed values (spec 4.2)."""
+"""Per-request CGR / Recall / ExpectedLoss / NDCG against hand-computed values (spec 4.2)."""
 
 from __future__ import annotations
 
+import math
 import random
 
+import numpy as np
 import pytest
+from tensorflow_model_analysis.metrics.ndcg import _NDCGCombiner
 
 from models.metrics.ranking import (
     RankedGroup,
@@ -12,6 +15,7 @@ from models.metrics.ranking import (
     expected_loss_at_n,
     group_metric_names,
     group_metric_values,
+    ndcg_at_k,
     recall_at_nk,
 )
 
@@ -105,6 +109,57 @@ def test_expected_loss_is_none_for_non_positive_n(light_n: int) -> None:
     assert expected_loss_at_n(LABELS, PREDICTIONS, light_n) is None
 
 
+# NDCG of LABELS/PREDICTIONS: gains in LR order [0.1, 0.5, 0.9, 0.3], ideal [0.9, 0.5, 0.3, 0.1].
+@pytest.mark.parametrize(
+    ("top_k", "expected"),
+    [
+        (1, 0.1 / 0.9),
+        (2, (0.1 + 0.5 / math.log2(3)) / (0.9 + 0.5 / math.log2(3))),
+        # The group (4) is smaller than k: every position counts, as TFMA's min(k, len).
+        (
+            10,
+            (0.1 + 0.5 / math.log2(3) + 0.9 / 2 + 0.3 / math.log2(5))
+            / (0.9 + 0.5 / math.log2(3) + 0.3 / 2 + 0.1 / math.log2(5)),
+        ),
+    ],
+)
+def test_ndcg_hand_values(top_k: int, expected: float) -> None:
+    assert ndcg_at_k(LABELS, PREDICTIONS, top_k) == pytest.approx(expected, rel=1e-12)
+
+
+def test_ndcg_ties_keep_input_order() -> None:
+    # Equal predictions: input order is the LR order, as for CGR.
+    assert ndcg_at_k([0.2, 0.8], [0.5, 0.5], 1) == pytest.approx(0.25)
+    assert ndcg_at_k([0.8, 0.2], [0.5, 0.5], 1) == pytest.approx(1.0)
+    assert ndcg_at_k([0.2, 0.8], [0.5, 0.5], 10) == pytest.approx(
+        (0.2 + 0.8 / math.log2(3)) / (0.8 + 0.2 / math.log2(3)), rel=1e-12
+    )
+
+
+def test_ndcg_is_undefined_without_a_positive_gain_or_k() -> None:
+    assert ndcg_at_k([0.0, 0.0, 0.0], [0.3, 0.2, 0.1], 10) is None  # TFMA: weight 0 in the mean
+    assert ndcg_at_k([0.0, -0.5], [0.3, 0.2], 10) is None
+    assert ndcg_at_k(LABELS, PREDICTIONS, 0) is None
+    # A positive best gain but a non-positive ideal DCG: 0.0, as TFMA.
+    assert ndcg_at_k([1.0, -5.0], [0.9, 0.1], 2) == 0.0
+
+
+def test_ndcg_matches_tfma_formula_on_tie_free_groups() -> None:
+    tfma_ndcg = _NDCGCombiner.__new__(_NDCGCombiner)  # only its pure formula methods are used
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        size = int(rng.integers(1, 30))
+        gains = rng.choice([0.0, 0.0, 0.1, 0.4, 0.9], size=size) + rng.random(size) * (rng.random() < 0.5)
+        predictions = rng.permutation(size) / size  # distinct: TFMA's tie order is not defined
+        if gains.max() <= 0:
+            assert ndcg_at_k(gains, predictions, 10) is None
+            continue
+        ranked = gains[np.argsort(predictions)[::-1]]  # TFMA's `_to_gains_example_weight`
+        for k in (1, 3, 10):
+            expected = tfma_ndcg._calculate_ndcg([(i + 1, g) for i, g in enumerate(ranked)], k)
+            assert ndcg_at_k(gains, predictions, k) == pytest.approx(expected, rel=1e-12, abs=1e-15)
+
+
 def test_ranked_group_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="labels but"):
         RankedGroup([0.1, 0.2], [0.3])
@@ -126,6 +181,8 @@ def test_group_metric_values_names_and_recall_pairs() -> None:
     assert values["recall_atLight_3_atHeavy_2"] == pytest.approx(1.0)  # LR top 3 ranks {3, 1, 0} ⊇ {0, 1}
     assert values["recall_atLight_3_atHeavy_3"] == pytest.approx(2 / 3)  # rank 2 is 4th in LR order
     assert values["expected_loss_atLight_1"] == pytest.approx(0.8)
+    assert values["ndcg_at_10"] == pytest.approx(ndcg_at_k(LABELS, PREDICTIONS, 10))
+    assert list(values)[-1] == "ndcg_at_10"
 
 
 def _original_cgr(labels: list[float], preds: list[float], n: int, k: int) -> float:

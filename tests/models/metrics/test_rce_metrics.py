@@ -1,4 +1,4 @@
-"""RCE / NRCE / ARCE / ctr / predicted_ctr TFMA metrics against hand computations (spec 4.1)."""
+"""RCE / NRCE / ARCE / log loss / ctr / predicted_ctr TFMA metrics against hand computations (spec 4.1)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tfma_harness import run_computations
 
 from models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar, rce_from_sums
-from models.metrics.rce_metrics import ARCE, CTR, NRCE, RCE, PredictedCTR, arce_value, nrce_value
+from models.metrics.rce_metrics import ARCE, CTR, NRCE, RCE, LogLoss, PredictedCTR, arce_value, nrce_value
 from models.metrics.specs import light_ranking_metrics_specs
 from models.metrics.streaming_sums import STREAMING_STATE_KEY_NAME, BinarySums, PredictionHistogram, bucket_of
 
@@ -99,8 +99,37 @@ def test_arce_uses_global_a_and_c() -> None:
     assert _run(ARCE(), EXAMPLES, True)["arce"] == pytest.approx(_hand_rce(recalibrated), rel=1e-12)
 
 
+def test_arce_unweighted_uses_unit_weight_a_and_c() -> None:
+    # Unweighted: Σy = 2, Σp = 2.1, n = 4, so a = 2 / 2.1 and c = (4 - 2) / (4 - 2.1).
+    a, c = 2.0 / 2.1, 2.0 / 1.9
+    recalibrated = [(y, p * a / (p * a + (1 - p) * c), 1.0) for y, p, _ in EXAMPLES]
+    expected = _hand_rce(recalibrated)
+    assert _run(ARCE(unweighted=True), EXAMPLES, True)["arce_unweighted"] == pytest.approx(
+        expected, rel=1e-12
+    )
+    assert expected != pytest.approx(_run(ARCE(), EXAMPLES, True)["arce"], rel=1e-3)  # weights matter
+
+
+def test_log_loss_weighted_and_unweighted_hand_values() -> None:
+    weighted = (2 * -math.log(0.8) + -math.log(0.6) + -math.log(0.6) + 3 * -math.log(0.7)) / 7.0
+    unweighted = (-math.log(0.8) - math.log(0.6) - math.log(0.6) - math.log(0.7)) / 4.0
+    assert _run(LogLoss(), EXAMPLES, True) == {"log_loss": pytest.approx(weighted, rel=1e-12)}
+    assert _run(LogLoss(unweighted=True), EXAMPLES, True) == {
+        "log_loss_unweighted": pytest.approx(unweighted, rel=1e-12)
+    }
+    # RCE is built on it: RCE = 100 * (1 - log_loss / H(ctr)).
+    assert _run(RCE(), EXAMPLES, True)["rce"] == pytest.approx(
+        100.0 * (1.0 - weighted / _bce(3 / 7, 3 / 7)), rel=1e-12
+    )
+    # A saturated prediction is clipped (TFMA's BinaryCrossEntropy would give inf).
+    assert _run(LogLoss(), [(0.0, 1.0, 1.0), (1.0, 0.5, 1.0)], False)["log_loss"] == pytest.approx(
+        (-math.log(1e-5) - math.log(0.5)) / 2, rel=1e-12
+    )
+    assert math.isnan(_run(LogLoss(), [(1.0, 0.3, 0.0)], True)["log_loss"])  # no weight
+
+
 def test_result_does_not_depend_on_how_the_slice_is_split() -> None:
-    for metric in (RCE(), NRCE(), ARCE(), CTR()):
+    for metric in (RCE(), NRCE(), ARCE(), CTR(), LogLoss(), LogLoss(unweighted=True)):
         whole = _run(metric, EXAMPLES, True)
         assert _run(metric, EXAMPLES, True, splits=3) == {
             k: pytest.approx(v, rel=1e-12) for k, v in whole.items()
@@ -171,6 +200,7 @@ def test_bucket_of_is_monotone_and_fine() -> None:
         (NRCE(unweighted=True), {"name": "nrce_unweighted", "unweighted": True}),
         (ARCE(name="arce_custom"), {"name": "arce_custom", "unweighted": False}),
         (PredictedCTR(unweighted=True), {"name": "predicted_ctr_unweighted", "unweighted": True}),
+        (LogLoss(unweighted=True), {"name": "log_loss_unweighted", "unweighted": True}),
     ],
 )
 def test_config_round_trips_through_tfma_metric_config(metric: metric_types.Metric, config: dict) -> None:
@@ -193,7 +223,7 @@ def test_scalar_log_loss_equals_the_array_formula(label: float, prediction: floa
 
 
 def test_the_whole_family_weighted_and_unweighted_shares_one_combiner() -> None:
-    """One pass over the examples feeds all ten metrics (TFMA de-duplicates by key)."""
+    """One pass over the examples feeds all twelve metrics (TFMA de-duplicates by key)."""
     eval_config = tfma.EvalConfig(model_specs=[tfma.ModelSpec()])
     # The production specs: a weighted and an unweighted spec, one state computation between them.
     production = metric_specs.to_computations(
@@ -204,7 +234,11 @@ def test_the_whole_family_weighted_and_unweighted_shares_one_combiner() -> None:
     assert len(states) == 1
     # Every metric of the family, in one weighted spec: both variants from the one state, still
     # differing where weights matter.
-    metrics = [cls(unweighted=flag) for cls in (RCE, NRCE, ARCE, CTR, PredictedCTR) for flag in (False, True)]
+    metrics = [
+        cls(unweighted=flag)
+        for cls in (RCE, NRCE, ARCE, LogLoss, CTR, PredictedCTR)
+        for flag in (False, True)
+    ]
     computations = [
         c for m in metrics for c in m.computations(eval_config=eval_config, example_weighted=True)
     ]
