@@ -2,7 +2,7 @@
 
     lightrank data generate [--out DIR] [--requests N] [--seed S] [--shards K]
     lightrank run [--config FILE] [--set KEY=VALUE ...]
-    lightrank eval --model PATH --data GLOB [--config FILE] [--json FILE] [--predictions FILE]
+    lightrank eval --model PATH --data GLOB [--config FILE] [--out DIR] [--json FILE] [--predictions FILE]
     lightrank runs | lineage [MODEL] | compare RUN_A RUN_B | report [RUN]
     lightrank compile --target vertex|kubeflow --out FILE | submit --target vertex|kubeflow
     lightrank bench serving --model PATH --data GLOB | bench training --transform DIR
