@@ -5,6 +5,10 @@ them, so a pipeline happily trains on data that broke its schema
 (tensorflow/tfx-addons#153). This component reads the anomalies of every split
 and fails the run with one readable list naming each split, feature and problem.
 Transform is ordered after it, so nothing downstream (and no push) happens.
+
+It also records what produced the run (`components.run_settings`): TFX records
+its parameters in ML Metadata before it runs, so a run it stops, or one that
+fails later in the Trainer or Evaluator, still names its config and code.
 """
 
 # No `from __future__ import annotations`: TFX reads the component signature at runtime.
@@ -51,11 +55,21 @@ def describe_anomalies(per_split: dict[str, anomalies_pb2.Anomalies]) -> list[st
 @tfx.dsl.components.component
 def AnomalyGate(  # noqa: N802  (TFX component names are classes by convention)
     anomalies: tfx.dsl.components.InputArtifact[standard_artifacts.ExampleAnomalies],
+    pipeline_config: tfx.dsl.components.Parameter[str] = "",
+    config_digest: tfx.dsl.components.Parameter[str] = "",
+    code_version: tfx.dsl.components.Parameter[str] = "",
 ) -> None:
     """Fails the run if any split has schema anomalies.
 
+    The three parameters are not used here: they are recorded as execution
+    properties, where `lightrank compare` and `lightrank lineage` read them
+    (`components.run_settings.run_settings` gives them).
+
     Args:
         anomalies: ExampleValidator's output.
+        pipeline_config: The full pipeline config as JSON.
+        config_digest: `PipelineConfig.digest()`.
+        code_version: The code version when the pipeline was built.
 
     Raises:
         DataAnomaliesError: With every anomaly, so a person can fix the data or

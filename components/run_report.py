@@ -3,9 +3,10 @@
 `lightrank report` renders a run's report from ML Metadata on demand; this
 component writes the same page (`pipeline.report`) into an artifact of the run
 itself, so it sits next to the run in the Kubeflow / Vertex UI and in the local
-pipeline root. It also records what produced the run: the full pipeline config,
-its digest and the code version, as execution properties in ML Metadata, where
-`lightrank lineage` and `lightrank compare` read them back.
+pipeline root. Like the AnomalyGate, it records what produced the run (the full
+pipeline config, its digest and the code version, `components.run_settings`) as
+execution properties in ML Metadata, where `lightrank lineage`, `compare` and
+`report` read them back.
 
 The component cannot query ML Metadata (on Vertex it has no connection), so its
 lineage graph is drawn from the artifacts it is handed, wired as
@@ -16,18 +17,15 @@ lineage graph is drawn from the artifacts it is handed, wired as
 
 import json
 import os
-import subprocess
-from pathlib import Path
 from typing import Any
 
 from tfx import v1 as tfx
 from tfx.types import artifact, standard_artifacts
 
+from components.run_settings import run_settings
+
 #: The page inside the artifact directory.
 REPORT_FILE = "report.html"
-#: Set in a pipeline image built without `.git` to name the code it holds.
-CODE_VERSION_ENV = "LIGHTRANK_CODE_VERSION"
-_REPOSITORY = Path(__file__).resolve().parents[1]
 
 #: (component, its input roles, its output roles) as `create_pipeline` wires them.
 _WIRING = (
@@ -45,35 +43,6 @@ class RunReportArtifact(artifact.Artifact):
     """A directory holding `report.html`. The type name satisfies Vertex's schema-title rule."""
 
     TYPE_NAME = "lightrank.RunReport"
-
-
-def code_version(repository: Path = _REPOSITORY) -> str:
-    """The git commit of the code (with `-dirty` for uncommitted changes), or `unknown`.
-
-    `LIGHTRANK_CODE_VERSION` takes precedence, for images that carry no `.git`.
-    """
-    if os.environ.get(CODE_VERSION_ENV):
-        return os.environ[CODE_VERSION_ENV]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=repository,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-        changes = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=repository,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return f"{commit}-dirty" if changes else commit
 
 
 def _drawing(inputs: dict[str, artifact.Artifact]) -> tuple[list[Any], list[tuple[str, str]]]:
@@ -168,7 +137,7 @@ def RunReport(  # noqa: N802  (TFX component names are classes by convention)
         pipeline_name: The pipeline's name.
         pipeline_config: The full pipeline config as JSON (recorded in MLMD).
         config_digest: `PipelineConfig.digest()` (recorded in MLMD).
-        code_version: `code_version()` at compile time (recorded in MLMD).
+        code_version: `code_version()` when the pipeline was built or compiled (recorded in MLMD).
     """
     inputs = {
         "examples": examples,
@@ -227,7 +196,5 @@ def run_report_node(
         evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"],
         pipeline_name=config.name,
-        pipeline_config=json.dumps(config.to_dict(), sort_keys=True),
-        config_digest=config.digest(),
-        code_version=code_version(),
+        **run_settings(config),
     )

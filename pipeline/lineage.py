@@ -12,6 +12,7 @@ failures into one clear `LineageError`. The traversal itself is
 from __future__ import annotations
 
 import os
+import re
 
 import ml_metadata as mlmd
 
@@ -36,35 +37,66 @@ def store_name(config: MetadataConfig) -> str:
     return f"mysql://{mysql.user}@{mysql.host}:{mysql.port}/{mysql.database}"
 
 
+def _mysql_failure(config: MetadataConfig, reason: str) -> LineageError:
+    """What a failed MySQL connection needs to be fixed: where it went, as whom, and MySQL's own reason.
+
+    ml-metadata words every refused connection as `mysql_real_connect failed:
+    errno: <n>, error: <text>`, often with both empty (nothing listening).
+    """
+    assert config.mysql is not None
+    mysql = config.mysql
+    password = "set" if os.environ.get(mysql.password_env) else "not set"
+    found = re.search(r"errno:\s*([^,]*),\s*error:\s*(.*)", reason, flags=re.DOTALL)
+    errno, text = (found.group(1).strip(), found.group(2).strip()) if found else ("", reason)
+    why = f"MySQL error {errno}: {text}" if errno or text else "no reason given by MySQL"
+    return LineageError(
+        f"cannot connect to the ML Metadata store on MySQL at {mysql.host}:{mysql.port}, database "
+        f"'{mysql.database}', user '{mysql.user}', password variable {mysql.password_env} {password} "
+        f"({why}); check that the server is running and reachable from here and that the user may read "
+        "that database"
+    )
+
+
 def open_read_only(config: MetadataConfig) -> mlmd.MetadataStore:
     """Opens the configured store so that nothing can be written (SQLite READONLY; MySQL never created).
+
+    ml-metadata's C++ log line about a failed connection is held back: the
+    error raised here says more, in one line.
 
     Raises:
         FileNotFoundError: The SQLite file does not exist (it is not created).
         LineageError: The file is empty or not an ML Metadata store, or MySQL refused the connection.
     """
+    from pipeline.console import quiet_stderr
+
     where = store_name(config)
-    try:
-        return open_store(config)
-    except RuntimeError as error:
-        reason = str(error).removeprefix("Error when executing query: ").split(" query: ")[0].strip()
-        if "readonly database" in reason:
-            raise LineageError(
-                f"the ML Metadata store {where} is empty: it has no ML Metadata tables (no pipeline has "
-                "run against it)"
-            ) from error
-        if "not a database" in reason:
-            raise LineageError(f"{where} is not an ML Metadata store ({reason})") from error
-        raise LineageError(f"cannot open the ML Metadata store {where}: {reason}") from error
+    with quiet_stderr():
+        try:
+            return open_store(config)
+        except RuntimeError as error:
+            failure = error
+    reason = str(failure).removeprefix("Error when executing query: ").split(" query: ")[0].strip()
+    if config.mysql is not None:
+        raise _mysql_failure(config, reason) from failure
+    if "readonly database" in reason:
+        raise LineageError(
+            f"the ML Metadata store {where} is empty: it has no ML Metadata tables (no pipeline has "
+            "run against it)"
+        ) from failure
+    if "not a database" in reason:
+        raise LineageError(f"{where} is not an ML Metadata store ({reason})") from failure
+    raise LineageError(f"cannot open the ML Metadata store {where}: {reason}") from failure
 
 
-def require_runs(store: mlmd.MetadataStore, pipeline_name: str, where: str) -> list[RunRecord]:
-    """The pipeline's runs, newest first.
+def require_runs(
+    store: mlmd.MetadataStore, pipeline_name: str, where: str, limit: int = 0
+) -> list[RunRecord]:
+    """The pipeline's runs, newest first (only the newest `limit` when > 0).
 
     Raises:
         LineageError: The store holds no run of this pipeline; names the pipelines it does hold.
     """
-    runs = list_runs(store, pipeline_name)
+    runs = list_runs(store, pipeline_name, limit)
     if runs:
         return runs
     others = sorted(c.name for c in store.get_contexts_by_type("pipeline"))

@@ -42,21 +42,25 @@ def _quiet_tensorflow() -> Iterator[None]:
     yield
 
 
-def _open(args: argparse.Namespace) -> tuple[Any, Any, list[Any]]:
-    """The config, the read-only store, and the pipeline's runs (there must be at least one)."""
+def _open(args: argparse.Namespace, limit: int = 0) -> tuple[Any, Any, list[Any]]:
+    """The config, the read-only store, and the pipeline's runs, newest first (at least one).
+
+    Args:
+        args: The parsed command line.
+        limit: Read only the newest `limit` runs (when > 0).
+    """
     from pipeline.config import load_config
     from pipeline.lineage import open_read_only, require_runs, store_name
 
     config = load_config(args.config, args.set)
     store = open_read_only(config.metadata)
-    return config, store, require_runs(store, config.name, store_name(config.metadata))
+    return config, store, require_runs(store, config.name, store_name(config.metadata), limit)
 
 
 def _runs(args: argparse.Namespace) -> int:
     from pipeline.report.runs_view import run_json, runs_table
 
-    _, _, runs = _open(args)
-    runs = runs[: args.limit] if args.limit else runs
+    _, _, runs = _open(args, args.limit)
     print(json.dumps([run_json(r) for r in runs], indent=2) if args.json else runs_table(runs))
     return 0
 
@@ -96,6 +100,7 @@ def _compare(args: argparse.Namespace) -> int:
     _, store, runs = _open(args)
     chosen = [find_run(runs, args.run_a), find_run(runs, args.run_b)]
     with _quiet_tensorflow():
+        from pipeline.report.artifacts import unreadable
         from pipeline.report.compare_view import (
             RunSide,
             compare_json,
@@ -109,8 +114,14 @@ def _compare(args: argparse.Namespace) -> int:
         for run in chosen:
             graph = run_graph(store, run.run_id)
             config, digest = run_config(graph)
-            metrics = metrics_by_slice(run.evaluation_uri) if run.evaluation_uri else {}
-            sides.append(RunSide(run, metrics, config, digest, trainer_settings(graph)))
+            metrics, notes = {}, ()
+            if run.evaluation_uri:
+                note = unreadable("evaluation", run.evaluation_id, run.evaluation_uri)
+                if note:
+                    notes = (f"run {run.run_id}: {note}; its metrics are not shown",)
+                else:
+                    metrics = metrics_by_slice(run.evaluation_uri)
+            sides.append(RunSide(run, metrics, config, digest, trainer_settings(graph), notes))
     compared = compare_json(*sides)
     print(json.dumps(compared, indent=2) if args.json else compare_table(compared))
     return 0
@@ -141,6 +152,13 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _limit(text: str) -> int:
+    """`--limit`: a whole number of runs, 0 for all (argparse reports a bad one and exits 2)."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of runs (0 or more)")
+    return int(text)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", default=DEFAULT_CONFIG, help="pipeline config YAML (default: the sample config)"
@@ -154,7 +172,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     """Adds `runs`, `lineage`, `compare` and `report` to the `lightrank` sub-commands."""
     runs = commands.add_parser("runs", help="the pipeline's runs from ML Metadata, newest first")
     _common(runs)
-    runs.add_argument("--limit", type=int, default=0, help="show only the newest N runs")
+    runs.add_argument("--limit", type=_limit, default=0, help="show only the newest N runs (0: all)")
     runs.add_argument("--json", action="store_true", help="print JSON instead of a table")
     runs.set_defaults(handler=_runs)
 

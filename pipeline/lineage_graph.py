@@ -141,6 +141,22 @@ def artifact_info(artifact: metadata_store_pb2.Artifact) -> ArtifactInfo:
     )
 
 
+def execution_info(
+    execution: metadata_store_pb2.Execution, run_id: str | None, component: str | None = None
+) -> ExecutionInfo:
+    """The plain record of an MLMD execution (component: its node's name, else its type's last part)."""
+    return ExecutionInfo(
+        execution.id,
+        component or execution.type.rsplit(".", 1)[-1],
+        execution.type,
+        _STATES.get(execution.last_known_state, "unknown"),
+        _utc(execution.create_time_since_epoch),
+        _utc(execution.last_update_time_since_epoch),
+        run_id,
+        {k: _value(v) for k, v in [*execution.properties.items(), *execution.custom_properties.items()]},
+    )
+
+
 def _event_key(event: metadata_store_pb2.Event) -> str:
     """An event's input or output name (TFX also records the channel, `_Evaluator.blessing`, in any order)."""
     keys = [step.key for step in event.path.steps if step.HasField("key")]
@@ -161,16 +177,7 @@ def _graph(lineage: metadata_store_pb2.LineageGraph, keep_cached: bool = False) 
             run[association.execution_id] = context.name
     artifacts = {a.id: artifact_info(a) for a in lineage.artifacts}
     executions = {
-        x.id: ExecutionInfo(
-            x.id,
-            component.get(x.id, x.type.rsplit(".", 1)[-1]),
-            x.type,
-            _STATES.get(x.last_known_state, "unknown"),
-            _utc(x.create_time_since_epoch),
-            _utc(x.last_update_time_since_epoch),
-            run.get(x.id),
-            {k: _value(v) for k, v in [*x.properties.items(), *x.custom_properties.items()]},
-        )
+        x.id: execution_info(x, run.get(x.id), component.get(x.id))
         for x in lineage.executions
         if (keep_cached or x.last_known_state != metadata_store_pb2.Execution.CACHED) and x.type != _RESOLVER
     }

@@ -17,11 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import ml_metadata as mlmd
 
-from pipeline.lineage_graph import ArtifactInfo, ExecutionInfo, LineageGraph, subgraph
+from components.run_settings import CODE_PROPERTY, CONFIG_PROPERTY, DIGEST_PROPERTY
+from pipeline.lineage_graph import (
+    ArtifactInfo,
+    ExecutionInfo,
+    LineageGraph,
+    execution_info,
+    quoted,
+    subgraph,
+)
 
 #: Roles of a model's trace, in the order a person reads them.
 ROLES = (
@@ -39,12 +48,58 @@ ROLES = (
     "pushed_model",
     "run_report",
 )
-#: Execution properties the RunReport component records (`components.run_report`).
-CONFIG_PROPERTY = "pipeline_config"
-DIGEST_PROPERTY = "config_digest"
-CODE_PROPERTY = "code_version"
 #: Upstream depth: model <- Trainer <- transformed examples <- Transform <- examples <- ExampleGen is 5.
 _UPSTREAM_HOPS = 12
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSettings:
+    """What produced a run, as its AnomalyGate or RunReport recorded it (`components.run_settings`).
+
+    Attributes:
+        config: The full pipeline config (None when the run recorded none).
+        digest: `PipelineConfig.digest()` of it.
+        code_version: The git commit (or `LIGHTRANK_CODE_VERSION`) when the pipeline was built.
+        run_id: The run they were recorded in.
+    """
+
+    config: dict[str, Any] | None = None
+    digest: str | None = None
+    code_version: str | None = None
+    run_id: str | None = None
+
+
+def settings_of(executions: Iterable[ExecutionInfo]) -> RunSettings:
+    """The settings recorded by whichever of a run's executions holds them (the newest such)."""
+    holders = [x for x in executions if x.properties.get(DIGEST_PROPERTY)]
+    if not holders:
+        return RunSettings()
+    holder = max(holders, key=lambda x: x.id)
+    text = holder.properties.get(CONFIG_PROPERTY)
+    code = holder.properties.get(CODE_PROPERTY)
+    return RunSettings(
+        config=json.loads(text) if isinstance(text, str) and text else None,
+        digest=str(holder.properties[DIGEST_PROPERTY]),
+        code_version=str(code) if code else None,
+        run_id=holder.run_id,
+    )
+
+
+def run_settings(store: mlmd.MetadataStore, run_id: str) -> RunSettings:
+    """The settings one pipeline run recorded (on its AnomalyGate, its RunReport, or both).
+
+    One `filter_query` on the run's context and the recorded digest; cache hits
+    count, since TFX records a cached execution's parameters too.
+    """
+    found = store.get_executions(
+        list_options=mlmd.ListOptions(
+            filter_query=(
+                f"contexts_a.type = 'pipeline_run' AND contexts_a.name = {quoted(run_id)} AND "
+                f"custom_properties.{DIGEST_PROPERTY}.string_value != ''"
+            )
+        )
+    )
+    return settings_of(execution_info(x, run_id) for x in found)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +114,8 @@ class ModelTrace:
             its push relied on, else the newest), pushed it, and reported on it.
         run_id: The pipeline run that trained it.
         graph: Every artifact and execution above, with the events between them.
+        settings: The config and code version of the run that trained it
+            (not of a later run whose Trainer came from the cache).
     """
 
     model: ArtifactInfo
@@ -70,6 +127,7 @@ class ModelTrace:
     report: ExecutionInfo | None
     run_id: str | None
     graph: LineageGraph
+    settings: RunSettings = dataclasses.field(default_factory=RunSettings)
 
     @property
     def pushed(self) -> bool:
@@ -222,20 +280,10 @@ def trace_model(store: mlmd.MetadataStore, model: ArtifactInfo, run_id: str | No
         report=found["report"],
         run_id=trained_in,
         graph=graph.restricted(keep_artifacts, keep_executions),
+        settings=run_settings(store, trained_in) if trained_in else RunSettings(),
     )
 
 
 def trace_downstream(store: mlmd.MetadataStore, artifact: ArtifactInfo, hops: int = 10) -> LineageGraph:
     """Everything that used an artifact, directly or through what was made from it."""
     return subgraph(store, artifact_query=f"id = {artifact.id}", direction="downstream", hops=hops)
-
-
-def recorded_settings(report: ExecutionInfo | None) -> tuple[dict[str, Any] | None, str | None, str | None]:
-    """The pipeline config, its digest and the code version a RunReport execution recorded."""
-    if report is None:
-        return None, None, None
-    text = report.properties.get(CONFIG_PROPERTY)
-    config = json.loads(text) if isinstance(text, str) and text else None
-    digest = report.properties.get(DIGEST_PROPERTY)
-    code = report.properties.get(CODE_PROPERTY)
-    return config, str(digest) if digest else None, str(code) if code else None

@@ -23,6 +23,7 @@ from tfx.proto import example_gen_pb2
 
 from components.anomaly_gate import AnomalyGate
 from components.run_report import run_report_node
+from components.run_settings import run_settings
 from kubeflow.cloud import (
     beam_pipeline_args,
     cloud_of,
@@ -36,6 +37,7 @@ from kubeflow.trainer import RuntimeTrainer
 from models.features import ResolvedFeatures, resolve_files
 from models.settings import model_custom_config
 from pipeline.config import PipelineConfig
+from pipeline.config_names import check_config_names
 from pipeline.evaluation import build_eval_config
 
 #: Dotted paths of the user code, baked into the image (never packaged via module_file).
@@ -186,7 +188,9 @@ def create_pipeline(
         RunParameterError: A run parameter's default has the wrong type or range.
         CompileError: With `cloud`, a schema file the image does not contain.
     """
-    features = features or resolve_files(config.schema.path, config.schema.feature_spec)
+    if features is None:
+        check_config_names(config)
+        features = resolve_files(config.schema.path, config.schema.feature_spec)
     model_config = model_custom_config(config, features)
     uses_bigquery = cloud and cloud_of(config).bigquery is not None
     parameters = None
@@ -205,7 +209,8 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
+    # The gate also records the config and code version, so a run it stops still names them.
+    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"], **run_settings(config))
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],

@@ -64,6 +64,23 @@ class Gate:
     passed: bool
 
 
+def unreadable(role: str, artifact_id: int | None, uri: str) -> str | None:
+    """Why an artifact's files cannot be read (deleted, or a `gs://` bucket without access), else None.
+
+    The readers below return nothing for a missing directory (TFMA, too), which
+    would look like "no metrics" or "no anomalies"; callers check first and show
+    this note instead, so a missing evaluation is never mistaken for an empty one.
+    """
+    try:
+        if tf.io.gfile.exists(uri):
+            return None
+        reason = ""
+    except tf.errors.OpError as error:
+        reason = f" ({error.message.strip().splitlines()[0]})" if error.message.strip() else ""
+    named = f"{role} artifact {artifact_id}" if artifact_id is not None else f"{role} artifact"
+    return f"{named} at {uri} is missing or unreadable{reason}"
+
+
 def _read_text(path: str) -> str | None:
     return tf.io.gfile.GFile(path, "r").read() if tf.io.gfile.exists(path) else None
 

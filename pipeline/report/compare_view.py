@@ -1,8 +1,9 @@
 """`lightrank compare` output: two runs' metrics side by side and every setting that differs.
 
-The settings are the pipeline config the RunReport component recorded and the
-Trainer's effective hyper-parameters (its `custom_config`, recorded by every
-run, also by runs from before run reports existed).
+The settings are the pipeline config the run recorded (on its AnomalyGate or
+RunReport, so also a run the gate stopped or that failed in training) and the
+Trainer's effective hyper-parameters (its `custom_config`, recorded by every run
+that trained, also by runs from before the config was recorded).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import math
 from typing import Any
 
 from pipeline.lineage_graph import LineageGraph
-from pipeline.model_trace import recorded_settings
+from pipeline.model_trace import settings_of
 from pipeline.report.numbers import format_number
 from pipeline.runs import RunRecord
 from pipeline.summary import KEY_METRICS
@@ -50,10 +51,16 @@ def trainer_settings(graph: LineageGraph) -> dict[str, Any] | None:
 
 
 def run_config(graph: LineageGraph) -> tuple[dict[str, Any] | None, str | None]:
-    """The pipeline config and its digest, as the run's RunReport recorded them (None before run reports)."""
-    reports = [x for x in graph.executions.values() if x.properties.get("config_digest")]
-    config, digest, _ = recorded_settings(reports[0] if reports else None)
-    return config, digest
+    """The pipeline config and its digest, from whichever execution of the run recorded them.
+
+    Args:
+        graph: Every execution of the run (`pipeline.lineage_graph.run_graph`).
+
+    Returns:
+        (config, digest), both None for a run from before the pipeline recorded them.
+    """
+    settings = settings_of(graph.executions.values())
+    return settings.config, settings.digest
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,6 +72,7 @@ class RunSide:
     config: dict[str, Any] | None
     config_digest: str | None
     trainer: dict[str, Any] | None
+    notes: tuple[str, ...] = ()
 
 
 def compare_json(a: RunSide, b: RunSide) -> dict[str, Any]:
@@ -85,6 +93,7 @@ def compare_json(a: RunSide, b: RunSide) -> dict[str, Any]:
     return {
         "a": {"run_id": a.run.run_id, "status": a.run.status, "config_digest": a.config_digest},
         "b": {"run_id": b.run.run_id, "status": b.run.status, "config_digest": b.config_digest},
+        "notes": [*a.notes, *b.notes],
         "metrics": metrics,
         "config_differences": None if config_diff is None else [list(d) for d in config_diff],
         "trainer_differences": None if trainer_diff is None else [list(d) for d in trainer_diff],
@@ -101,6 +110,8 @@ def compare_table(compared: dict[str, Any]) -> str:
     """Side by side: key metrics per slice, then each differing setting."""
     a, b = compared["a"]["run_id"], compared["b"]["run_id"]
     lines = [f"A: {a} ({compared['a']['status']})", f"B: {b} ({compared['b']['status']})", ""]
+    if compared["notes"]:
+        lines += [f"Note: {note}" for note in compared["notes"]] + [""]
     lines.append(f"{'metric':<36} {'A':>14} {'B':>14} {'B - A':>12}")
     for slice_name, metrics in compared["metrics"].items():
         shown = [name for name in KEY_METRICS if name in metrics]
@@ -114,7 +125,9 @@ def compare_table(compared: dict[str, Any]) -> str:
     lines.append("")
     config = compared["config_differences"]
     if config is None:
-        lines.append("Pipeline config: not recorded for both runs (runs without a RunReport)")
+        lines.append(
+            "Pipeline config: not recorded for both runs (a run from before the pipeline recorded its config)"
+        )
     else:
         lines.append(
             f"Pipeline config differences ({len(config)}):" if config else "Pipeline config: identical"

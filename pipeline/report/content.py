@@ -17,6 +17,9 @@ from pipeline.report import artifacts
 from pipeline.report.svg import GraphNode
 from pipeline.summary import metrics_by_slice
 
+#: The roles whose files a report reads (the others are only listed).
+READ_ROLES = ("statistics", "anomalies", "model", "model_run", "evaluation")
+
 
 @dataclasses.dataclass(frozen=True)
 class ArtifactRef:
@@ -48,7 +51,12 @@ class RunFacts:
 
 @dataclasses.dataclass(frozen=True)
 class ReportContent:
-    """Everything the HTML report renders (see `pipeline.report.html`)."""
+    """Everything the HTML report renders (see `pipeline.report.html`).
+
+    `notes` maps a role whose artifact could not be read (deleted, or a bucket
+    without access) to a sentence saying so; its section says that instead of
+    looking empty.
+    """
 
     run: RunFacts
     generated: datetime.datetime
@@ -62,6 +70,7 @@ class ReportContent:
     calibration: tuple[tuple[float, float, float], ...]
     graph_nodes: tuple[GraphNode, ...]
     graph_edges: tuple[tuple[str, str], ...]
+    notes: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def artifact(self, role: str) -> ArtifactRef | None:
         """The artifact of a role (`examples`, `model`, `evaluation`, ...), if known."""
@@ -79,7 +88,10 @@ def collect(
     graph_nodes: list[GraphNode],
     graph_edges: list[tuple[str, str]],
 ) -> ReportContent:
-    """Reads every artifact a report needs; a missing role leaves its section empty.
+    """Reads every artifact a report needs; a role not recorded leaves its section empty.
+
+    A recorded artifact whose files are missing or unreadable is not read: it
+    gets a note (`ReportContent.notes`) and the rest of the report is still made.
 
     Args:
         run: The run's record.
@@ -88,7 +100,12 @@ def collect(
         graph_nodes: Nodes of the lineage graph to draw.
         graph_edges: Its edges, as (source key, target key).
     """
-    uris: Mapping[str, str] = {ref.role: ref.uri for ref in refs}
+    notes = {
+        ref.role: note
+        for ref in refs
+        if ref.role in READ_ROLES and (note := artifacts.unreadable(ref.role, ref.id, ref.uri))
+    }
+    uris: Mapping[str, str] = {ref.role: ref.uri for ref in refs if ref.role not in notes}
     metrics = metrics_by_slice(uris["evaluation"]) if "evaluation" in uris else {}
     overall = metrics.get("Overall", {})
     return ReportContent(
@@ -104,4 +121,5 @@ def collect(
         calibration=tuple(artifacts.calibration_bins(uris["evaluation"])) if "evaluation" in uris else (),
         graph_nodes=tuple(graph_nodes),
         graph_edges=tuple(graph_edges),
+        notes=notes,
     )

@@ -12,7 +12,7 @@ import ml_metadata as mlmd
 
 from pipeline.lineage import resolve_model
 from pipeline.lineage_graph import LineageGraph, run_graph
-from pipeline.model_trace import ModelTrace, recorded_settings, trace_model
+from pipeline.model_trace import ModelTrace, RunSettings, run_settings, trace_model
 from pipeline.report.content import ArtifactRef, ReportContent, RunFacts, collect
 from pipeline.report.svg import GraphNode
 from pipeline.runs import RunRecord
@@ -37,8 +37,9 @@ def graph_drawing(graph: LineageGraph) -> tuple[list[GraphNode], list[tuple[str,
     return nodes, list(dict.fromkeys(edges))
 
 
-def _facts(pipeline_name: str, run: RunRecord | None, trace: ModelTrace | None, source: str) -> RunFacts:
-    config, digest, code = recorded_settings(trace.report if trace else None)
+def _facts(
+    pipeline_name: str, run: RunRecord | None, trace: ModelTrace | None, settings: RunSettings, source: str
+) -> RunFacts:
     pushed = trace.roles.get("pushed_model") if trace else None
     return RunFacts(
         pipeline_name=pipeline_name,
@@ -51,9 +52,9 @@ def _facts(pipeline_name: str, run: RunRecord | None, trace: ModelTrace | None, 
         blessed=_blessed(trace) if trace else (run.blessed if run else None),
         pushed_destination=str(pushed.properties.get("pushed_destination")) if pushed else None,
         pushed_at=pushed.created if pushed else None,
-        config_digest=digest,
-        code_version=code,
-        config=config,
+        config_digest=settings.digest,
+        code_version=settings.code_version,
+        config=settings.config,
         source=source,
     )
 
@@ -64,21 +65,40 @@ def _blessed(trace: ModelTrace) -> bool | None:
 
 
 def content_for_trace(
-    pipeline_name: str, trace: ModelTrace, run: RunRecord | None, source: str
+    pipeline_name: str,
+    trace: ModelTrace,
+    run: RunRecord | None,
+    source: str,
+    settings: RunSettings | None = None,
 ) -> ReportContent:
-    """The report of a model's trace (and the run it is reported for)."""
+    """The report of a model's trace (and the run it is reported for).
+
+    Args:
+        pipeline_name: The pipeline's name.
+        trace: The model's trace.
+        run: The run the report is of, if any.
+        source: Where the report was made, for its header.
+        settings: The config and code version to show; by default those of the run that trained the model.
+    """
     refs = [ArtifactRef(role, a.id, a.type, a.uri) for role, a in trace.roles.items()]
     nodes, edges = graph_drawing(trace.graph)
-    return collect(_facts(pipeline_name, run, trace, source), refs, nodes, edges)
+    facts = _facts(pipeline_name, run, trace, settings or trace.settings, source)
+    return collect(facts, refs, nodes, edges)
 
 
 def content_for_run(
     store: mlmd.MetadataStore, pipeline_name: str, run: RunRecord, source: str
 ) -> ReportContent:
-    """The report of one run: through its model when it has one, else from its own executions."""
+    """The report of one run: through its model when it has one, else from its own executions.
+
+    The config and code version shown are the ones this run recorded (a run the
+    anomaly gate stopped recorded them too).
+    """
+    settings = run_settings(store, run.run_id)
     if run.model_uri:
         model = resolve_model(store, pipeline_name, run.model_uri)
-        return content_for_trace(pipeline_name, trace_model(store, model, run_id=run.run_id), run, source)
+        trace = trace_model(store, model, run_id=run.run_id)
+        return content_for_trace(pipeline_name, trace, run, source, settings)
     graph = run_graph(store, run.run_id)
     refs = []
     for execution in sorted(graph.executions.values(), key=lambda x: x.id):
@@ -86,4 +106,4 @@ def content_for_run(
             if key in ("examples", "statistics", "anomalies", "schema"):
                 refs.append(ArtifactRef(key, artifact.id, artifact.type, artifact.uri))
     nodes, edges = graph_drawing(graph)
-    return collect(_facts(pipeline_name, run, None, source), refs, nodes, edges)
+    return collect(_facts(pipeline_name, run, None, settings, source), refs, nodes, edges)

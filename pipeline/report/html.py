@@ -98,4 +98,5 @@ def render_html(content: ReportContent) -> str:
         artifacts=content.artifacts,
         card=model_card(content),
         settings=content.settings,
+        notes=content.notes,
     )

@@ -12,13 +12,15 @@ import json
 from typing import Any
 
 from pipeline.lineage_graph import ExecutionInfo
-from pipeline.model_trace import ModelTrace, recorded_settings
+from pipeline.model_trace import ModelTrace
 from pipeline.report import artifacts
 from pipeline.report.graph_text import artifact_json, execution_json, graph_json, iso_time
 from pipeline.report.numbers import format_number
 from pipeline.summary import KEY_METRICS, metrics_by_slice
 
 _DATA_ROLES = ("examples", "statistics", "anomalies", "schema", "transform_graph", "transformed_examples")
+#: The roles whose files `describe_trace` reads; the others come from ML Metadata alone.
+_READ_ROLES = ("statistics", "anomalies", "model_run", "evaluation")
 
 
 def _hyper_parameters(trainer: ExecutionInfo) -> dict[str, Any]:
@@ -31,19 +33,35 @@ def _hyper_parameters(trainer: ExecutionInfo) -> dict[str, Any]:
 
 
 def describe_trace(trace: ModelTrace) -> dict[str, Any]:
-    """Everything `lineage` shows about a model, JSON-safe."""
+    """Everything `lineage` shows about a model, JSON-safe.
+
+    An artifact whose files are missing or unreadable (deleted, or a bucket
+    without access) is listed with a note in `notes`, and what would have been
+    read from it is None rather than empty.
+    """
     roles = trace.roles
     graph = trace.graph
-    result: dict[str, Any] = {"model": {**artifact_json(trace.model), "run_id": trace.run_id}}
+    notes = {
+        role: note
+        for role in _READ_ROLES
+        if role in roles and (note := artifacts.unreadable(role, roles[role].id, roles[role].uri))
+    }
+    readable = {role: artifact for role, artifact in roles.items() if role not in notes}
+    result: dict[str, Any] = {
+        "model": {**artifact_json(trace.model), "run_id": trace.run_id},
+        "notes": list(notes.values()),
+    }
     data: dict[str, Any] = {role: artifact_json(roles[role]) for role in _DATA_ROLES if role in roles}
     if "examples" in data:
         examples = roles["examples"]
         data["examples"]["span"] = examples.properties.get("span")
         data["examples"]["version"] = examples.properties.get("version")
-        if "statistics" in roles:
-            data["examples"]["rows"] = artifacts.data_summary(roles["statistics"].uri).rows
+        if "statistics" in readable:
+            data["examples"]["rows"] = artifacts.data_summary(readable["statistics"].uri).rows
     if "anomalies" in data:
-        data["anomalies"]["anomalies"] = artifacts.anomaly_lines(roles["anomalies"].uri)
+        data["anomalies"]["anomalies"] = (
+            artifacts.anomaly_lines(readable["anomalies"].uri) if "anomalies" in readable else None
+        )
         gates = graph.consumers(roles["anomalies"].id, "anomalies")
         data["anomalies"]["gate"] = execution_json(gates[-1]) if gates else None
     if "schema" in data:
@@ -53,23 +71,25 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
     if "base_model" in roles:
         result["base_model"] = artifact_json(roles["base_model"])
     if trace.trainer is not None:
-        _, digest, code = recorded_settings(trace.report)
         result["trainer"] = {
             **execution_json(trace.trainer),
             "hyper_parameters": _hyper_parameters(trace.trainer),
-            "config_digest": digest,
-            "code_version": code,
+            "config_digest": trace.settings.digest,
+            "code_version": trace.settings.code_version,
         }
         if "model_run" in roles:
-            summary = artifacts.training_summary(roles["model_run"].uri) or {}
-            summary.pop("history", None)
+            model_run = readable.get("model_run")
+            summary = artifacts.training_summary(model_run.uri) if model_run else None
+            (summary or {}).pop("history", None)
             result["trainer"]["model_run"] = {**artifact_json(roles["model_run"]), "summary": summary}
     if "evaluation" in roles:
-        overall = metrics_by_slice(roles["evaluation"].uri).get("Overall", {})
+        evaluation = readable.get("evaluation")
+        overall = metrics_by_slice(evaluation.uri).get("Overall", {}) if evaluation else {}
+        key_metrics = {name: overall[name] for name in KEY_METRICS if name in overall}
         result["evaluation"] = {
             **artifact_json(roles["evaluation"]),
             "execution": execution_json(trace.evaluator) if trace.evaluator else None,
-            "metrics": {name: overall[name] for name in KEY_METRICS if name in overall},
+            "metrics": key_metrics if evaluation else None,
         }
         if "blessing" in roles:
             blessing = roles["blessing"]
@@ -77,7 +97,7 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
                 **artifact_json(blessing),
                 "blessed": blessing.properties.get("blessed") == 1,
                 "baseline_model_id": blessing.properties.get("baseline_model_id"),
-                "gates": [vars(g) for g in artifacts.gates(roles["evaluation"].uri, overall)],
+                "gates": [vars(g) for g in artifacts.gates(evaluation.uri, overall)] if evaluation else None,
             }
     pushed = roles.get("pushed_model")
     result["push"] = (
@@ -116,12 +136,10 @@ def _gate_text(gate: dict[str, Any]) -> str:
 def lineage_table(described: dict[str, Any]) -> str:
     """The human-readable trace (the default output of `lightrank lineage`)."""
     model = described["model"]
-    lines = [
-        f"Model (artifact {model['id']}) {model['uri']}",
-        f"  trained in run {model['run_id']}",
-        "",
-        "DATA",
-    ]
+    lines = [f"Model (artifact {model['id']}) {model['uri']}", f"  trained in run {model['run_id']}"]
+    if described["notes"]:
+        lines += ["", "NOTES"] + [f"  {note}" for note in described["notes"]]
+    lines += ["", "DATA"]
     data = described["data"]
     for role in _DATA_ROLES:
         if role not in data:
@@ -136,7 +154,7 @@ def lineage_table(described: dict[str, Any]) -> str:
             note += f"rows: {rows or 'unknown'}"
         elif role == "anomalies":
             gate = item.get("gate")
-            found = "; ".join(item["anomalies"]) or "none"
+            found = "unreadable" if item["anomalies"] is None else "; ".join(item["anomalies"]) or "none"
             note = f"anomalies: {found}" + (f" (AnomalyGate: {gate['state']})" if gate else "")
         elif role == "schema" and item.get("source"):
             note = f"imported from {item['source']}"
@@ -165,11 +183,19 @@ def lineage_table(described: dict[str, Any]) -> str:
     evaluation = described.get("evaluation")
     if evaluation:
         lines += ["", "EVALUATION"]
-        metrics = ", ".join(f"{k} {format_number(v)}" for k, v in evaluation["metrics"].items())
+        metrics = (
+            "metrics unreadable"
+            if evaluation["metrics"] is None
+            else ", ".join(f"{k} {format_number(v)}" for k, v in evaluation["metrics"].items())
+        )
         lines.append(_row("evaluation", evaluation, metrics))
         blessing = evaluation.get("blessing")
         if blessing:
-            gates = "; ".join(_gate_text(g) for g in blessing["gates"])
+            gates = (
+                "gates unreadable"
+                if blessing["gates"] is None
+                else "; ".join(_gate_text(g) for g in blessing["gates"])
+            )
             verdict = "blessed" if blessing["blessed"] else "NOT blessed"
             lines.append(_row("blessing", blessing, f"{verdict}: {gates or 'no gates recorded'}"))
     push = described.get("push")

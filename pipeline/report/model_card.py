@@ -40,6 +40,8 @@ class CardSection:
 
 
 def _intended_use(content: ReportContent) -> CardSection:
+    if content.settings is None and "model" in content.notes:
+        return CardSection("Intended use", (f"Unknown: the {content.notes['model']}.",))
     if content.settings is None:
         return CardSection(
             "Intended use",
@@ -91,6 +93,8 @@ def _metrics(content: ReportContent) -> CardSection:
         lines.append(
             "Blessed: every quality gate passed." if content.run.blessed else "NOT blessed: a gate failed."
         )
+    if "evaluation" in content.notes:
+        lines.append(f"Unknown: the {content.notes['evaluation']}.")
     return CardSection("Metrics", tuple(lines) or ("No evaluation was recorded for this model.",))
 
 

@@ -137,6 +137,9 @@ def line_chart(
 ) -> str:
     """A line chart with markers and a legend; non-finite points are left out (gaps, not zeros).
 
+    Each marker carries its exact point (`data-series`, `data-x`, `data-value`),
+    so a test or script reads the plotted numbers back without inverting pixels.
+
     Args:
         series: The lines, drawn in palette order.
         title: The chart's title.
@@ -163,7 +166,8 @@ def line_chart(
         if len(finite) > 1:
             body.append(f'<polyline points="{coords}" fill="none" stroke="{colour}" stroke-width="2"{dash}/>')
         body.extend(
-            f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3" fill="{colour}">'
+            f'<circle cx="{frame.x(x):.1f}" cy="{frame.y(y):.1f}" r="3" fill="{colour}" '
+            f'data-series="{html.escape(line.name)}" data-x="{float(x)!r}" data-value="{float(y)!r}">'
             f"<title>{html.escape(line.name)}: ({_label(x)}, {y:.4g})</title></circle>"
             for x, y in finite
         )
@@ -181,6 +185,9 @@ def calibration_chart(
     bins: Sequence[tuple[float, float, float]], *, title: str, width: int = 420, height: int = 380
 ) -> str:
     """A reliability diagram: mean prediction against observed rate per bin, with the diagonal.
+
+    Each dot carries its exact bin: `data-x` (mean prediction), `data-value`
+    (observed rate) and `data-weight`.
 
     Args:
         bins: (mean prediction, observed label rate, weight) per bin; the dot's
@@ -205,7 +212,8 @@ def calibration_chart(
         radius = 3 + 9 * math.sqrt(weight / heaviest)
         body.append(
             f'<circle cx="{frame.x(prediction):.1f}" cy="{frame.y(rate):.1f}" r="{radius:.1f}" '
-            f'fill="{PALETTE[0]}" fill-opacity="0.6" stroke="{PALETTE[0]}">'
+            f'fill="{PALETTE[0]}" fill-opacity="0.6" stroke="{PALETTE[0]}" '
+            f'data-x="{float(prediction)!r}" data-value="{float(rate)!r}" data-weight="{float(weight)!r}">'
             f"<title>prediction {prediction:.4f}, observed {rate:.4f}, weight {weight:g}</title></circle>"
         )
     return _svg(width, height, title, body)

@@ -60,6 +60,13 @@ generated {{ generated }} {{ run.source }}</p>
 <tr><th>Config digest</th><td data-field="config_digest">{{ run.config_digest or "not recorded" }}</td></tr>
 <tr><th>Code version</th><td data-field="code_version">{{ run.code_version or "not recorded" }}</td></tr>
 </table>
+{% if notes %}
+<ul id="notes">
+{% for role, note in notes | dictsort %}
+<li class="bad" data-note="{{ role }}">{{ note }}</li>
+{% endfor %}
+</ul>
+{% endif %}
 
 <h2 id="data">Data</h2>
 {% if data %}
@@ -69,11 +76,15 @@ generated {{ generated }} {{ run.source }}</p>
 <td class="num" data-split="{{ split }}" data-value="{{ count }}">{{ "{:,}".format(count) }}</td></tr>
 {% endfor %}
 </table>
+{% elif notes.get("statistics") %}
+<p class="bad">The statistics could not be read: {{ notes["statistics"] }}.</p>
 {% else %}
 <p class="muted">No statistics were recorded.</p>
 {% endif %}
 <h3>Anomalies</h3>
-{% if anomalies is none %}
+{% if notes.get("anomalies") %}
+<p class="bad">The anomalies could not be read: {{ notes["anomalies"] }}.</p>
+{% elif anomalies is none %}
 <p class="muted">No anomalies artifact was recorded.</p>
 {% elif anomalies %}
 <ul id="anomalies">
@@ -99,6 +110,8 @@ generated {{ generated }} {{ run.source }}</p>
 <p>{{ training.steps }} steps, stopped by {{ training.stop_reason }}; best unweighted RCE
 {{ "%.4f" | format(training.best_rce_unweighted) }} at step {{ training.best_step }}.</p>
 <div class="charts">{{ loss_chart }}{{ rce_chart }}</div>
+{% elif notes.get("model_run") %}
+<p class="bad">The training history could not be read: {{ notes["model_run"] }}.</p>
 {% else %}
 <p class="muted">No training summary was recorded.</p>
 {% endif %}
@@ -141,6 +154,8 @@ generated {{ generated }} {{ run.source }}</p>
 {% endfor %}
 </table>
 </details>
+{% elif notes.get("evaluation") %}
+<p class="bad">The evaluation could not be read: {{ notes["evaluation"] }}.</p>
 {% else %}
 <p class="muted">No evaluation was recorded.</p>
 {% endif %}
@@ -171,6 +186,8 @@ generated {{ generated }} {{ run.source }}</p>
 {% if settings %}
 <details><summary>Model settings (as exported with the model)</summary>
 <pre>{{ settings | tojson(indent=2) }}</pre></details>
+{% elif notes.get("model") %}
+<p class="bad">The model settings could not be read: {{ notes["model"] }}.</p>
 {% endif %}
 {% if run.config %}
 <details><summary>Pipeline config (digest {{ run.config_digest }})</summary>

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -56,3 +57,21 @@ def test_dataset_level_anomalies_count_too(tmp_path):
     anomalies.dataset_anomaly_info.description = "only 3 examples"
     with pytest.raises(DataAnomaliesError, match="train: dataset: Low num examples"):
         AnomalyGate.test_call(anomalies=_artifact(tmp_path, {"train": anomalies}))
+
+
+def test_the_gate_records_the_runs_config_digest_and_code_version(tmp_path, monkeypatch):
+    """`create_pipeline` hands the gate the run's settings; TFX records them before the gate runs."""
+    from components.run_settings import CODE_VERSION_ENV
+    from pipeline.cli import DEFAULT_CONFIG
+    from pipeline.config import load_config
+    from pipeline.pipeline import create_pipeline
+
+    monkeypatch.setenv(CODE_VERSION_ENV, "image-7")
+    config = load_config(DEFAULT_CONFIG, ["model.training.learning_rate=0.02"])
+    (gate,) = [c for c in create_pipeline(config).components if c.id == "AnomalyGate"]
+    recorded = gate.exec_properties
+    assert (recorded["config_digest"], recorded["code_version"]) == (config.digest(), "image-7")
+    assert json.loads(recorded["pipeline_config"]) == json.loads(json.dumps(config.to_dict()))
+    assert json.loads(recorded["pipeline_config"])["model"]["training"]["learning_rate"] == 0.02
+    artifact = _artifact(tmp_path, {"train": anomalies_pb2.Anomalies()})
+    AnomalyGate.test_call(anomalies=artifact, **recorded)  # the parameters do not change what it checks

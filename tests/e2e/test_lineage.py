@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html.parser
 import json
+import math
 import os
 import re
 import shutil
@@ -24,8 +25,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import DataAnomaliesError
 from components.run_report import REPORT_FILE
-from pipeline.cli import build_parser
-from pipeline.lineage import LineageError
+from pipeline.cli import main
+from pipeline.report.artifacts import calibration_bins, recall_curves, training_summary
+from pipeline.report.html import RECALL_K
 from pipeline.runs import list_runs, open_store
 from pipeline.summary import metrics_by_slice
 
@@ -59,23 +61,28 @@ def store(tmp_path_factory: pytest.TempPathFactory, tiny_data: str) -> dict:
     return {
         "a": config_a,
         "b": config_b,
+        "c": config_c,
         "runs": runs,
         "args": ["--set", f"metadata.sqlite={workdir}/metadata.db"],
     }
 
 
-def _cli(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    """Runs `lightrank` in-process, reporting user errors as the console script does."""
-    from pipeline import cli
+def _cli(argv: list[str], capfd: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """`lightrank ARGV` in-process through the console script's `main`: (exit status, stdout, stderr).
 
-    args = build_parser().parse_args(argv)
-    try:
-        code = args.handler(args)
-    except (*cli._user_errors(), LineageError) as error:
-        print(f"lightrank: error: {error}", file=sys.stderr)
-        code = 2
-    out, err = capsys.readouterr()
+    An error `main` does not turn into one line propagates and fails the test.
+    """
+    capfd.readouterr()
+    code = main(argv)
+    out, err = capfd.readouterr()
     return code, out, err
+
+
+def _one_error_line(code: int, out: str, err: str) -> str:
+    """Asserts the CLI's user-error form: exit 2, nothing on stdout, one `lightrank: error:` line."""
+    assert code == 2 and out == ""
+    assert err.startswith("lightrank: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
 
 
 def _fingerprint(path: str) -> tuple[str, int]:
@@ -93,8 +100,8 @@ def _outputs(config, execution_ids: list[int], keys: dict[int, set[str]]) -> set
     return found
 
 
-def test_runs_lists_every_run_newest_first_with_its_status(store, capsys):
-    code, out, _ = _cli(["runs", "--json", *store["args"]], capsys)
+def test_runs_lists_every_run_newest_first_with_its_status(store, capfd):
+    code, out, _ = _cli(["runs", "--json", *store["args"]], capfd)
     assert code == 0
     listed = json.loads(out)
     assert [r["run_id"] for r in listed] == [r.run_id for r in store["runs"]]
@@ -106,12 +113,12 @@ def test_runs_lists_every_run_newest_first_with_its_status(store, capsys):
     assert a["started"] < a["ended"] <= b["started"] < b["ended"] <= stopped["started"]
     trainer = next(c for c in b["components"] if c["component"] == "Trainer")
     assert trainer["state"] == "complete" and trainer["seconds"] > 0
-    code, out, _ = _cli(["runs", *store["args"]], capsys)
+    code, out, _ = _cli(["runs", *store["args"]], capfd)
     assert "failed (AnomalyGate)" in out and "Trainer" in out
 
 
-def test_lineage_latest_pushed_names_exactly_the_upstream_artifacts_of_that_run(store, capsys):
-    code, out, _ = _cli(["lineage", "latest-pushed", "--json", *store["args"]], capsys)
+def test_lineage_latest_pushed_names_exactly_the_upstream_artifacts_of_that_run(store, capfd):
+    code, out, _ = _cli(["lineage", "latest-pushed", "--json", *store["args"]], capfd)
     assert code == 0
     traced = json.loads(out)
     run_b = store["runs"][1]
@@ -131,31 +138,59 @@ def test_lineage_latest_pushed_names_exactly_the_upstream_artifacts_of_that_run(
         traced["data"]["examples"]["rows"]["eval"]
         == metrics_by_slice(run_b.evaluation_uri)["Overall"]["example_count"]
     )
-    code, table, _ = _cli(["lineage", *store["args"]], capsys)
+    code, table, _ = _cli(["lineage", *store["args"]], capfd)
     assert f"learning_rate={LEARNING_RATE_B}" in table and store["b"].digest() in table
-    code, dot, _ = _cli(["lineage", "--dot", *store["args"]], capsys)
+    code, dot, _ = _cli(["lineage", "--dot", *store["args"]], capfd)
     assert dot.startswith("digraph") and f"a{traced['model']['id']} " in dot
 
 
-def test_a_data_artifact_is_not_a_model_but_its_downstream_use_is_listed(store, capsys):
-    statistics_id = json.loads(_cli(["lineage", "--json", *store["args"]], capsys)[1])["data"]["statistics"][
+def test_a_data_artifact_is_not_a_model_but_its_downstream_use_is_listed(store, capfd):
+    statistics_id = json.loads(_cli(["lineage", "--json", *store["args"]], capfd)[1])["data"]["statistics"][
         "id"
     ]
-    code, _, err = _cli(["lineage", str(statistics_id), *store["args"]], capsys)
-    assert code == 2
-    assert err.count("\n") == 1 and f"artifact {statistics_id} is not a model" in err
-    code, out, _ = _cli(["lineage", "--downstream", str(statistics_id), "--json", *store["args"]], capsys)
+    err = _one_error_line(*_cli(["lineage", str(statistics_id), *store["args"]], capfd))
+    assert f"artifact {statistics_id} is not a model" in err
+    code, out, _ = _cli(["lineage", "--downstream", str(statistics_id), "--json", *store["args"]], capfd)
     used_by = {x["component"] for x in json.loads(out)["graph"]["executions"]}
-    assert {"ExampleValidator", "AnomalyGate"} <= used_by
+    assert code == 0 and {"ExampleValidator", "AnomalyGate"} <= used_by
 
 
-def test_compare_shows_the_learning_rate_difference(store, capsys):
+def test_the_console_script_prints_one_line_for_an_artifact_that_is_not_a_model(store, capfd):
+    statistics_id = json.loads(_cli(["lineage", "--json", *store["args"]], capfd)[1])["data"]["statistics"][
+        "id"
+    ]
+    lightrank = Path(sys.executable).parent / "lightrank"
+    done = subprocess.run(
+        [str(lightrank), "lineage", str(statistics_id), *store["args"]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
+    )
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.startswith(f"lightrank: error: artifact {statistics_id} is not a model")
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+
+
+def test_a_run_stopped_at_the_gate_recorded_its_config(store, capfd, tmp_path):
+    stopped, run_a = store["runs"][0], store["runs"][2]
+    code, out, _ = _cli(["compare", run_a.run_id, stopped.run_id, "--json", *store["args"]], capfd)
+    compared = json.loads(out)
+    assert code == 0 and compared["b"]["config_digest"] == store["c"].digest()
+    paths = (store["a"].to_dict()["data"]["path"], store["c"].to_dict()["data"]["path"])
+    assert compared["config_differences"] == [["data.path", *paths]]
+    page = tmp_path / "stopped.html"
+    assert _cli(["report", stopped.run_id, "--out", str(page), *store["args"]], capfd)[0] == 0
+    assert store["c"].digest() in page.read_text()
+
+
+def test_compare_shows_the_learning_rate_difference(store, capfd):
     run_b, run_a = store["runs"][1], store["runs"][2]
-    code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, *store["args"]], capsys)
+    code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, *store["args"]], capfd)
     assert code == 0
     assert f"model.training.learning_rate: None -> {LEARNING_RATE_B}" in out
     assert f"training.learning_rate: 0.05 -> {LEARNING_RATE_B}" in out
-    code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, "--json", *store["args"]], capsys)
+    code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, "--json", *store["args"]], capfd)
     compared = json.loads(out)
     overall_a = metrics_by_slice(run_a.evaluation_uri)["Overall"]
     assert compared["metrics"]["Overall"]["auc_unweighted"]["a"] == overall_a["auc_unweighted"]
@@ -163,18 +198,38 @@ def test_compare_shows_the_learning_rate_difference(store, capsys):
 
 
 class _DataValues(html.parser.HTMLParser):
-    """Collects every element's data-* attributes from the report."""
+    """Collects every element's data-* attributes from the report, and each chart's points by title."""
 
     def __init__(self) -> None:
         super().__init__()
         self.cells: list[dict[str, str]] = []
         self.tags: set[str] = set()
+        self.points: dict[str, list[dict[str, str]]] = {}
+        self._chart = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.add(tag)
         data = {k: v or "" for k, v in attrs if k.startswith("data-")}
-        if data:
+        if tag == "svg":
+            self._chart = dict(attrs).get("aria-label") or ""
+        if tag == "circle" and data:
+            self.points.setdefault(self._chart, []).append(data)
+        elif data:
             self.cells.append(data)
+
+    def series(self, chart: str) -> dict[str, list[tuple[float, float]]]:
+        """A line chart's points, (x, y) by series name."""
+        lines: dict[str, list[tuple[float, float]]] = {}
+        for point in self.points[chart]:
+            lines.setdefault(point["data-series"], []).append(
+                (float(point["data-x"]), float(point["data-value"]))
+            )
+        return lines
+
+
+def _finite(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """The points a chart draws (it leaves non-finite values out)."""
+    return [(x, y) for x, y in points if math.isfinite(y)]
 
 
 def _screenshot(page: Path, png: Path) -> None:
@@ -194,10 +249,10 @@ def _screenshot(page: Path, png: Path) -> None:
     )  # fmt: skip
 
 
-def test_the_report_holds_the_numbers_of_mlmd_and_tfma_and_renders(store, capsys, tmp_path):
+def test_the_report_holds_the_numbers_of_mlmd_and_tfma_and_renders(store, capfd, tmp_path):
     run_b = store["runs"][1]
     page = tmp_path / "report.html"
-    code, out, _ = _cli(["report", run_b.run_id[:22], "--out", str(page), *store["args"]], capsys)
+    code, out, _ = _cli(["report", run_b.run_id[:22], "--out", str(page), *store["args"]], capfd)
     assert code == 0 and str(page) in out
     text = page.read_text()
     assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text
@@ -216,9 +271,28 @@ def test_the_report_holds_the_numbers_of_mlmd_and_tfma_and_renders(store, capsys
     rows = {c["data-split"]: int(c["data-value"]) for c in parsed.cells if "data-split" in c}
     assert rows["eval"] == metrics["Overall"]["example_count"] and rows["train"] > rows["eval"]
     ids = {c["data-role"]: int(c["data-value"]) for c in parsed.cells if "data-role" in c}
-    lineage = json.loads(_cli(["lineage", "--json", *store["args"]], capsys)[1])
+    lineage = json.loads(_cli(["lineage", "--json", *store["args"]], capfd)[1])
     assert ids["model"] == lineage["model"]["id"] and ids["pushed_model"] == lineage["push"]["id"]
     assert store["b"].digest() in text
+
+    dots = parsed.points["Calibration (overall, TFMA calibration plot)"]
+    bins = calibration_bins(run_b.evaluation_uri)
+    assert (
+        bins and [(float(d["data-x"]), float(d["data-value"]), float(d["data-weight"])) for d in dots] == bins
+    )
+    recall = parsed.series("Recall of the heavy ranker's top K in the light top N")
+    expected = {
+        f"light ranker, K={k}": _finite(points)
+        for k, points in recall_curves(metrics["Overall"]).items()
+        if k in RECALL_K
+    }
+    assert len(expected) >= 3 and {n: p for n, p in recall.items() if n.startswith("light")} == expected
+    history = training_summary(lineage["trainer"]["model_run"]["uri"])["history"]
+    loss = parsed.series("Loss per evaluation")
+    assert history and loss["train loss"] == _finite([(h["step"], h["train_loss"]) for h in history])
+    assert loss["eval loss"] == _finite([(h["step"], h["loss"]) for h in history])
+    rce = parsed.series("RCE per evaluation")["eval RCE (unweighted)"]
+    assert rce == _finite([(h["step"], h["rce"]) for h in history])
 
     png = tmp_path / "report.png"
     _screenshot(page, png)
@@ -250,26 +324,26 @@ def test_the_pipeline_writes_the_report_as_an_artifact_of_the_run(store):
     assert store["b"].digest() in text and "Model card" in text
 
 
-def test_bad_input_gives_one_clear_message_and_nothing_writes_to_the_store(store, capsys, tmp_path):
+def test_bad_input_gives_one_clear_message_and_nothing_writes_to_the_store(store, capfd, tmp_path):
     database = store["args"][1].split("=", 1)[1]
     before = _fingerprint(database)
     for argv in (
-        ["runs"], ["runs", "--json"], ["lineage"], ["lineage", "--json"], ["lineage", "--dot"],
-        ["lineage", "--downstream", "1"], ["compare", "previous", "latest"],
+        ["runs"], ["runs", "--json"], ["runs", "--limit", "1"], ["lineage"], ["lineage", "--json"],
+        ["lineage", "--dot"], ["lineage", "--downstream", "1"], ["compare", "previous", "latest"],
         ["report", "--out", str(tmp_path / "r.html")],
     ):  # fmt: skip
-        assert _cli([*argv, *store["args"]], capsys)[0] == 0, argv
+        assert _cli([*argv, *store["args"]], capfd)[0] == 0, argv
     assert _fingerprint(database) == before
 
     missing = tmp_path / "nowhere" / "metadata.db"
-    code, _, err = _cli(["runs", "--set", f"metadata.sqlite={missing}"], capsys)
-    assert code == 2 and f"no ML Metadata store at {missing}" in err and not missing.parent.exists()
+    err = _one_error_line(*_cli(["runs", "--set", f"metadata.sqlite={missing}"], capfd))
+    assert f"no ML Metadata store at {missing}" in err and not missing.parent.exists()
     empty = tmp_path / "empty.db"
     empty.touch()
-    code, _, err = _cli(["lineage", "--set", f"metadata.sqlite={empty}"], capsys)
-    assert code == 2 and "is empty" in err and empty.stat().st_size == 0
-    code, _, err = _cli(["report", *store["args"], "--set", "name=another-pipeline"], capsys)
-    assert code == 2 and "has no runs of pipeline 'another-pipeline'" in err
-    code, _, err = _cli(["lineage", "999999", *store["args"]], capsys)
-    assert code == 2 and "no artifact with id 999999" in err
+    err = _one_error_line(*_cli(["lineage", "--set", f"metadata.sqlite={empty}"], capfd))
+    assert "is empty" in err and empty.stat().st_size == 0
+    err = _one_error_line(*_cli(["report", *store["args"], "--set", "name=another-pipeline"], capfd))
+    assert "has no runs of pipeline 'another-pipeline'" in err
+    err = _one_error_line(*_cli(["lineage", "999999", *store["args"]], capfd))
+    assert "no artifact with id 999999" in err
     assert _fingerprint(database) == before

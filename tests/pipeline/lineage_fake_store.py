@@ -108,6 +108,16 @@ class FakeTfxStore:
         return event
 
 
+def recorded(run_id: str, learning_rate: float) -> dict[str, str]:
+    """The settings a run's AnomalyGate (and RunReport) record (`components.run_settings`)."""
+    config = {"name": PIPELINE, "model": {"training": {"learning_rate": learning_rate}}}
+    return {
+        "pipeline_config": json.dumps(config, sort_keys=True),
+        "config_digest": f"digest-{run_id}",
+        "code_version": f"commit-{run_id}",
+    }
+
+
 def _trainer_config(learning_rate: float) -> str:
     return json.dumps(
         {"kind": "deepnorm", "training": {"learning_rate": learning_rate}, "features": {"continuous": ["a"]}}
@@ -149,7 +159,9 @@ def populate(fake: FakeTfxStore, root: str) -> dict[str, int]:
         {"anomalies": fake.artifact("ExampleAnomalies", f"{root}/anomalies/4")},
     )
     ids["anomalies"] = out["anomalies"]
-    ids["gate_1"], _ = fake.execute(run_1, "AnomalyGate", {"anomalies": ids["anomalies"]})
+    ids["gate_1"], _ = fake.execute(
+        run_1, "AnomalyGate", {"anomalies": ids["anomalies"]}, **recorded("run-1", 0.05)
+    )
     ids["transform_1"], out = fake.execute(
         run_1,
         "Transform",
@@ -205,6 +217,10 @@ def populate(fake: FakeTfxStore, root: str) -> dict[str, int]:
     cached = pb.Execution.CACHED
     fake.execute(run_2, "ImportExampleGen", outputs={"examples": ids["examples"]}, state=cached)
     fake.execute(run_2, "ImportSchemaGen", outputs={"schema": ids["schema"]}, state=cached)
+    # A new learning rate changes the gate's parameters, so it runs again (and records them).
+    ids["gate_2"], _ = fake.execute(
+        run_2, "AnomalyGate", {"anomalies": ids["anomalies"]}, **recorded("run-2", 0.01)
+    )
     fake.execute(
         run_2, "latest_blessed_model_resolver", outputs={"model": ids["model_1"]}, execution_type=RESOLVER
     )
@@ -255,6 +271,60 @@ def populate(fake: FakeTfxStore, root: str) -> dict[str, int]:
         run_3, "StatisticsGen", {"examples": ids["examples"]}, {"statistics": ids["statistics"]}, state=cached
     )
     ids["gate_3"], _ = fake.execute(
-        run_3, "AnomalyGate", {"anomalies": ids["anomalies"]}, state=pb.Execution.FAILED
+        run_3,
+        "AnomalyGate",
+        {"anomalies": ids["anomalies"]},
+        state=pb.Execution.FAILED,
+        **recorded("run-3", 0.01),
+    )
+    return ids
+
+
+def add_rerun_with_cached_trainer(fake: FakeTfxStore, ids: dict[str, int], root: str) -> dict[str, int]:
+    """Run 4: new settings, the Trainer served from the cache (run 2's model), evaluated, pushed, reported.
+
+    The code version and config digest of run 4 are not those of the model,
+    which run 2 trained.
+    """
+    run_4 = fake.run("run-4")
+    ids["gate_4"], _ = fake.execute(
+        run_4, "AnomalyGate", {"anomalies": ids["anomalies"]}, **recorded("run-4", 0.01)
+    )
+    fake.execute(
+        run_4,
+        "Trainer",
+        {"examples": ids["transformed"], "transform_graph": ids["transform_graph"], "schema": ids["schema"]},
+        {"model": ids["model_2"], "model_run": ids["model_run_2"]},
+        state=pb.Execution.CACHED,
+        custom_config=_trainer_config(0.01),
+        run_fn="models.training.run_fn",
+    )
+    ids["evaluator_4"], out = fake.execute(
+        run_4,
+        "Evaluator",
+        {"examples": ids["examples"], "model": ids["model_2"]},
+        {
+            "evaluation": fake.artifact("ModelEvaluation", f"{root}/evaluation/12"),
+            "blessing": fake.artifact("ModelBlessing", f"{root}/blessing/12", blessed=1),
+        },
+    )
+    ids.update(evaluation_4=out["evaluation"], blessing_4=out["blessing"])
+    ids["pusher_4"], out = fake.execute(
+        run_4,
+        "Pusher",
+        {"model": ids["model_2"], "model_blessing": ids["blessing_4"]},
+        {
+            "pushed_model": fake.artifact(
+                "PushedModel", f"{root}/pushed/13", pushed=1, pushed_destination=f"{root}/serving/400"
+            )
+        },
+    )
+    ids["pushed_4"] = out["pushed_model"]
+    ids["report_4"], _ = fake.execute(
+        run_4,
+        "RunReport",
+        {"evaluation": ids["evaluation_4"], "model": ids["model_2"]},
+        {"report": fake.artifact("lightrank.RunReport", f"{root}/report/14")},
+        **recorded("run-4", 0.01),
     )
     return ids

@@ -1,16 +1,22 @@
-"""`lightrank runs | lineage | compare`: wiring, output forms and one-line errors, on a fake store."""
+"""`lightrank runs | lineage | compare | report`: wiring, output forms and one-line errors, on a fake store.
+
+Every command goes through `pipeline.cli.main`, as the console script does, so an
+error the CLI does not turn into one line fails the test with its traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
+import html.parser
 import json
-import sys
+import os
+import shutil
+import socket
 
 import pytest
-from lineage_fake_store import PIPELINE, FakeTfxStore, populate
+from lineage_fake_store import PIPELINE, FakeTfxStore, add_rerun_with_cached_trainer, populate
 
-from pipeline.cli import _user_errors
-from pipeline.lineage import LineageError
+from pipeline.cli import main
 from pipeline.lineage_cli import default_report_path, register
 
 
@@ -21,17 +27,23 @@ def fake(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[str,
     return ["--set", f"metadata.sqlite={directory}/metadata.db", "--set", f"name={PIPELINE}"], ids
 
 
-def _lightrank(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
-    parser = argparse.ArgumentParser(prog="lightrank")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        code = args.handler(args)
-    except (*_user_errors(), LineageError) as error:
-        print(f"lightrank: error: {error}", file=sys.stderr)
-        code = 2
-    out, err = capsys.readouterr()
+def _lightrank(argv: list[str], capfd: pytest.CaptureFixture) -> tuple[int, str, str]:
+    """`lightrank ARGV` in-process through the console script's `main`: (exit status, stdout, stderr).
+
+    `capfd` captures file descriptors 1 and 2, so ml-metadata's or TensorFlow's
+    C++ log lines would show up in stderr too.
+    """
+    capfd.readouterr()
+    code = main(argv)
+    out, err = capfd.readouterr()
     return code, out, err
+
+
+def _one_error_line(code: int, out: str, err: str) -> str:
+    """Asserts the CLI's user-error form: exit 2, nothing on stdout, one `lightrank: error:` line."""
+    assert code == 2 and out == ""
+    assert err.startswith("lightrank: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    return err
 
 
 def test_register_adds_the_four_commands_with_handlers():
@@ -45,24 +57,24 @@ def test_register_adds_the_four_commands_with_handlers():
         parser.parse_args(["lineage", "--json", "--dot"])
 
 
-def test_runs_prints_a_table_and_json_newest_first(fake, capsys):
+def test_runs_prints_a_table_and_json_newest_first(fake, capfd):
     args, _ = fake
-    code, out, _ = _lightrank(["runs", *args], capsys)
+    code, out, _ = _lightrank(["runs", *args], capfd)
     assert code == 0
     lines = out.splitlines()
     assert lines[0].startswith("RUN") and lines[1].startswith("run-3") and "failed (AnomalyGate)" in lines[1]
     assert "resolver" not in out
-    code, out, _ = _lightrank(["runs", "--json", "--limit", "2", *args], capsys)
+    code, out, _ = _lightrank(["runs", "--json", "--limit", "2", *args], capfd)
     assert [r["run_id"] for r in json.loads(out)] == ["run-3", "run-2"]
 
 
-def test_lineage_dot_and_downstream_need_no_artifact_files(fake, capsys):
+def test_lineage_dot_and_downstream_need_no_artifact_files(fake, capfd):
     args, ids = fake
-    code, out, _ = _lightrank(["lineage", "--dot", *args], capsys)
+    code, out, _ = _lightrank(["lineage", "--dot", *args], capfd)
     assert code == 0 and out.startswith("digraph")
     assert f"e{ids['trainer_2']} -> a{ids['model_2']}" in out
     assert f"a{ids['model_1']} " not in out
-    code, out, _ = _lightrank(["lineage", "--downstream", str(ids["schema"]), "--json", *args], capsys)
+    code, out, _ = _lightrank(["lineage", "--downstream", str(ids["schema"]), "--json", *args], capfd)
     used = {x["id"] for x in json.loads(out)["graph"]["executions"]}
     assert {ids["trainer_1"], ids["trainer_2"], ids["transform_1"]} <= used
 
@@ -76,19 +88,51 @@ def test_lineage_dot_and_downstream_need_no_artifact_files(fake, capsys):
         (["runs", "--set", "name=never-ran"], "has no runs of pipeline 'never-ran'"),
     ],
 )
-def test_user_errors_are_one_line(fake, capsys, argv, message):
+def test_user_errors_are_one_line(fake, capfd, argv, message):
     args, ids = fake
     argv = [a.format(**ids) for a in argv]
-    code, out, err = _lightrank([argv[0], *args, *argv[1:]], capsys)  # the test's --set wins
-    assert code == 2 and out == ""
-    assert err.count("\n") == 1 and message in err
+    err = _one_error_line(*_lightrank([argv[0], *args, *argv[1:]], capfd))  # the test's --set wins
+    assert message in err
 
 
-def test_a_missing_store_is_named_and_not_created(tmp_path, capsys):
+def test_a_missing_store_is_named_and_not_created(tmp_path, capfd):
     missing = tmp_path / "no" / "metadata.db"
-    code, _, err = _lightrank(["lineage", "--set", f"metadata.sqlite={missing}"], capsys)
-    assert code == 2 and f"no ML Metadata store at {missing}" in err
+    err = _one_error_line(*_lightrank(["lineage", "--set", f"metadata.sqlite={missing}"], capfd))
+    assert f"no ML Metadata store at {missing}" in err
     assert not missing.parent.exists()
+
+
+#: The password variable of the MySQL test (set or not by the test itself).
+PASSWORD_ENV = "LINEAGE_TEST_PASSWORD"
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.parametrize("password", [None, "s3cret"])
+def test_an_unreachable_mysql_store_is_named_with_who_and_where(capfd, monkeypatch, password):
+    if password is None:
+        monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    else:
+        monkeypatch.setenv(PASSWORD_ENV, password)
+    port = _closed_port()
+    mysql = f"{{host: 127.0.0.1, port: {port}, database: mlmd, user: reader, password_env: {PASSWORD_ENV}}}"
+    argv = ["runs", "--set", "metadata.sqlite=null", "--set", f"metadata.mysql={mysql}"]
+    err = _one_error_line(*_lightrank(argv, capfd))
+    assert f"MySQL at 127.0.0.1:{port}, database 'mlmd', user 'reader'" in err
+    state = "not set" if password is None else "set"
+    assert f"password variable {PASSWORD_ENV} {state} (" in err
+    assert "mysql_real_connect" not in err and (password is None or password not in err)
+
+
+def test_a_bad_limit_is_refused_by_the_parser(capfd):
+    with pytest.raises(SystemExit) as stopped:
+        main(["runs", "--limit", "-1"])
+    assert stopped.value.code == 2 and "is not a number of runs" in capfd.readouterr().err
 
 
 def test_the_default_report_path_is_next_to_the_runs_artifacts():
@@ -96,3 +140,99 @@ def test_the_default_report_path_is_next_to_the_runs_artifacts():
         "/r/root/reports/run-2026-11-28T22_52_14.157571.html"
     )
     assert default_report_path("gs://bucket/root", "r1") == "reports/run-r1.html"  # written locally
+
+
+class _Notes(html.parser.HTMLParser):
+    """The report's notes (`data-note`) and its plotted training points by series."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.notes: dict[str, str] = {}
+        self.points: dict[str, list[tuple[float, float]]] = {}
+        self._note: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        if "data-note" in attributes:
+            self._note = attributes["data-note"]
+        if tag == "circle" and "data-series" in attributes:
+            point = (float(attributes["data-x"]), float(attributes["data-value"]))
+            self.points.setdefault(attributes["data-series"], []).append(point)
+
+    def handle_data(self, data: str) -> None:
+        if self._note is not None:
+            self.notes[self._note] = data.strip()
+            self._note = None
+
+
+@pytest.fixture(scope="module")
+def deleted_evaluation(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], str, dict]:
+    """A fake store whose run 2 evaluation directory was deleted; its training history is still there."""
+    root = str(tmp_path_factory.mktemp("deleted"))
+    ids = populate(FakeTfxStore(f"{root}/metadata.db"), root)
+    summary = {"steps": 20, "stop_reason": "max_steps", "best_step": 20, "best_rce_unweighted": 1.5}
+    os.makedirs(f"{root}/run/9")
+    with open(f"{root}/run/9/training_summary.json", "w") as f:
+        json.dump({**summary, "history": [{"step": 20, "train_loss": 0.7, "loss": 0.65, "rce": 1.5}]}, f)
+    os.makedirs(f"{root}/evaluation/10/metrics")
+    shutil.rmtree(f"{root}/evaluation/10")
+    missing = f"evaluation artifact {ids['evaluation_2']} at {root}/evaluation/10 is missing or unreadable"
+    args = ["--set", f"metadata.sqlite={root}/metadata.db", "--set", f"name={PIPELINE}"]
+    return args, missing, summary
+
+
+def test_lineage_notes_a_missing_evaluation_and_still_shows_the_rest(deleted_evaluation, capfd):
+    args, missing, summary = deleted_evaluation
+    code, out, _ = _lightrank(["lineage", "--json", *args], capfd)
+    traced = json.loads(out)
+    assert code == 0 and missing in traced["notes"]
+    assert traced["evaluation"]["metrics"] is None and traced["evaluation"]["blessing"]["gates"] is None
+    assert traced["trainer"]["model_run"]["summary"] == summary
+    code, out, _ = _lightrank(["lineage", *args], capfd)
+    notes = out.split("\nNOTES\n")[1].split("\n\n")[0].splitlines()
+    assert code == 0 and f"  {missing}" in notes and len(notes) == 3  # statistics, anomalies, evaluation
+    assert "metrics unreadable" in out
+
+
+def test_compare_and_report_note_a_missing_evaluation_and_still_show_the_rest(
+    deleted_evaluation, capfd, tmp_path
+):
+    args, missing, _ = deleted_evaluation
+    code, out, _ = _lightrank(["compare", "run-1", "run-2", *args], capfd)
+    assert code == 0 and f"Note: run run-2: {missing}; its metrics are not shown" in out
+    assert "model.training.learning_rate: 0.05 -> 0.01" in out  # the settings are still compared
+
+    page = tmp_path / "report.html"
+    code, out, _ = _lightrank(["report", "run-2", "--out", str(page), *args], capfd)
+    assert code == 0 and str(page) in out
+    parsed = _Notes()
+    parsed.feed(page.read_text())
+    assert parsed.notes["evaluation"] == missing
+    assert set(parsed.notes) == {"statistics", "anomalies", "model", "evaluation"}  # never written
+    assert parsed.points["train loss"] == [(20.0, 0.7)]
+    assert parsed.points["eval RCE (unweighted)"] == [(20.0, 1.5)]
+
+
+def test_lineage_names_the_code_and_config_of_the_run_that_trained_the_model(tmp_path, capfd):
+    """Run 4 served run 2's model from the cache and pushed it: the model's settings are run 2's."""
+    root = str(tmp_path)
+    fake = FakeTfxStore(f"{root}/metadata.db")
+    add_rerun_with_cached_trainer(fake, populate(fake, root), root)
+    args = ["--set", f"metadata.sqlite={root}/metadata.db", "--set", f"name={PIPELINE}"]
+    code, out, _ = _lightrank(["lineage", "--json", *args], capfd)
+    traced = json.loads(out)
+    assert code == 0 and traced["model"]["run_id"] == "run-2"
+    assert traced["evaluation"]["execution"]["run_id"] == "run-4"  # evaluated and pushed by run 4
+    assert (traced["trainer"]["config_digest"], traced["trainer"]["code_version"]) == (
+        "digest-run-2",
+        "commit-run-2",
+    )
+
+
+def test_compare_reads_the_config_a_run_stopped_at_the_gate_recorded(fake, capfd):
+    args, _ = fake
+    code, out, _ = _lightrank(["compare", "run-1", "run-3", "--json", *args], capfd)
+    compared = json.loads(out)
+    assert code == 0 and compared["b"]["config_digest"] == "digest-run-3"
+    assert compared["config_differences"] == [["model.training.learning_rate", 0.05, 0.01]]
+    assert compared["trainer_differences"] is None  # run 3 never trained

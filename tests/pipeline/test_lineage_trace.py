@@ -6,11 +6,12 @@ import hashlib
 import os
 
 import pytest
-from lineage_fake_store import PIPELINE, FakeTfxStore, populate
+from lineage_fake_store import PIPELINE, FakeTfxStore, add_rerun_with_cached_trainer, populate
 
+from pipeline import runs as runs_module
 from pipeline.config import MetadataConfig
 from pipeline.lineage import LineageError, find_run, open_read_only, require_runs, resolve_model
-from pipeline.model_trace import trace_downstream, trace_model
+from pipeline.model_trace import run_settings, trace_downstream, trace_model
 from pipeline.runs import list_runs
 
 
@@ -168,3 +169,42 @@ def test_a_mysql_store_is_reached_with_the_configured_credentials_and_never_crea
     assert connection.mysql.skip_db_creation
     assert not connection_config(config).mysql.skip_db_creation  # the pipeline itself may create it
     assert store_name(config) == "mysql://ro@mlmd.internal:3307/mlmd"
+
+
+def test_a_run_stopped_at_the_gate_still_records_its_config_and_code(store):
+    stopped = run_settings(store, "run-3")
+    assert (stopped.digest, stopped.code_version, stopped.run_id) == ("digest-run-3", "commit-run-3", "run-3")
+    assert stopped.config == {"name": PIPELINE, "model": {"training": {"learning_rate": 0.01}}}
+    assert run_settings(store, "run-1").config["model"]["training"]["learning_rate"] == 0.05
+    assert run_settings(store, "no-such-run").digest is None
+
+
+def test_a_model_served_from_the_cache_keeps_the_settings_of_the_run_that_trained_it(tmp_path):
+    fake = FakeTfxStore(str(tmp_path / "metadata.db"))
+    ids = add_rerun_with_cached_trainer(fake, populate(fake, str(tmp_path)), str(tmp_path))
+    store = open_read_only(MetadataConfig(sqlite=str(tmp_path / "metadata.db")))
+    trace = trace_model(store, resolve_model(store, PIPELINE, "latest-pushed"))
+    assert trace.model.id == ids["model_2"] and trace.pusher.id == ids["pusher_4"]
+    assert trace.report.id == ids["report_4"]  # run 4 reported on it, with run 4's settings ...
+    assert trace.report.properties["config_digest"] == "digest-run-4"
+    assert (trace.settings.digest, trace.settings.code_version) == (
+        "digest-run-2",
+        "commit-run-2",
+    )  # ... not its own
+
+
+def test_the_limit_is_applied_before_any_run_is_read(store, monkeypatch):
+    built = []
+    original = runs_module._run_record
+
+    def counting(store, context, node_names):
+        built.append(context.name)
+        return original(store, context, node_names)
+
+    monkeypatch.setattr(runs_module, "_run_record", counting)
+    newest = list_runs(store, PIPELINE, limit=2)
+    assert [r.run_id for r in newest] == ["run-3", "run-2"] and built == ["run-3", "run-2"]
+    assert newest[1].components == list_runs(store, PIPELINE)[1].components  # the same records
+    built.clear()
+    assert [r.run_id for r in require_runs(store, PIPELINE, "fake", limit=1)] == ["run-3"]
+    assert built == ["run-3"]

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from components.run_report import CODE_VERSION_ENV, code_version
-from pipeline.report.artifacts import DataSummary, FeatureSummary, Gate, recall_curves
+from components.run_settings import CODE_VERSION_ENV, code_version
+from pipeline.report.artifacts import DataSummary, FeatureSummary, Gate, recall_curves, unreadable
 from pipeline.report.compare_view import RunSide, compare_json, compare_table
 from pipeline.report.content import ArtifactRef, ReportContent, RunFacts
 from pipeline.report.html import render_html
@@ -82,18 +82,35 @@ def _content(**changes: object) -> ReportContent:
 
 
 class _Page(html.parser.HTMLParser):
+    """Tags, metric cells, links, and each chart's plotted points (by the chart's title)."""
+
     def __init__(self) -> None:
         super().__init__()
         self.tags: list[str] = []
         self.values: dict[tuple[str, str], str] = {}
         self.links: list[str] = []
+        self.points: dict[str, list[dict[str, str]]] = {}
+        self._chart = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
-        attributes = dict(attrs)
+        attributes = {k: v or "" for k, v in attrs}
         if "data-metric" in attributes:
             self.values[(attributes["data-slice"], attributes["data-metric"])] = attributes["data-value"]
+        if tag == "svg":
+            self._chart = attributes.get("aria-label", "")
+        if tag == "circle" and "data-value" in attributes:
+            self.points.setdefault(self._chart, []).append(attributes)
         self.links += [v for k, v in attrs if k in ("href", "src") and v]
+
+
+def _series(points: list[dict[str, str]]) -> dict[str, list[tuple[float, float]]]:
+    lines: dict[str, list[tuple[float, float]]] = {}
+    for point in points:
+        lines.setdefault(point["data-series"], []).append(
+            (float(point["data-x"]), float(point["data-value"]))
+        )
+    return lines
 
 
 def test_the_page_is_self_contained_and_carries_exact_values():
@@ -200,3 +217,51 @@ def test_gates_without_a_value_render(value):
         _content(gates=(Gate("rce_unweighted", "absolute change vs. baseline >= -0.5", value, False),))
     )
     assert "failed" in page
+
+
+def test_every_plotted_point_carries_its_exact_value():
+    content = _content()
+    parsed = _Page()
+    parsed.feed(render_html(content))
+    dots = parsed.points["Calibration (overall, TFMA calibration plot)"]
+    assert [(float(d["data-x"]), float(d["data-value"]), float(d["data-weight"])) for d in dots] == list(
+        content.calibration
+    )
+    recall = _series(parsed.points["Recall of the heavy ranker's top K in the light top N"])
+    assert recall == {
+        "light ranker, K=3": [(50.0, 0.6), (100.0, 0.9)],
+        "light ranker, K=10": [(50.0, 0.5), (100.0, 0.8)],
+        "heavy ranker (by definition)": [(50.0, 1.0), (100.0, 1.0)],
+    }
+    history = content.training["history"]
+    loss = _series(parsed.points["Loss per evaluation"])
+    assert loss["train loss"] == [(h["step"], h["train_loss"]) for h in history]
+    assert loss["eval loss"] == [(h["step"], h["loss"]) for h in history]
+    rce = _series(parsed.points["RCE per evaluation"])
+    assert rce == {"eval RCE (unweighted)": [(20.0, 5.0), (40.0, 12.5)]}
+
+
+def test_an_unreadable_artifact_is_noted_where_its_section_would_be():
+    note = "evaluation artifact 7 at /gone/7 is missing or unreadable"
+    page = render_html(_content(metrics={}, gates=(), calibration=(), notes={"evaluation": note}))
+    assert f'<li class="bad" data-note="evaluation">{note}</li>' in page
+    assert f"The evaluation could not be read: {note}." in page and "No evaluation was recorded." not in page
+    gone = "model artifact 9 at /m/9 is missing or unreadable"
+    card = model_card(_content(settings=None, notes={"model": gone}))
+    assert card[0].lines == (f"Unknown: the {gone}.",)  # not "this run produced no model"
+
+
+def test_unreadable_names_a_missing_or_inaccessible_artifact(tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    assert unreadable("evaluation", 7, str(tmp_path)) is None
+    gone = str(tmp_path / "evaluation" / "7")
+    assert unreadable("evaluation", 7, gone) == f"evaluation artifact 7 at {gone} is missing or unreadable"
+
+    def denied(path: str) -> bool:
+        raise tf.errors.PermissionDeniedError(None, None, "no credentials for gs://b\nsecond line")
+
+    monkeypatch.setattr(tf.io.gfile, "exists", denied)
+    assert unreadable("statistics", 3, "gs://b/s/3") == (
+        "statistics artifact 3 at gs://b/s/3 is missing or unreadable (no credentials for gs://b)"
+    )
