@@ -76,6 +76,12 @@ def open_read_only(config: MetadataConfig) -> mlmd.MetadataStore:
         except RuntimeError as error:
             failure = error
     reason = str(failure).removeprefix("Error when executing query: ").split(" query: ")[0].strip()
+    if config.mysql is not None and "CREATE command denied" in reason:
+        # ml-metadata creates its tables in an empty database; a read-only user may not.
+        raise LineageError(
+            f"the ML Metadata store {where} is empty: it has no ML Metadata tables (no pipeline has "
+            "run against it), and this user may not create them, which is as it should be"
+        ) from failure
     if config.mysql is not None:
         raise _mysql_failure(config, reason) from failure
     if "readonly database" in reason:

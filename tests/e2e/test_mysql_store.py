@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -85,21 +87,24 @@ def mysql_run(tmp_path_factory: pytest.TempPathFactory, tiny_data: str):
     _drop(database)
 
 
-def _drop(database: str) -> None:
-    # ml-metadata has no "drop database"; the server's own client does, when it is there.
-    import shutil
-    import subprocess
-
+def _sql(statements: str, *, check: bool = True) -> str:
+    """Runs SQL with the server's own client (ml-metadata cannot create users or drop databases)."""
     client = shutil.which("mariadb") or shutil.which("mysql")
     if client is None:
-        return
+        pytest.skip("no mariadb/mysql client to administer the test server")
     host, port, user = _server()
-    subprocess.run(
-        [client, f"-h{host}", f"-P{port}", f"-u{user}", "-e", f"DROP DATABASE IF EXISTS {database}"],
+    done = subprocess.run(
+        [client, f"-h{host}", f"-P{port}", f"-u{user}", "--batch", "--skip-column-names", "-e", statements],
         env={**os.environ, "MYSQL_PWD": os.environ.get(PASSWORD_ENV, "")},
-        check=False,
+        check=check,
         capture_output=True,
+        text=True,
     )
+    return done.stdout
+
+
+def _drop(database: str) -> None:
+    _sql(f"DROP DATABASE IF EXISTS {database}", check=False)
 
 
 def _store_counts(database: str) -> tuple[int, int, int, int]:
@@ -146,3 +151,31 @@ def test_an_unreachable_mysql_server_is_one_clear_error(tmp_path, capsys):
     assert code == 2
     assert err.startswith("lightrank: error: ") and "Traceback" not in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_a_read_only_user_on_an_empty_database_is_told_so_and_creates_nothing(tmp_path, capsys, monkeypatch):
+    database = f"lightrank_empty_{uuid.uuid4().hex[:10]}"
+    reader = f"reader_{uuid.uuid4().hex[:8]}"
+    host = _server()[0]
+    grants = "; ".join(
+        f"CREATE USER '{reader}'@'{name}' IDENTIFIED BY 'read-only'; "
+        f"GRANT SELECT ON {database}.* TO '{reader}'@'{name}'"
+        for name in ("localhost", "127.0.0.1")
+    )
+    _sql(f"CREATE DATABASE {database}; {grants}")
+    try:
+        override = _metadata_override(database).replace(f"user: {_server()[2]}", f"user: {reader}")
+        override = override.replace(PASSWORD_ENV, "READER_PASSWORD")
+        config = tiny_config(tmp_path, "unused", override)
+        monkeypatch.setenv("READER_PASSWORD", "read-only")
+        code, _, err = _cli(["runs", "--config", _config_file(config, tmp_path / "c.yaml")], capsys)
+        assert code == 2
+        assert err.strip() == (
+            f"lightrank: error: the ML Metadata store mysql://{reader}@{host}:{_server()[1]}/{database} is "
+            "empty: it has no ML Metadata tables (no pipeline has run against it), and this user may not "
+            "create them, which is as it should be"
+        )
+        assert _sql(f"SHOW TABLES FROM {database}") == ""
+    finally:
+        _sql(f"DROP USER IF EXISTS '{reader}'@'localhost', '{reader}'@'127.0.0.1'", check=False)
+        _drop(database)
