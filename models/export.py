@@ -17,7 +17,8 @@ Signatures:
   just the bucketed features, so slicing costs almost nothing.
 - `serving_transformed`: the already-transformed tensors `continuous` `[B, G]`
   and `sparse_ids` (as `ids` + `row_lengths`) -> `{"prediction"}`, for callers
-  that featurise themselves.
+  that hold Transform output or featurise themselves; ids outside
+  `[0, 2**input_size_bits)` are rejected with an InvalidArgument naming the limit.
 - `serving_features`: serialized raw candidates -> exactly `serving_transformed`'s
   inputs, computed as `serving_default` computes them; `serving_features` then
   `serving_transformed` is `serving_default` in two steps (for another runtime,
@@ -63,6 +64,26 @@ def _probability(logit: tf.Tensor) -> tf.Tensor:
     return tf.clip_by_value(tf.sigmoid(logit), 0.0, 1.0)
 
 
+def _checked_ids(ids: tf.Tensor, input_size_bits: int) -> tf.Tensor:
+    """`ids`, after checking they are hashed bucket ids in `[0, 2**input_size_bits)`.
+
+    `serving_transformed` takes ids from its caller; an id outside the table would otherwise
+    fail deep inside the embedding's `tf.gather` with an error naming neither the input nor the
+    limit. `serving_default` hashes its ids itself, in range by construction, and skips this.
+
+    Raises:
+        tf.errors.InvalidArgumentError: At run time, naming the limit and the offending values.
+    """
+    limit = 2**input_size_bits
+    message = f"serving_transformed: ids must lie in [0, 2**input_size_bits) = [0, {limit})"
+    checks = [
+        tf.debugging.assert_greater_equal(ids, tf.constant(0, tf.int64), message=message),
+        tf.debugging.assert_less(ids, tf.constant(limit, tf.int64), message=message),
+    ]
+    with tf.control_dependencies(checks):
+        return tf.identity(ids)
+
+
 def export_serving_model(
     model: tf.keras.Model,
     transform_output: tft.TFTransformOutput,
@@ -87,11 +108,11 @@ def export_serving_model(
     serving_spec = _serving_feature_spec(transform_output, features)
     raw_spec = transform_output.raw_feature_spec()
 
+    input_size_bits = int(settings["deepnorm"]["input_size_bits"])
     if set(input_keys) <= {CONTINUOUS, SPARSE_IDS}:
         # The model reads only the analyzer-free Transform outputs: compute them with the very
         # functions preprocessing_fn uses, from a parse that yields dense continuous columns.
         request_spec = serving_parse_spec(raw_spec, features)
-        input_size_bits = int(settings["deepnorm"]["input_size_bits"])
 
         def featurize(serialized: tf.Tensor) -> dict[str, Any]:
             return model_inputs(tf.io.parse_example(serialized, request_spec), features, input_size_bits)
@@ -135,6 +156,7 @@ def export_serving_model(
         def serve_transformed(
             continuous: tf.Tensor, ids: tf.Tensor, row_lengths: tf.Tensor
         ) -> dict[str, tf.Tensor]:
+            ids = _checked_ids(ids, input_size_bits)
             sparse = tf.RaggedTensor.from_row_lengths(ids, row_lengths).to_sparse()
             return {
                 PREDICTION: _probability(model({CONTINUOUS: continuous, SPARSE_IDS: sparse}, training=False))

@@ -2,8 +2,10 @@
 
 It reads everything from `fn_args.custom_config` (written by
 `models.settings.model_custom_config`), builds the configured model, optionally
-warm-starts it from the previous model (spec section 5), trains it with early
-stopping on the unweighted RCE, and exports the best weights for serving.
+warm-starts it from the previous model (spec section 5; DeepNorm through
+`models.deepnorm.warm_start`, the logistic baseline through
+`models.baseline_warm_start`), trains it with early stopping on the unweighted RCE,
+and exports the best weights for serving.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ import tensorflow_transform as tft
 
 from models.baseline import INPUT_KEYS as BASELINE_INPUTS
 from models.baseline import logistic_regression
+from models.baseline_warm_start import warm_start_logistic
 from models.deepnorm.config import DeepNormConfig, TrainingConfig
 from models.deepnorm.model import deepnorm_light_ranker
 from models.deepnorm.training import TrainResult, train
-from models.deepnorm.warm_start import warm_start
-from models.export import KERAS_WEIGHTS_DIR, export_serving_model, load_settings
+from models.deepnorm.warm_start import WarmStartReport, warm_start
+from models.export import KERAS_WEIGHTS_DIR, SETTINGS_FILE, export_serving_model, load_settings
 from models.features import ResolvedFeatures
 from models.inputs import make_dataset
 from models.preprocessing import CONTINUOUS, SPARSE_IDS
@@ -52,31 +55,73 @@ def build_model(
 
 def _warm_start_from(
     model: tf.keras.Model, kind: str, base_model_dir: str, features: ResolvedFeatures
-) -> None:
-    """Copies the previous model's weights, remapping changed continuous features."""
+) -> WarmStartReport | None:
+    """Copies the previous model's weights, remapping changed continuous features.
+
+    The previous model is rebuilt from its `model_settings.json` and must restore completely
+    from its `keras/` checkpoint: a checkpoint that leaves any of its variables unset (or has
+    other shapes) does not belong to those settings, and warm-starting from half of it would
+    be silent corruption.
+
+    Returns:
+        What was copied, or None when the previous model is of another kind (nothing copied).
+
+    Raises:
+        ValueError: If the previous model's weights do not match its own settings.
+    """
     settings, old_features = load_settings(base_model_dir)
     if settings["kind"] != kind:
         logger.warning(
             "warm start skipped: the previous model is a %s, this one a %s", settings["kind"], kind
         )
-        return
+        return None
     old_deepnorm = DeepNormConfig.from_dict(settings["deepnorm"])
     old_model, _ = build_model(
         kind, old_deepnorm, dataclasses.replace(features, continuous=tuple(old_features))
     )
-    old_model.load_weights(os.path.join(base_model_dir, KERAS_WEIGHTS_DIR, "weights")).expect_partial()
-    report = warm_start(model, old_model, old_features, list(features.continuous))
-    logger.info("warm start from %s: %s", base_model_dir, report)
+    weights = os.path.join(base_model_dir, KERAS_WEIGHTS_DIR, "weights")
+    status = None
+    try:
+        status = old_model.load_weights(weights)  # raises ValueError on a shape mismatch
+        status.assert_existing_objects_matched()
+    except (AssertionError, ValueError) as error:
+        if status is not None:
+            status.expect_partial()  # the error below says it all: no second report when `status` is freed
+        raise ValueError(
+            f"cannot warm-start from {base_model_dir}: its weights ({weights}) do not match the "
+            f"{kind} model its {SETTINGS_FILE} describes: {error}"
+        ) from error
+    if kind == "logistic":
+        report = warm_start_logistic(model, old_model, old_features, list(features.continuous))
+    else:
+        report = warm_start(model, old_model, old_features, list(features.continuous))
+    logger.info(
+        "warm start from %s: copied %s; re-indexed by feature %s; skipped (shape differs) %s; "
+        "not in the previous model %s; features kept %d, added %s, dropped %s",
+        base_model_dir, list(report.copied), list(report.remapped), list(report.skipped),
+        list(report.not_in_old), len(report.kept_features), list(report.added_features),
+        list(report.dropped_features),
+    )  # fmt: skip
+    return report
 
 
 def _base_model_dir(fn_args: Any) -> str | None:
-    """The serving-model directory inside the resolved base Model artifact, if any."""
+    """The serving-model directory inside the resolved base Model artifact, if any.
+
+    A resolved base model without `model_settings.json` (e.g. exported by an older version)
+    cannot be rebuilt: the run trains from scratch and says so.
+    """
     base = getattr(fn_args, "base_model", None)
     if not base:
         return None
-    for candidate in (base, os.path.join(base, "Format-Serving")):
-        if os.path.isfile(os.path.join(candidate, "model_settings.json")):
+    candidates = (base, os.path.join(base, "Format-Serving"))
+    for candidate in candidates:
+        if os.path.isfile(os.path.join(candidate, SETTINGS_FILE)):
             return candidate
+    logger.warning(
+        "warm start skipped: the base model %s has no %s (looked in %s); training from scratch",
+        base, SETTINGS_FILE, " and ".join(candidates),
+    )  # fmt: skip
     return None
 
 

@@ -12,9 +12,11 @@ Inputs (the Transform contract): `continuous` float32 `[B, G]` (missing marker
 -1.23456789, NaN/Inf tolerated) and `sparse_ids` int64 `SparseTensor [B, None]` of
 hashed bucket ids; a `RaggedTensor` is accepted too.
 
-Layer names are stable (warm starts match variables by name):
-`dense_branch/...`, `missing_embedding`, `sparse_embedding`, `merge_batch_norm`,
-`mlp_1..n`, `logit`.
+Layer names are stable (warm starts match variables by `<layer>/<variable>`). The dense
+branch is not a scope of its own but these top-level layers: `filter_non_finite`,
+`missing_split` (missing sub-branch only), `zscore`, `adaptive_transformation`,
+`dense_dropout`, `continuous_embedding`, `missing_embedding` and `dense_embedding` (missing
+sub-branch only); then `sparse_embedding`, `merge`, `merge_batch_norm`, `mlp_1..n`, `logit`.
 """
 
 from __future__ import annotations

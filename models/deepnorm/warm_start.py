@@ -12,7 +12,16 @@ initialised as spec 5 recommends, a dropped feature disappears. For new features
   the original helper did, noise truncated at +-0.5 standard deviations of the old
   tensor ("truncnorm").
 
-The registry below is the light ranker's (the original's was heavy-ranker specific).
+Kept features' z-score `biased` shadows are re-biased for the new model's decay
+(`biased_new = biased_old * (1 - new**step) / (1 - old**step)`, `local_step` kept): the
+layer debiases with its own decay, so a shadow copied as it is is debiased with the wrong
+one (a mean of 10.0 learnt at momentum 0.99999 came out at 0.136 after one step at 0.99).
+The debiased statistics inference uses are preserved, and the next training step moves
+them by the new decay's zero-debiased EMA update. Keras batch normalisation keeps no
+debiasing state, so its statistics are copied as they are.
+
+The registry below is the light ranker's (the original's was heavy-ranker specific);
+`models.baseline_warm_start` reuses this module's matching for the logistic baseline.
 Both models must be built (`deepnorm_light_ranker` builds on construction); the new
 model is modified in place.
 """
@@ -47,6 +56,14 @@ _FEATURE_AXIS_REGISTRY: tuple[tuple[str, tuple[int, ...], str], ...] = (
     (r"(.*/)?(continuous|missing)_embedding/gate/bias", (0,), "weight"),
     (r"(.*/)?(continuous|missing)_embedding/projection/kernel", (0,), "weight"),
 )
+
+#: The z-score EMAs' `biased` shadows, re-biased for the new decay when copied.
+_ZSCORE_SHADOW = re.compile(r"(.*/)?zscore/moving_(mean|var)_biased")
+
+
+def _local_step_name(shadow: str) -> str:
+    """`.../moving_var_biased` -> `.../moving_var_local_step`."""
+    return shadow.removesuffix("_biased") + "_local_step"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -86,7 +103,7 @@ def truncated_normal_like(old: np.ndarray, shape: tuple[int, ...], rng: np.rando
     return out
 
 
-def _variables_by_name(model: tf.keras.Model) -> dict[str, tf.Variable]:
+def variables_by_name(model: tf.keras.Model) -> dict[str, tf.Variable]:
     """Variables keyed `<top-level layer>/<name inside the layer>`.
 
     Keyed by layer rather than by `variable.name` so a model rebuilt from its config or loaded
@@ -113,8 +130,24 @@ def _registry_entry(name: str) -> tuple[tuple[int, ...], str] | None:
 def _zscore_decay(model: tf.keras.Model) -> float:
     decays = {layer.decay for layer in model.submodules if isinstance(layer, ZscoreNormalization)}
     if len(decays) != 1:
-        raise ValueError(f"expected one ZscoreNormalization decay in {model.name!r}, found {sorted(decays)}")
+        raise ValueError(
+            f"expected one ZscoreNormalization decay in {model.name!r}, found {sorted(decays)}: "
+            "warm_start takes DeepNorm light rankers (warm_start_logistic takes the logistic baseline)"
+        )
     return decays.pop()
+
+
+def _rebias_factor(step: float, old_decay: float, new_decay: float) -> float:
+    """`(1 - new**step) / (1 - old**step)`: rescales a zero-debiased EMA's shadow to a new decay.
+
+    Exactly 1.0 when the decays are equal; 0.0 before any update (`step` 0: the shadow and
+    the statistic are still 0, and stay so).
+    """
+    if old_decay == new_decay:
+        return 1.0
+    if step <= 0:
+        return 0.0
+    return (1.0 - new_decay**step) / (1.0 - old_decay**step)
 
 
 def _check_feature_list(features: Sequence[str], which: str) -> None:
@@ -152,16 +185,12 @@ def warm_start(
         raise ValueError(
             f"new_feature_init={new_feature_init!r} is invalid: expected one of {NEW_FEATURE_INITS}"
         )
-    _check_feature_list(old_features, "old_features")
-    _check_feature_list(new_features, "new_features")
-    old_position = {name: i for i, name in enumerate(old_features)}
-    kept = [name for name in new_features if name in old_position]
-    old_idx = np.array([old_position[name] for name in kept], dtype=np.int64)
-    new_idx = np.array([i for i, name in enumerate(new_features) if name in old_position], dtype=np.int64)
+    old_idx, new_idx = feature_index(old_features, new_features)
     decay = _zscore_decay(new_model)
+    old_decay = _zscore_decay(old_model)
     rng = np.random.default_rng(seed)
-    old_vars = _variables_by_name(old_model)
-    new_vars = _variables_by_name(new_model)
+    old_vars = variables_by_name(old_model)
+    new_vars = variables_by_name(new_model)
     copied, remapped, skipped, not_in_old = [], [], [], []
     # Every new value is computed before any is assigned, so a bad feature list changes nothing.
     assignments: list[tuple[tf.Variable, np.ndarray]] = []
@@ -186,6 +215,9 @@ def warm_start(
                     f"but the feature lists have {len(old_features)} / {len(new_features)} names"
                 )
         value = _initial_value(name, variable, old, init, new_feature_init, decay, old_vars, rng)
+        if _ZSCORE_SHADOW.fullmatch(name):
+            step = float(old_vars[_local_step_name(name)].numpy())
+            old = old * _rebias_factor(step, old_decay, decay)
         if axes == (0,):
             value[new_idx] = old[old_idx]
         elif axes == (1,):
@@ -196,15 +228,37 @@ def warm_start(
         remapped.append(name)
     for variable, value in assignments:
         variable.assign(value)
+    return make_report(copied, remapped, skipped, not_in_old, old_features, new_features)
 
+
+def feature_index(old_features: Sequence[str], new_features: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the kept features in the old and in the new list, in new-list order."""
+    _check_feature_list(old_features, "old_features")
+    _check_feature_list(new_features, "new_features")
+    old_position = {name: i for i, name in enumerate(old_features)}
+    old_idx = [old_position[name] for name in new_features if name in old_position]
+    new_idx = [i for i, name in enumerate(new_features) if name in old_position]
+    return np.array(old_idx, dtype=np.int64), np.array(new_idx, dtype=np.int64)
+
+
+def make_report(
+    copied: list[str],
+    remapped: list[str],
+    skipped: list[str],
+    not_in_old: list[str],
+    old_features: Sequence[str],
+    new_features: Sequence[str],
+) -> WarmStartReport:
+    """The report of a warm start that sorted the new model's variables into these lists."""
+    old_set, new_set = set(old_features), set(new_features)
     return WarmStartReport(
         copied=tuple(copied),
         remapped=tuple(remapped),
         skipped=tuple(skipped),
         not_in_old=tuple(not_in_old),
-        kept_features=tuple(kept),
-        added_features=tuple(name for name in new_features if name not in old_position),
-        dropped_features=tuple(name for name in old_features if name not in set(new_features)),
+        kept_features=tuple(name for name in new_features if name in old_set),
+        added_features=tuple(name for name in new_features if name not in old_set),
+        dropped_features=tuple(name for name in old_features if name not in new_set),
     )
 
 
@@ -226,7 +280,7 @@ def _initial_value(
         return np.ones(shape, dtype=np.float64)
     if init == "debiased_one":
         # The variance's local step is copied unchanged from the old model, so debias with its value.
-        step = float(old_vars[name.replace("moving_var_biased", "moving_var_local_step")].numpy())
+        step = float(old_vars[_local_step_name(name)].numpy())
         return np.full(shape, 1.0 - decay**step, dtype=np.float64)
     if new_feature_init == "truncnorm":
         return truncated_normal_like(old, shape, rng)

@@ -196,3 +196,16 @@ def test_slice_features_gives_only_the_buckets_from_raw_candidates(exported, loa
     buckets = slice_features(examples=tf.constant(serialized))
     assert set(buckets) == {"u.age_bucket"}
     assert buckets["u.age_bucket"].numpy().tolist() == [0, 1, 1, 2, -1]
+
+
+def test_serving_transformed_rejects_ids_outside_the_hashed_table_naming_the_limit(exported, loaded):
+    serve = loaded.signatures["serving_transformed"]
+    continuous = tf.zeros([2, len(FEATURES.continuous)])
+    lengths = tf.constant([1, 1], tf.int64)
+    in_range = serve(continuous=continuous, ids=tf.constant([0, 2**BITS - 1], tf.int64), row_lengths=lengths)
+    assert in_range["prediction"].shape == (2, 1)
+    for bad in (2**BITS, -1):
+        with pytest.raises(
+            tf.errors.InvalidArgumentError, match=r"ids must lie in \[0, 2\*\*input_size_bits\) = \[0, 256\)"
+        ):
+            serve(continuous=continuous, ids=tf.constant([3, bad], tf.int64), row_lengths=lengths)

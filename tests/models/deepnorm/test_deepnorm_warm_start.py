@@ -149,3 +149,70 @@ def test_bad_feature_lists_are_rejected() -> None:
         np.testing.assert_array_equal(variable.numpy(), value)
     with pytest.raises(ValueError, match="new_feature_init='noise'"):
         warm_start(new, old, OLD_FEATURES, NEW_FEATURES, new_feature_init="noise")
+
+
+def _zscore(model: tf.keras.Model, name: str) -> np.ndarray:
+    return _value(model, "zscore", f"/{name}")
+
+
+@pytest.mark.parametrize("new_features", [OLD_FEATURES, NEW_FEATURES])
+def test_a_new_momentum_keeps_the_debiased_statistics_and_continues_with_the_new_ema(
+    new_features: list[str],
+) -> None:
+    # The audit's case: statistics learnt at 0.99999, warm-started into a model at 0.99.
+    old_config = DeepNormConfig(use_missing_sub_branch=True, input_size_bits=4, momentum=0.99999)
+    new_config = DeepNormConfig(use_missing_sub_branch=True, input_size_bits=4, momentum=0.99)
+    old = deepnorm_light_ranker(old_config, len(OLD_FEATURES))
+    rng = np.random.default_rng(11)
+    for _ in range(2):
+        old(features(rng.normal(10.0, 2.0, size=(32, 3)), [[1]] * 32), training=True)
+    new = deepnorm_light_ranker(new_config, len(new_features))
+    warm_start(new, old, OLD_FEATURES, new_features)
+
+    kept_new = [i for i, name in enumerate(new_features) if name in OLD_FEATURES]
+    kept_old = [OLD_FEATURES.index(new_features[i]) for i in kept_new]
+    step = 2.0
+    assert _zscore(new, "moving_mean_local_step") == step == _zscore(new, "moving_var_local_step")
+    for stat in ("moving_mean", "moving_var"):
+        old_stat = _zscore(old, stat)[kept_old]
+        assert np.all(old_stat > 1.0)  # means near 10, variances near 4
+        np.testing.assert_array_equal(_zscore(new, stat)[kept_new], old_stat)
+        # What the layer computes at the next step: the shadow debiased with the NEW decay.
+        np.testing.assert_allclose(
+            _zscore(new, f"{stat}_biased")[kept_new] / (1.0 - 0.99**step), old_stat, rtol=1e-12
+        )
+
+    # One training step moves each statistic by the new decay's zero-debiased EMA update.
+    mean_before, biased_mean = _zscore(new, "moving_mean").copy(), _zscore(new, "moving_mean_biased").copy()
+    biased_var = _zscore(new, "moving_var_biased").copy()
+    x = rng.normal(12.0, 3.0, size=(32, 3)).astype(np.float32)
+    new(features(x, [[1]] * 32), training=True)
+    x = x.astype(np.float64)
+    expected_mean = (0.99 * biased_mean + 0.01 * x.mean(axis=0)) / (1.0 - 0.99**3)
+    batch_var = ((x - expected_mean) ** 2).mean(axis=0)
+    expected_var = (0.99 * biased_var + 0.01 * batch_var) / (1.0 - 0.99**3)
+    np.testing.assert_allclose(_zscore(new, "moving_mean"), expected_mean, rtol=1e-9)
+    np.testing.assert_allclose(_zscore(new, "moving_var"), expected_var, rtol=1e-9)
+    # With 2 steps behind it, a kept mean moves 0.01 / (1 - 0.99**3) ~ 0.34 of the way to the batch mean.
+    shift = _zscore(new, "moving_mean")[kept_new] - mean_before[kept_new]
+    expected_shift = (x.mean(axis=0) - mean_before)[kept_new] * 0.01 / (1.0 - 0.99**3)
+    np.testing.assert_allclose(shift, expected_shift, rtol=1e-9)
+
+
+def test_an_untrained_old_model_gives_zero_statistics_at_any_momentum() -> None:
+    old = deepnorm_light_ranker(DeepNormConfig(input_size_bits=4, momentum=0.99999), 3)
+    new = deepnorm_light_ranker(DeepNormConfig(input_size_bits=4, momentum=0.9), 3)
+    warm_start(new, old, OLD_FEATURES, OLD_FEATURES)
+    for stat in ("moving_mean", "moving_mean_biased", "moving_var", "moving_var_biased"):
+        np.testing.assert_array_equal(_zscore(new, stat), 0.0)
+    new(features(np.full((4, 3), 5.0), [[1]] * 4), training=True)
+    np.testing.assert_allclose(_zscore(new, "moving_mean"), 5.0, rtol=1e-12)  # step 1: the batch mean
+
+
+def test_a_logistic_model_is_pointed_to_its_own_warm_start() -> None:
+    from models.baseline import logistic_regression
+
+    old = logistic_regression(3, 4, CONFIG.missing_value)
+    new = logistic_regression(3, 4, CONFIG.missing_value)
+    with pytest.raises(ValueError, match="warm_start_logistic takes the logistic baseline"):
+        warm_start(new, old, OLD_FEATURES, OLD_FEATURES)
