@@ -32,10 +32,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from pipeline.config import ConfigError, PipelineConfig, load_config
-
-#: How an undefined (NaN) value is shown; the same as `pipeline.summary.NOT_AVAILABLE`, which
-#: is not imported here to keep this module light (the CLI imports it to build its parser).
-NOT_AVAILABLE = "n/a"
+from pipeline.report.numbers import NOT_AVAILABLE
 
 #: The table's columns: (header, metric name). All metrics are in the JSON and the TFMA output.
 TABLE_COLUMNS = (

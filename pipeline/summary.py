@@ -14,6 +14,7 @@ import tensorflow_model_analysis as tfma
 
 from models.metrics.grouped import NUM_CANDIDATES_IN_REQUESTS, needs_whole_requests
 from pipeline.config import PipelineConfig
+from pipeline.report.numbers import format_number
 from pipeline.runs import RunRecord
 
 #: Metrics shown in the summary when present, in this order.
@@ -40,8 +41,6 @@ _AUC_LABEL_RATE = {
     "auc_unweighted": "ctr_unweighted",
     "auc_precision_recall_unweighted": "ctr_unweighted",
 }
-#: How a NaN (undefined) value is shown.
-NOT_AVAILABLE = "n/a"
 
 
 def _value(metric_value: object) -> float | None:
@@ -105,12 +104,6 @@ def metrics_by_slice(evaluation_uri: str, model_name: str = "") -> dict[str, dic
     return {name: undefined_as_nan(row) for name, row in result.items()}
 
 
-def _format(value: float) -> str:
-    if math.isnan(value):
-        return NOT_AVAILABLE
-    return f"{value:,.0f}" if abs(value) >= 1000 or float(value).is_integer() else f"{value:.4f}"
-
-
 def format_summary(
     config: PipelineConfig, run: RunRecord, *, log_file: str, ok: bool, expected: Iterable[str] = ()
 ) -> str:
@@ -139,7 +132,7 @@ def format_summary(
         shown = [(name, overall[name]) for name in KEY_METRICS if name in overall]
         if shown:
             lines.append("Metrics (eval split, overall):")
-            lines.extend(f"  {name:<32} {_format(value)}" for name, value in shown)
+            lines.extend(f"  {name:<32} {format_number(value)}" for name, value in shown)
         lines.append(f"Evaluation:     {run.evaluation_uri}")
     if run.model_uri:
         lines.append(f"Trained model:  {run.model_uri}")

@@ -265,3 +265,14 @@ def test_unreadable_names_a_missing_or_inaccessible_artifact(tmp_path, monkeypat
     assert unreadable("statistics", 3, "gs://b/s/3") == (
         "statistics artifact 3 at gs://b/s/3 is missing or unreadable (no credentials for gs://b)"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(None, ""), (math.nan, "n/a"), (math.inf, "inf"), (-math.inf, "-inf"), (22485.0, "22,485"),
+     (3.0, "3"), (0.83054, "0.8305"), (-231.574, "-231.5740")],
+)  # fmt: skip
+def test_one_number_format_for_every_view(value, shown):
+    from pipeline.report.numbers import format_number
+
+    assert format_number(value) == shown
