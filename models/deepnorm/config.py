@@ -239,17 +239,19 @@ def _from_dict(cls: type[_Config], values: dict[str, Any]) -> _Config:
 
 #: Named (model, training) starting points. "original" is the original's argparse defaults:
 #: missing branch off, plain SGD at 0.002, batch 32, one pass, no early stopping. "default"
-#: is the best measured on the sample data (BENCHMARKS.md, "DeepNorm presets"): the missing
-#: marker masked properly (spec 7.4), Adagrad at 0.05 (sparse updates of the hashed table,
-#: per-coordinate rates for rarely seen ids), batch 256, momentum 0.99 instead of 0.99999,
-#: an evaluation every 300 steps and early stopping on the unweighted RCE after 3 evaluations
-#: without improvement (spec 7.19), within 3,000 steps (about 10 passes over the sample's
-#: 80k training candidates). Measured alternatives, best eval RCE on the sample data: missing
-#: branch off 16.9 vs 17.7 on; momentum 0.999 9.3 vs 17.7 at 0.99 (with 0.99999 the merge
-#: batch renormalisation keeps its initial statistics for ~1e5 steps, spec 7.17, and the gated
-#: MLP passes too small a signal to learn from in a few thousand steps); batch 1024 at lr 0.1
-#: 16.0; the original preset -216.7 after its single pass (SGD 0.002 barely moves the bias).
-#: Legacy Adam updates its slots densely (~3.6k examples/s at batch 256), so it is not used.
+#: is the best measured on the sample data: the missing marker masked properly (spec 7.4),
+#: Adagrad at 0.05 (sparse updates of the hashed table, per-coordinate rates for rarely seen
+#: ids), batch 256, momentum 0.99 instead of 0.99999 (with 0.99999 the merge batch
+#: renormalisation keeps its initial statistics for ~1e5 steps, spec 7.17), an evaluation every
+#: 300 steps and early stopping on the unweighted RCE after 3 evaluations without improvement
+#: (spec 7.19), within 3,000 steps (about 10 passes over the sample's 80k training candidates).
+#: The evidence is BENCHMARKS.md, "DeepNorm settings" (`make bench`): one change at a time from
+#: this preset, eval RCE on held-out requests, when this was written: default 16.5; plain SGD
+#: at 0.05 8.9; Adagrad at 0.02 16.2 and at 0.1 17.2 (but recall (50, 3) 0.794 vs 0.808);
+#: batch 1,024 at 0.1 14.9; missing branch off 16.2; momentum 0.999 9.0; 6,000 steps 16.7
+#: (stops early at 4,200); the original preset -231.6 after its single pass. Differences under
+#: about 0.5 RCE are run-to-run noise. Legacy Adam updates its slots densely (~3.6k examples/s
+#: at batch 256), so it is not used.
 PRESETS: dict[str, tuple[DeepNormConfig, TrainingConfig]] = {
     "original": (DeepNormConfig(), TrainingConfig()),
     "default": (
