@@ -19,6 +19,20 @@ from tensorflow_transform.tf_metadata import metadata_io
 from models.features import ResolvedFeatures
 from models.preprocessing import SPARSE_IDS, preprocessing_fn
 
+#: The raw feature spec of the tiny candidates the export and run_fn tests write: user and
+#: candidate features (one of them BYTES, one an INT id), request key, weight, heavy score, label.
+RAW_SPEC = {
+    "u.age": tf.io.VarLenFeature(tf.float32),
+    "u.opens": tf.io.VarLenFeature(tf.float32),
+    "c.likes": tf.io.VarLenFeature(tf.float32),
+    "c.source": tf.io.VarLenFeature(tf.string),
+    "u.id": tf.io.VarLenFeature(tf.int64),
+    "meta.key": tf.io.FixedLenFeature([], tf.int64),
+    "meta.weight": tf.io.FixedLenFeature([], tf.float32),
+    "meta.score": tf.io.FixedLenFeature([], tf.float32),
+    "label.top3": tf.io.FixedLenFeature([], tf.int64),
+}
+
 
 def serialize_example(row: dict[str, object], *, with_labels: bool = True) -> bytes:
     """A tf.Example of a row (lists or scalars; empty lists are absent features)."""

@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import metadata_io
+from tiny_transform import RAW_SPEC as SPEC
 from tiny_transform import serialize_example
 
 from models.deepnorm.config import DeepNormConfig
@@ -33,17 +34,6 @@ FEATURES = ResolvedFeatures(
     missing_value=-1.23456789,
     slice_buckets={"u.age": (100.0, 300.0)},
 )
-SPEC = {
-    "u.age": tf.io.VarLenFeature(tf.float32),
-    "u.opens": tf.io.VarLenFeature(tf.float32),
-    "c.likes": tf.io.VarLenFeature(tf.float32),
-    "c.source": tf.io.VarLenFeature(tf.string),
-    "u.id": tf.io.VarLenFeature(tf.int64),
-    "meta.key": tf.io.FixedLenFeature([], tf.int64),
-    "meta.weight": tf.io.FixedLenFeature([], tf.float32),
-    "meta.score": tf.io.FixedLenFeature([], tf.float32),
-    "label.top3": tf.io.FixedLenFeature([], tf.int64),
-}
 
 
 def _candidate(rng: np.random.Generator, i: int) -> dict[str, object]:

@@ -15,6 +15,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
+from tiny_transform import RAW_SPEC as SPEC
 from tiny_transform import serialize_example, transformed_records, write_transform_graph
 
 from models import training
@@ -29,17 +30,6 @@ from models.preprocessing import CONTINUOUS, SPARSE_IDS
 BITS = 6
 TASK = "HeavyRankPosition"
 MISSING = -1.23456789
-SPEC = {
-    "u.age": tf.io.VarLenFeature(tf.float32),
-    "u.opens": tf.io.VarLenFeature(tf.float32),
-    "c.likes": tf.io.VarLenFeature(tf.float32),
-    "c.source": tf.io.VarLenFeature(tf.string),
-    "u.id": tf.io.VarLenFeature(tf.int64),
-    "meta.key": tf.io.FixedLenFeature([], tf.int64),
-    "meta.weight": tf.io.FixedLenFeature([], tf.float32),
-    "meta.score": tf.io.FixedLenFeature([], tf.float32),
-    "label.top3": tf.io.FixedLenFeature([], tf.int64),
-}
 #: The base model's continuous features; the runs here drop u.age and add u.opens.
 OLD_CONTINUOUS = ("u.age", "c.likes")
 CONTINUOUS_FEATURES = ("c.likes", "u.opens")
