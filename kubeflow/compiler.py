@@ -151,7 +151,8 @@ def check_nodes(nodes: list[Any], target: Target) -> None:
             raise CompileError(
                 f"{node.id}: open-source Kubeflow Pipelines cannot run resolver tasks (its v2 backend "
                 "rejects them: 'resolver executors not implemented'). Set "
-                "evaluation.compare_to_baseline=false and model.warm_start=false for --target kubeflow, "
+                "evaluation.compare_to_baseline=false and model.warm_start=false for --target kubeflow "
+                "(to warm start there, name the model in model.warm_start_from: an importer task), "
                 "or use --target vertex"
             )
 

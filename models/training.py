@@ -114,13 +114,17 @@ def _base_model_dir(fn_args: Any) -> str | None:
     base = getattr(fn_args, "base_model", None)
     if not base:
         return None
+    # TFX hands over `<artifact uri>/Format-Serving`: right for a Trainer's model, but a pushed
+    # version imported by `model.warm_start_from` is the export itself, one level up.
     candidates = (base, os.path.join(base, "Format-Serving"))
+    if os.path.basename(os.path.normpath(base)) == "Format-Serving":
+        candidates += (os.path.dirname(os.path.normpath(base)),)
     for candidate in candidates:
         if os.path.isfile(os.path.join(candidate, SETTINGS_FILE)):
             return candidate
     logger.warning(
         "warm start skipped: the base model %s has no %s (looked in %s); training from scratch",
-        base, SETTINGS_FILE, " and ".join(candidates),
+        base, SETTINGS_FILE, ", ".join(candidates),
     )  # fmt: skip
     return None
 

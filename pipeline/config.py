@@ -104,7 +104,12 @@ class ModelConfig:
         deepnorm: Overrides of individual DeepNorm hyper-parameters.
         training: Overrides of individual training settings (optimiser, learning
             rate, batch size, steps, early stopping).
-        warm_start: Start from the latest trained model of this pipeline.
+        warm_start: Start from the latest trained model of this pipeline (a
+            resolver: local runs and Vertex AI, not open-source Kubeflow Pipelines).
+        warm_start_from: Start from this exported model instead: a pushed
+            version (`<serving_dir>/<timestamp>`) or a Trainer's model directory,
+            local or `gs://`. Imported with a TFX Importer, which every runner
+            supports, open-source Kubeflow Pipelines included.
     """
 
     kind: Literal["deepnorm", "logistic"] = "deepnorm"
@@ -113,6 +118,18 @@ class ModelConfig:
     deepnorm: dict[str, Any] = dataclasses.field(default_factory=dict)
     training: dict[str, Any] = dataclasses.field(default_factory=dict)
     warm_start: bool = False
+    warm_start_from: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.warm_start and self.warm_start_from:
+            raise ValueError(
+                "model.warm_start and model.warm_start_from exclude each other: the first takes the "
+                "latest model of this pipeline, the second a model you name"
+            )
+        if self.warm_start_from is not None and not self.warm_start_from.strip():
+            raise ValueError(
+                "model.warm_start_from is empty: name an exported model directory or leave it out"
+            )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -206,8 +223,12 @@ def _resolve_paths(config: PipelineConfig) -> PipelineConfig:
     metadata = config.metadata
     if metadata.sqlite is not None:
         metadata = dataclasses.replace(metadata, sqlite=_absolute(metadata.sqlite))
+    model = config.model
+    if model.warm_start_from is not None:
+        model = dataclasses.replace(model, warm_start_from=_absolute(model.warm_start_from))
     return dataclasses.replace(
         config,
+        model=model,
         root=_absolute(config.root),
         serving_dir=_absolute(config.serving_dir),
         data=dataclasses.replace(config.data, path=_absolute(config.data.path)),

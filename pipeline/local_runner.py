@@ -23,7 +23,7 @@ from tfx.utils import dependency_utils
 from pipeline.config import PipelineConfig
 from pipeline.config_names import check_config_names
 from pipeline.pipeline import create_pipeline
-from pipeline.preflight import check_inputs
+from pipeline.preflight import check_base_model, check_inputs
 from pipeline.runs import connection_config
 
 
@@ -110,6 +110,7 @@ def run_local(config: PipelineConfig, *, console: TextIO, log_file: str | None =
     """
     check_config_names(config)  # seconds, before the data check reads every file
     check_inputs(config)
+    check_base_model(config)
     os.makedirs(config.root, exist_ok=True)
     if config.metadata.sqlite:
         os.makedirs(os.path.dirname(config.metadata.sqlite), exist_ok=True)

@@ -238,6 +238,16 @@ def create_pipeline(
         ).with_id("latest_model_resolver")
         components.append(latest_model)
         base_model = latest_model.outputs["model"]
+    elif config.model.warm_start_from:
+        # An Importer registers the named model in ML Metadata (so lineage shows what the run
+        # started from) and, unlike a resolver, runs on open-source Kubeflow Pipelines too.
+        imported = tfx.dsl.Importer(
+            source_uri=config.model.warm_start_from,
+            artifact_type=tfx.types.standard_artifacts.Model,
+            reimport=False,
+        ).with_id("base_model_importer")
+        components.append(imported)
+        base_model = imported.outputs["result"]
 
     trainer = _trainer(
         config,

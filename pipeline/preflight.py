@@ -134,3 +134,30 @@ def check_inputs(config: PipelineConfig) -> int:
             raise InputDataError(f"{file} holds no records")
         total += records
     return total
+
+
+def check_base_model(config: PipelineConfig) -> None:
+    """A local `model.warm_start_from` must be an exported model, found before anything runs.
+
+    The Trainer would otherwise warn and train from scratch after Transform, minutes in, and
+    the run would look like a warm start in its config. Remote (`gs://`) paths are left to the
+    runner.
+
+    Raises:
+        InputDataError: The path does not exist or holds no `model_settings.json` (itself or
+            in its `Format-Serving` directory, as a Trainer's model artifact has it).
+    """
+    from models.export import SETTINGS_FILE
+
+    path = config.model.warm_start_from
+    if not path or "://" in path:
+        return
+    if not os.path.isdir(path):
+        raise InputDataError(f"model.warm_start_from: {path} is not a directory")
+    if not any(
+        os.path.isfile(os.path.join(d, SETTINGS_FILE)) for d in (path, os.path.join(path, "Format-Serving"))
+    ):
+        raise InputDataError(
+            f"model.warm_start_from: {path} is not a model exported by lightrank (no {SETTINGS_FILE} "
+            "in it or in its Format-Serving directory); give a pushed version or a Trainer's model"
+        )

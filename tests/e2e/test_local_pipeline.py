@@ -192,3 +192,35 @@ def test_warm_start_continues_from_the_previous_model(tmp_path, tiny_data):
     assert before.std() > 1e-4
     # One step at lr 1e-12 moves nothing but the batch statistics of one batch.
     np.testing.assert_allclose(after, before, rtol=0.05, atol=1e-3)
+
+
+def test_warm_start_from_a_pushed_model_imports_it_and_starts_from_its_weights(
+    tmp_path, tiny_data, first_pipeline_run
+):
+    pushed = first_pipeline_run.record.pushed_model
+    assert pushed and os.path.isdir(pushed)
+    # Its own store and root: the pushed model comes from another pipeline's run.
+    warm = tiny_config(
+        tmp_path,
+        tiny_data,
+        f"model.warm_start_from={pushed}",
+        "model.training.learning_rate=1e-12",
+        "model.training.max_steps=1",
+    )
+    run(warm, tmp_path)
+    store = open_store(warm.metadata)
+    latest = list_runs(store, warm.name)[0]
+    assert _states(latest)["base_model_importer"] == "complete"
+    assert _states(latest)["Trainer"] == "complete"
+    # ML Metadata records the pushed model as the Trainer's base_model input.
+    trainer = next(c for c in latest.components if c.component == "Trainer")
+    events = store.get_events_by_execution_ids([trainer.execution_id])
+    base_inputs = [e.artifact_id for e in events if any(s.key == "base_model" for s in e.path.steps)]
+    assert [a.uri for a in store.get_artifacts_by_id(base_inputs)] == [pushed]
+
+    examples = tf.constant(_raw_serving_examples(tiny_data, 200))
+    before = tf.saved_model.load(pushed).signatures["serving_default"](examples=examples)["prediction"]
+    after_model = tf.saved_model.load(os.path.join(latest.model_uri, "Format-Serving"))
+    after = after_model.signatures["serving_default"](examples=examples)["prediction"]
+    assert before.numpy().std() > 1e-4
+    np.testing.assert_allclose(after.numpy(), before.numpy(), rtol=0.05, atol=1e-3)

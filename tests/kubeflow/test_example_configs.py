@@ -150,3 +150,22 @@ def test_a_gpu_request_is_refused_on_the_command_line_naming_the_field(tmp_path,
     )
     assert err.count("\n") == 1 and err.endswith("\n")
     assert not Path(out).exists()
+
+
+def test_kubeflow_warm_starts_from_a_named_model_through_an_importer(tmp_path):
+    """The resolver behind `model.warm_start` cannot run on open-source KFP v2; an importer can."""
+    from kubeflow.compiler import compile_pipeline
+    from pipeline.config import load_config
+
+    base = "gs://my-bucket/lightrank/serving/1795917291"
+    config = load_config(KUBEFLOW_EXAMPLE, [f"model.warm_start_from={base}"])
+    compiled = compile_pipeline(config, "kubeflow", str(tmp_path / "pipeline.yaml"))
+    spec = compiled.pipeline_spec
+    tasks = spec["root"]["dag"]["tasks"]
+    label = spec["components"][tasks["base_model_importer"]["componentRef"]["name"]]["executorLabel"]
+    importer = spec["deploymentSpec"]["executors"][label]["importer"]
+    assert importer["artifactUri"]["constant"] == base
+    assert importer["typeSchema"]["instanceSchema"].startswith("title: tfx.Model\n")
+    trainer_inputs = tasks["Trainer"]["inputs"]["artifacts"]["base_model"]["taskOutputArtifact"]
+    assert trainer_inputs == {"producerTask": "base_model_importer", "outputArtifactKey": "result"}
+    assert not any(name.endswith("resolver") for name in tasks)

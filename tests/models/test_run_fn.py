@@ -317,3 +317,17 @@ def test_a_base_model_without_settings_is_skipped_with_a_warning(tmp_path, caplo
     assert f"the base model {tmp_path} has no {SETTINGS_FILE}" in record.getMessage()
     assert training._base_model_dir(FnArgs(base_model=None)) is None
     assert len(caplog.records) == 1  # no base model at all is not worth a warning
+
+
+def test_an_imported_pushed_model_is_found_one_level_above_what_tfx_hands_over(tmp_path):
+    # TFX passes `<artifact uri>/Format-Serving`; a pushed version is the export itself.
+    pushed = tmp_path / "serving" / "1795917291"
+    pushed.mkdir(parents=True)
+    (pushed / SETTINGS_FILE).write_text("{}")
+    handed_over = str(pushed / "Format-Serving")
+    assert training._base_model_dir(FnArgs(base_model=handed_over)) == str(pushed)
+    # A Trainer's model artifact still resolves to its Format-Serving directory.
+    trainer_model = tmp_path / "Trainer" / "model" / "7" / "Format-Serving"
+    trainer_model.mkdir(parents=True)
+    (trainer_model / SETTINGS_FILE).write_text("{}")
+    assert training._base_model_dir(FnArgs(base_model=str(trainer_model))) == str(trainer_model)

@@ -123,3 +123,15 @@ def test_yaml_1_1_exponent_floats_are_numbers_but_words_are_not():
     assert config.evaluation.thresholds["rce_unweighted"].absolute == -1e-10
     with pytest.raises(ConfigError, match="must be a number, got 'low'"):
         load_config(DEFAULT_CONFIG, ["evaluation.thresholds={auc_unweighted: {lower_bound: low}}"])
+
+
+def test_warm_start_and_warm_start_from_exclude_each_other():
+    with pytest.raises(ConfigError, match=r"model\.warm_start and model\.warm_start_from exclude each other"):
+        load_config(DEFAULT_CONFIG, ["model.warm_start=true", "model.warm_start_from=runs/x"])
+
+
+def test_warm_start_from_is_made_absolute_unless_remote():
+    local = load_config(DEFAULT_CONFIG, ["model.warm_start_from=runs/sample/serving/1"])
+    assert local.model.warm_start_from == os.path.abspath("runs/sample/serving/1")
+    remote = load_config(DEFAULT_CONFIG, ["model.warm_start_from=gs://bucket/serving/1"])
+    assert remote.model.warm_start_from == "gs://bucket/serving/1"

@@ -35,3 +35,19 @@ def test_compare_to_baseline_false_drops_the_resolver_and_the_baseline_input(def
     assert nodes["Evaluator"].inputs["model"].producer_component_id == "Trainer"
     # Nothing else changes: the same components in the same order, minus the resolver.
     assert list(nodes) == [node_id for node_id in default_nodes if node_id != RESOLVER]
+
+
+def test_warm_start_from_a_named_model_imports_it_as_the_trainers_base_model(default_nodes, tmp_path) -> None:
+    nodes = _nodes(f"model.warm_start_from={tmp_path}/serving/1795917291")
+    importer = nodes["base_model_importer"]
+    assert importer.exec_properties["artifact_uri"] == f"{tmp_path}/serving/1795917291"
+    assert nodes["Trainer"].inputs["base_model"].producer_component_id == "base_model_importer"
+    assert "latest_model_resolver" not in nodes
+    # The importer is the only addition: the rest of the graph is the default one, in order.
+    assert [node_id for node_id in nodes if node_id != "base_model_importer"] == list(default_nodes)
+
+
+def test_warm_start_takes_the_latest_model_through_a_resolver(default_nodes) -> None:
+    nodes = _nodes("model.warm_start=true")
+    assert nodes["Trainer"].inputs["base_model"].producer_component_id == "latest_model_resolver"
+    assert "base_model_importer" not in nodes and "base_model" not in default_nodes["Trainer"].inputs

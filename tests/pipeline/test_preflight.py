@@ -124,3 +124,19 @@ def test_a_single_file_path_says_to_give_its_directory(tmp_path):
     _write(str(path), [_example(1.0)])
     with pytest.raises(InputDataError, match=r"a.tfrecord.gz is a file; give its directory or a glob"):
         check_inputs(_config(str(path)))
+
+
+def test_a_warm_start_model_that_is_not_an_export_is_named(tmp_path):
+    from pipeline.preflight import check_base_model
+
+    missing = load_config(DEFAULT_CONFIG, [f"model.warm_start_from={tmp_path}/nowhere"])
+    with pytest.raises(InputDataError, match=r"model.warm_start_from: .*nowhere is not a directory"):
+        check_base_model(missing)
+    (tmp_path / "empty").mkdir()
+    empty = load_config(DEFAULT_CONFIG, [f"model.warm_start_from={tmp_path}/empty"])
+    with pytest.raises(InputDataError, match=r"empty is not a model exported by lightrank"):
+        check_base_model(empty)
+    (tmp_path / "trainer" / "Format-Serving").mkdir(parents=True)
+    (tmp_path / "trainer" / "Format-Serving" / "model_settings.json").write_text("{}")
+    check_base_model(load_config(DEFAULT_CONFIG, [f"model.warm_start_from={tmp_path}/trainer"]))
+    check_base_model(load_config(DEFAULT_CONFIG, ["model.warm_start_from=gs://bucket/serving/1"]))
