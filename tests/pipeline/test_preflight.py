@@ -60,6 +60,26 @@ def test_a_truncated_file_is_named(tmp_path):
         check_file(path)
 
 
+def test_a_file_cut_where_tensorflow_does_not_notice_is_named(tmp_path):
+    # One feature per record: the bytes, and so the cut, are the same in every run.
+    def record(value: float) -> bytes:
+        feature = {"x": tf.train.Feature(float_list=tf.train.FloatList(value=[value]))}
+        return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+    path = str(tmp_path / "part-0.tfrecord.gz")
+    _write(path, [record(float(i)) for i in range(200)])
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:-16])
+    # TensorFlow alone reads 199 records and no error ...
+    assert sum(1 for _ in tf.data.TFRecordDataset(path, compression_type="GZIP")) == 199
+    # ... the check does not let the file pass.
+    cut_short = r"part-0.tfrecord.gz is not a readable gzipped TFRecord file \(its gzip stream is cut short"
+    with pytest.raises(InputDataError, match=cut_short + r" or damaged after 199 readable records"):
+        check_file(path)
+
+
 def test_gzip_of_something_else_is_named(tmp_path):
     path = str(tmp_path / "notes.tfrecord.gz")
     with gzip.open(path, "wb") as f:
