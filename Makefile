@@ -28,7 +28,7 @@ $(STAMP): requirements.lock pyproject.toml scripts/find-python310
 	@set -e; python=$$(scripts/find-python310); \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
 	  rm -rf $(VENV); echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); fi
-	@echo "Installing the pinned stack from requirements.lock (first time: about 3 minutes, 3.3 GB) ..."
+	@echo "Installing the pinned stack from requirements.lock (first time: about 3 minutes, 3.4 GB) ..."
 	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock 2>&1 \
 	  | { grep -v "^WARNING: Location '" || true; }
 	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
