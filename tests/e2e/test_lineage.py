@@ -189,7 +189,7 @@ def test_compare_shows_the_learning_rate_difference(store, capfd):
     code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, *store["args"]], capfd)
     assert code == 0
     assert f"model.training.learning_rate: None -> {LEARNING_RATE_B}" in out
-    assert f"training.learning_rate: 0.05 -> {LEARNING_RATE_B}" in out
+    assert f"training.learning_rate: 0.1 -> {LEARNING_RATE_B}" in out
     code, out, _ = _cli(["compare", run_a.run_id, run_b.run_id, "--json", *store["args"]], capfd)
     compared = json.loads(out)
     overall_a = metrics_by_slice(run_a.evaluation_uri)["Overall"]
