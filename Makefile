@@ -19,7 +19,7 @@ help:
 	@echo "make run    set up, generate the sample data, run the whole pipeline locally"
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
 	@echo "make lint   ruff check and format check"
-	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~25 min)"
+	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~30 min)"
 	@echo "make lock   re-resolve requirements.lock from requirements.in (slow; rarely needed)"
 	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 

@@ -60,8 +60,11 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "The evidence for the `default` preset (models/deepnorm/config.py): the same split and "
         "metrics as the quality table, the default preset first, then the default with one setting "
         "changed per row (optimiser, learning rate, batch size, missing sub-branch, momentum, step "
-        "budget), and the `original` preset. DeepNorm training is not bit-reproducible from run to "
-        "run: read differences under about 0.5 RCE as noise.",
+        "budget), and the `original` preset. Training is seeded and gave the same numbers again on "
+        "the same Transform output; on another pipeline run's Transform output of the same data the "
+        "same settings moved by up to 1.4 RCE: read smaller differences as noise. Training times "
+        "are noisy too: the same training took 41.0 s as the process's first model and 21.2 s later "
+        "(the `6000 steps` row stops early exactly where the default does).",
     ),
     (
         "pipeline-sample",
@@ -91,8 +94,9 @@ def assemble(parts_dir: str, now: datetime.datetime | None = None) -> str:
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` on {now:%Y-%m-%d %H:%M} UTC; regenerate it with `make bench` (about "
-        "25 minutes on 2 cores). Every table gives the machine, the package versions and the exact "
+        f"Assembled by `make bench` on {now:%Y-%m-%d %H:%M} UTC from the tables its commands wrote; "
+        "regenerate it with `make bench` (about 30 minutes on 2 cores). Every table gives the machine, "
+        "the package versions and the exact "
         "command that measured it, and nothing here is edited by hand. The speed work, with the "
         "before and after of each change and the goals, is in [docs/performance.md](docs/performance.md).",
         "",
