@@ -78,8 +78,8 @@ def test_the_vertex_example_runs_beam_on_dataflow_and_trains_in_a_vertex_job(ver
             ]
         },
     }
-    # The model settings still travel with it: the custom job's run_fn reads them.
-    assert custom_config["kind"] == "deepnorm" and custom_config["training"]["learning_rate"] == 0.05
+    # The model settings (the default preset's rate) travel with it: the custom job's run_fn reads them.
+    assert custom_config["kind"] == "deepnorm" and custom_config["training"]["learning_rate"] == 0.1
     # With Dataflow the config's local DirectRunner arguments are not passed at all.
     assert not any(arg.startswith("--direct_") for arg in _beam_args(trainer))
 

@@ -78,7 +78,7 @@ def test_the_run_parameters_reach_the_trainer_and_the_model_is_pushed(first_run)
     [run] = list_runs(open_store(config.metadata), config.name)
     assert run.blessed is True and run.pushed_model
     settings = json.loads((Path(run.pushed_model) / "model_settings.json").read_text())
-    assert settings["training"]["learning_rate"] == 0.0123  # the config says 0.05 (the preset)
+    assert settings["training"]["learning_rate"] == 0.0123  # the config says 0.1 (the preset)
     assert settings["training"]["max_steps"] == 7  # the config says 40
     [summary] = (Path(run.model_uri).parent.parent / "model_run").glob("*/training_summary.json")
     assert json.loads(summary.read_text())["steps"] == 7
