@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from tiny_transform import serialize_example, write_transform_graph
+from tiny_transform import RAW_SPEC, serialize_example, write_transform_graph
 
 from models.baseline import INPUT_KEYS, HashedLinear, MissingIndicator, logistic_regression
 from models.deepnorm.config import DeepNormConfig, TrainingConfig
@@ -127,15 +127,7 @@ FEATURES = ResolvedFeatures(
     missing_value=MISSING,
     slice_buckets={},
 )
-SPEC = {
-    "u.age": tf.io.VarLenFeature(tf.float32),
-    "c.likes": tf.io.VarLenFeature(tf.float32),
-    "c.source": tf.io.VarLenFeature(tf.string),
-    "meta.key": tf.io.FixedLenFeature([], tf.int64),
-    "meta.weight": tf.io.FixedLenFeature([], tf.float32),
-    "meta.score": tf.io.FixedLenFeature([], tf.float32),
-    "label.top3": tf.io.FixedLenFeature([], tf.int64),
-}
+SPEC = {name: spec for name, spec in RAW_SPEC.items() if name not in ("u.opens", "u.id")}
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from tiny_transform import serialize_example, transformed_records, write_transform_graph
+from tiny_transform import RAW_SPEC, serialize_example, transformed_records, write_transform_graph
 
 from models.deepnorm.config import DeepNormConfig, TrainingConfig
 from models.deepnorm.model import deepnorm_light_ranker
@@ -38,16 +38,7 @@ FEATURES = ResolvedFeatures(
     missing_value=-1.23456789,
     slice_buckets={},
 )
-SPEC = {
-    "u.age": tf.io.VarLenFeature(tf.float32),
-    "c.likes": tf.io.VarLenFeature(tf.float32),
-    "c.source": tf.io.VarLenFeature(tf.string),
-    "u.id": tf.io.VarLenFeature(tf.int64),
-    "meta.key": tf.io.FixedLenFeature([], tf.int64),
-    "meta.weight": tf.io.FixedLenFeature([], tf.float32),
-    "meta.score": tf.io.FixedLenFeature([], tf.float32),
-    "label.top3": tf.io.FixedLenFeature([], tf.int64),
-}
+SPEC = {name: spec for name, spec in RAW_SPEC.items() if name != "u.opens"}
 DEEPNORM = DeepNormConfig(input_size_bits=BITS, sparse_embedding_size=4, dense_embedding_size=8)
 
 
