@@ -64,14 +64,19 @@ def check_evaluation_names(
                 raise _unknown("feature", f"evaluation.slices[{index}]", key, sliceable)
 
 
-def check_config_names(config: PipelineConfig) -> None:
+def check_config_names(config: PipelineConfig) -> ResolvedFeatures:
     """`check_evaluation_names` for a config whose schema and feature spec are local files.
+
+    Returns:
+        The feature spec resolved against the schema, read once here for the callers
+        (`run_local`, `create_pipeline`) that need it next.
 
     Raises:
         ConfigError: As `check_evaluation_names`, or for an unreadable schema.
     """
-    from models.features import load_schema, resolve_files
+    from models.features import FeatureSpec, load_schema, resolve
 
     schema = load_schema(config.schema.path)
-    features = resolve_files(config.schema.path, config.schema.feature_spec)
+    features = resolve(FeatureSpec.load(config.schema.feature_spec), schema)
     check_evaluation_names(config, features, (feature.name for feature in schema.feature))
+    return features

@@ -108,13 +108,15 @@ def run_local(config: PipelineConfig, *, console: TextIO, log_file: str | None =
         Whatever the failing component raised (e.g. `DataAnomaliesError` from
         the anomaly gate), after the progress line that names the component.
     """
-    check_config_names(config)  # seconds, before the data check reads every file
-    check_inputs(config)
+    features = check_config_names(config)  # milliseconds, before the data check reads every file
+    check_inputs(config, features.request_key)
     check_base_model(config)
     os.makedirs(config.root, exist_ok=True)
     if config.metadata.sqlite:
         os.makedirs(os.path.dirname(config.metadata.sqlite), exist_ok=True)
-    pipeline = create_pipeline(config, metadata_connection_config=connection_config(config.metadata))
+    pipeline = create_pipeline(
+        config, metadata_connection_config=connection_config(config.metadata), features=features
+    )
     absl_logging.set_verbosity(absl_logging.INFO)
     with contextlib.ExitStack() as stack:
         progress = _ComponentProgress(console, total=len(pipeline.components))

@@ -34,7 +34,7 @@ from kubeflow.cloud import (
 from kubeflow.evaluator import DIFFERS_FROM_BASELINE, RuntimeEvaluator
 from kubeflow.run_parameters import RunParameters, define_run_parameters
 from kubeflow.trainer import RuntimeTrainer
-from models.features import ResolvedFeatures, resolve_files
+from models.features import ResolvedFeatures
 from models.settings import model_custom_config
 from pipeline.config import PipelineConfig
 from pipeline.config_names import check_config_names
@@ -170,8 +170,9 @@ def create_pipeline(
         config: The validated pipeline configuration.
         metadata_connection_config: The ML Metadata connection (local runs);
             None for Kubeflow / Vertex, whose orchestrator provides one.
-        features: The resolved feature spec; resolved from the config's schema
-            and feature spec files when not given.
+        features: The resolved feature spec, from a caller that has already run
+            `check_config_names`; when not given, that check runs here and
+            resolves it from the config's schema and feature spec files.
         runtime_parameters: Make the values that change per run (data directory,
             training steps, learning rate, quality thresholds) RuntimeParameters
             with the config's values as defaults (`kubeflow.run_parameters`); the
@@ -189,8 +190,7 @@ def create_pipeline(
         CompileError: With `cloud`, a schema file the image does not contain.
     """
     if features is None:
-        check_config_names(config)
-        features = resolve_files(config.schema.path, config.schema.feature_spec)
+        features = check_config_names(config)
     model_config = model_custom_config(config, features)
     uses_bigquery = cloud and cloud_of(config).bigquery is not None
     parameters = None

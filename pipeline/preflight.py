@@ -124,8 +124,13 @@ def _check_gzip_end(path: str, count: int) -> None:
         ) from error
 
 
-def check_inputs(config: PipelineConfig) -> int:
+def check_inputs(config: PipelineConfig, request_key: str | None = None) -> int:
     """Checks a local data path before a run; remote paths are left to the runner.
+
+    Args:
+        config: The pipeline config (data path; schema and feature spec).
+        request_key: The request key the first records must carry; resolved from the
+            config's feature spec when not given.
 
     Returns:
         The number of candidates found (0 for remote paths, not counted).
@@ -146,9 +151,10 @@ def check_inputs(config: PipelineConfig) -> int:
     files = data_files(path)
     if not files:
         raise InputDataError(f"data path {path} matches no file")
-    from models.features import resolve_files
+    if request_key is None:
+        from models.features import resolve_files
 
-    request_key = resolve_files(config.schema.path, config.schema.feature_spec).request_key
+        request_key = resolve_files(config.schema.path, config.schema.feature_spec).request_key
     total = 0
     for file in files:
         if os.path.getsize(file) == 0:
