@@ -145,6 +145,16 @@ def _comparators(args: argparse.Namespace) -> int:
     return 0
 
 
+def _request_arguments(parser: argparse.ArgumentParser, *, seconds_help: str) -> None:
+    """The request sizes, thread settings, duration and output of the serving-style benchmarks."""
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=list(SERVING_BATCH_SIZES))
+    parser.add_argument(
+        "--threads", type=int, nargs="+", default=[1, 0], help="thread settings; 0 = all cores (default: 1 0)"
+    )
+    parser.add_argument("--seconds", type=float, default=3.0, help=seconds_help)
+    parser.add_argument("--out", default=None, help="also append the table to this file")
+
+
 def register(commands: argparse._SubParsersAction) -> None:
     """Adds `lightrank bench serving|comparators|training|quality|pipeline` to the CLI's sub-commands."""
     from pipeline.cli import DEFAULT_CONFIG, DEFAULT_DATA_DIR
@@ -157,12 +167,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     serving.add_argument(
         "--data", default=DEFAULT_DATA_DIR, help="candidate TFRecords (default: %(default)s)"
     )
-    serving.add_argument("--batch-sizes", type=int, nargs="+", default=list(SERVING_BATCH_SIZES))
-    serving.add_argument(
-        "--threads", type=int, nargs="+", default=[1, 0], help="thread settings; 0 = all cores (default: 1 0)"
-    )
-    serving.add_argument("--seconds", type=float, default=3.0, help="timed seconds per request size")
-    serving.add_argument("--out", default=None, help="also append the table to this file")
+    _request_arguments(serving, seconds_help="timed seconds per request size")
     serving.set_defaults(handler=_serving)
 
     training = kinds.add_parser("training", help="examples/s of the training loop on a Transform output")
@@ -216,10 +221,5 @@ def register(commands: argparse._SubParsersAction) -> None:
         "--config", default=DEFAULT_CONFIG, help="pipeline config whose feature spec names the task's label"
     )
     comparators.add_argument("--label", default=None, help="LightGBM's label column (default: from --config)")
-    comparators.add_argument("--batch-sizes", type=int, nargs="+", default=list(SERVING_BATCH_SIZES))
-    comparators.add_argument(
-        "--threads", type=int, nargs="+", default=[1, 0], help="thread settings; 0 = all cores (default: 1 0)"
-    )
-    comparators.add_argument("--seconds", type=float, default=3.0, help="timed seconds per system and size")
-    comparators.add_argument("--out", default=None, help="also append the table to this file")
+    _request_arguments(comparators, seconds_help="timed seconds per system and size")
     comparators.set_defaults(handler=_comparators)
