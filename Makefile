@@ -5,6 +5,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 LIGHTRANK := $(VENV)/bin/lightrank
+BENCH := $(VENV)/bin/lightrank-bench
 STAMP := $(VENV)/.installed
 SAMPLE_DATA ?= data/sample
 CONFIG ?= pipeline/configs/sample.yaml
@@ -18,21 +19,21 @@ export TF_USE_LEGACY_KERAS := 1
 help:
 	@echo "make run    set up, generate the sample data, run the whole pipeline locally"
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
-	@echo "make lint   ruff check and format check"
+	@echo "make lint   ruff check, format check and the import layers (import-linter)"
 	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~30 min)"
 	@echo "make lock   re-resolve requirements.lock from requirements.in (slow; rarely needed)"
 	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 
 # The venv is (re)built only when the lock, pyproject.toml or the interpreter finder change.
-$(STAMP): requirements.lock pyproject.toml scripts/find-python310
+$(STAMP): requirements.lock pyproject.toml bench/pyproject.toml scripts/find-python310
 	@set -e; python=$$(scripts/find-python310); \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
 	  rm -rf $(VENV); echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); fi
 	@echo "Installing the pinned stack from requirements.lock (first time: about 3 minutes, 3.4 GB) ..."
 	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock 2>&1 \
 	  | { grep -v "^WARNING: Location '" || true; }
-	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1 \
-	  | { grep -v "^WARNING: Location '" || true; }
+	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
+	  -e . -e bench 2>&1 | { grep -v "^WARNING: Location '" || true; }
 	@touch $(STAMP)
 
 setup: $(STAMP)
@@ -52,6 +53,7 @@ test-e2e: setup
 
 lint: setup
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	@$(VENV)/bin/lint-imports --no-cache
 
 format: setup
 	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
@@ -63,7 +65,7 @@ lock:
 	{ sed -n '1,3p' requirements.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)='; } > requirements.lock.new; \
 	mv requirements.lock.new requirements.lock; rm -rf build/lock-venv; echo "requirements.lock updated"
 
-# Benchmarks (pipeline/bench/, issue 7): each command appends its table, with machine, packages and
+# Benchmarks (bench/, a distribution of its own with the `lightrank-bench` command): each command appends its table, with machine, packages and
 # command, to a part file; the last step assembles BENCHMARKS.md from them. The sample run's pushed
 # model and Transform output feed the serving, comparison, training and quality benchmarks.
 BENCH_PARTS ?= build/bench
@@ -72,18 +74,18 @@ BENCH_LARGE_REQUESTS ?= 4300
 BENCH_SECONDS ?= 3
 bench: setup
 	@rm -rf $(BENCH_PARTS) && mkdir -p $(BENCH_PARTS)
-	$(LIGHTRANK) bench pipeline --requests 430 --root $(BENCH_SAMPLE) --out $(BENCH_PARTS)/pipeline-sample.md
-	$(LIGHTRANK) bench serving --model $(BENCH_SAMPLE)/serving --data $(BENCH_SAMPLE)/data \
+	$(BENCH) pipeline --requests 430 --root $(BENCH_SAMPLE) --out $(BENCH_PARTS)/pipeline-sample.md
+	$(BENCH) serving --model $(BENCH_SAMPLE)/serving --data $(BENCH_SAMPLE)/data \
 	  --seconds $(BENCH_SECONDS) --out $(BENCH_PARTS)/serving.md
-	$(LIGHTRANK) bench comparators --model $(BENCH_SAMPLE)/serving --data $(BENCH_SAMPLE)/data \
+	$(BENCH) comparators --model $(BENCH_SAMPLE)/serving --data $(BENCH_SAMPLE)/data \
 	  --seconds $(BENCH_SECONDS) --out $(BENCH_PARTS)/comparators.md
-	$(LIGHTRANK) bench training --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/training.md
-	$(LIGHTRANK) bench training --transform $(BENCH_SAMPLE)/pipeline/Transform --set model.preset=original \
+	$(BENCH) training --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/training.md
+	$(BENCH) training --transform $(BENCH_SAMPLE)/pipeline/Transform --set model.preset=original \
 	  --out $(BENCH_PARTS)/training.md
-	$(LIGHTRANK) bench quality --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/quality.md
+	$(BENCH) quality --transform $(BENCH_SAMPLE)/pipeline/Transform --out $(BENCH_PARTS)/quality.md
 	# One change at a time from the default preset (Adagrad 0.1, batch 256, missing sub-branch on,
 	# momentum 0.99, at most 3,000 steps): the evidence behind the preset.
-	$(LIGHTRANK) bench quality --transform $(BENCH_SAMPLE)/pipeline/Transform \
+	$(BENCH) quality --transform $(BENCH_SAMPLE)/pipeline/Transform \
 	  --models deepnorm-default deepnorm-original \
 	  --variant 'plain SGD lr 0.1:model.training.optimizer=sgd' \
 	  --variant 'Adagrad lr 0.05:model.training.learning_rate=0.05' \
@@ -93,9 +95,9 @@ bench: setup
 	  --variant 'momentum 0.999:model.deepnorm.momentum=0.999' \
 	  --variant '6000 steps:model.training.max_steps=6000' \
 	  --out $(BENCH_PARTS)/presets.md
-	$(LIGHTRANK) bench pipeline --requests $(BENCH_LARGE_REQUESTS) --root runs/bench/large \
+	$(BENCH) pipeline --requests $(BENCH_LARGE_REQUESTS) --root runs/bench/large \
 	  --out $(BENCH_PARTS)/pipeline-large.md
-	@$(PY) -m pipeline.bench.document --parts-dir $(BENCH_PARTS) --out BENCHMARKS.md
+	@$(PY) -m lightrank_bench.document --parts-dir $(BENCH_PARTS) --out BENCHMARKS.md
 
 # The image every Vertex AI / Kubeflow task runs (kubeflow/Dockerfile); docs/deploy.md.
 IMAGE ?= lightrank-pipeline:latest

@@ -6,7 +6,7 @@ them, so a pipeline happily trains on data that broke its schema
 and fails the run with one readable list naming each split, feature and problem.
 Transform is ordered after it, so nothing downstream (and no push) happens.
 
-It also records what produced the run (`components.run_settings`): TFX records
+It also records what produced the run (`lightrank.components.run_settings`): TFX records
 its parameters in ML Metadata before it runs, so a run it stops, or one that
 fails later in the Trainer or Evaluator, still names its config and code.
 """
@@ -20,10 +20,14 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from components.errors import DataAnomaliesError
+from lightrank.errors import UserError
 
 #: The file ExampleValidator writes per split (tfx/components/example_validator/executor.py).
 ANOMALIES_FILE = "SchemaDiff.pb"
+
+
+class DataAnomaliesError(UserError):
+    """The examples do not match the curated schema; the message lists every anomaly."""
 
 
 def read_anomalies(artifact: standard_artifacts.ExampleAnomalies) -> dict[str, anomalies_pb2.Anomalies]:
@@ -63,7 +67,7 @@ def AnomalyGate(  # noqa: N802  (TFX component names are classes by convention)
 
     The three parameters are not used here: they are recorded as execution
     properties, where `lightrank compare` and `lightrank lineage` read them
-    (`components.run_settings.run_settings` gives them).
+    (`lightrank.components.run_settings.run_settings` gives them).
 
     Args:
         anomalies: ExampleValidator's output.

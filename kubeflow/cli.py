@@ -1,4 +1,4 @@
-"""The `compile` and `submit` sub-commands of `lightrank` (wired in by `pipeline.cli`).
+"""The `compile` and `submit` sub-commands of `lightrank` (wired in by `lightrank.cli`).
 
     lightrank compile --target vertex|kubeflow [--config FILE] [--set KEY=VALUE ...]
                       [--image IMAGE] [--out FILE]
@@ -7,54 +7,32 @@
                       [--config FILE] [--set ...] [--image IMAGE] [--param NAME=VALUE ...]
 
 Both build the pipeline from the same config as `lightrank run`. User-fixable
-problems raise `kubeflow.errors.DeploymentError` (or `ConfigError`), which the
+problems raise `lightrank.kubeflow.errors.DeploymentError` (or `ConfigError`), which the
 CLI prints as one line with exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pipeline
+from lightrank.pipeline.commands.common import add_config_arguments, quiet_tensorflow
 
 if TYPE_CHECKING:
-    from kubeflow.compiler import CompiledPipeline
-    from pipeline.config import PipelineConfig
+    from lightrank.kubeflow.compiler import CompiledPipeline
+    from lightrank.pipeline.config import PipelineConfig
 
-#: The sample config, as `lightrank run` uses it by default.
-DEFAULT_CONFIG = str(Path(pipeline.__file__).resolve().parent / "configs" / "sample.yaml")
 TARGET_NAMES = {"vertex": "Vertex AI Pipelines", "kubeflow": "Kubeflow Pipelines"}
 #: The API endpoint variable `kfp.Client` itself reads, and the bearer token's (ours: kfp reads none).
 ENDPOINT_ENV = "KF_PIPELINES_ENDPOINT"
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
 
 
-@contextlib.contextmanager
-def _quiet_tensorflow() -> Iterator[None]:
-    """Imports TFX quietly (TensorFlow's load-time chatter) and keeps its INFO logs off the terminal."""
-    from pipeline.console import quiet_stderr
-
-    with quiet_stderr():
-        from absl import logging as absl_logging
-
-        import kubeflow.compiler  # noqa: F401  (the import that loads TensorFlow)
-    previous = absl_logging.get_verbosity()
-    absl_logging.set_verbosity(absl_logging.ERROR)
-    try:
-        yield
-    finally:
-        absl_logging.set_verbosity(previous)
-
-
 def _load(args: argparse.Namespace) -> PipelineConfig:
-    from pipeline.config import load_config
+    from lightrank.pipeline.config import load_config
 
     overrides = list(args.set)
     if args.image:
@@ -68,7 +46,7 @@ def _default_out(name: str, target: str) -> str:
 
 
 def _report(compiled: CompiledPipeline, default_image: bool) -> None:
-    from kubeflow.run_parameters import describe
+    from lightrank.kubeflow.run_parameters import describe
 
     tasks = compiled.pipeline_spec["root"]["dag"]["tasks"]
     print(f"Compiled for {TARGET_NAMES[compiled.target]}: {compiled.path}")
@@ -84,8 +62,8 @@ def _report(compiled: CompiledPipeline, default_image: bool) -> None:
 
 def _compile(args: argparse.Namespace) -> int:
     config = _load(args)
-    with _quiet_tensorflow():
-        from kubeflow.compiler import compile_pipeline
+    with quiet_tensorflow("lightrank.kubeflow.compiler"):
+        from lightrank.kubeflow.compiler import compile_pipeline
 
         compiled = compile_pipeline(config, args.target, args.out or _default_out(config.name, args.target))
     _report(compiled, default_image=not (config.cloud and config.cloud.image))
@@ -93,8 +71,8 @@ def _compile(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from kubeflow.errors import SubmitError
-    from kubeflow.submit import require_image
+    from lightrank.kubeflow.errors import SubmitError
+    from lightrank.kubeflow.submit import require_image
 
     config = _load(args)
     require_image(config)
@@ -109,10 +87,10 @@ def _submit(args: argparse.Namespace) -> int:
             f"--target kubeflow needs --host or ${ENDPOINT_ENV} (the Kubeflow Pipelines API endpoint)"
         )
 
-    with _quiet_tensorflow(), tempfile.TemporaryDirectory() as workdir:
-        from kubeflow.compiler import compile_pipeline
-        from kubeflow.run_parameters import parse_assignments
-        from kubeflow.submit import check_cloud_values, submit_kubeflow, submit_vertex
+    with quiet_tensorflow("lightrank.kubeflow.compiler"), tempfile.TemporaryDirectory() as workdir:
+        from lightrank.kubeflow.compiler import compile_pipeline
+        from lightrank.kubeflow.run_parameters import parse_assignments
+        from lightrank.kubeflow.submit import check_cloud_values, submit_kubeflow, submit_vertex
 
         out = args.out or os.path.join(workdir, os.path.basename(_default_out(config.name, args.target)))
         compiled = compile_pipeline(config, args.target, out, strict=True)
@@ -152,10 +130,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
         choices=sorted(TARGET_NAMES),
         help="vertex (Vertex AI) or kubeflow (KFP v2)",
     )
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="pipeline config YAML (default: the sample)")
-    parser.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override a config field"
-    )
+    add_config_arguments(parser)
     parser.add_argument("--image", default=None, help="the pipeline image (overrides cloud.image)")
 
 

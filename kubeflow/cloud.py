@@ -14,8 +14,8 @@ from typing import Any
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer_executor
 
-from kubeflow.errors import CompileError
-from pipeline.config import CloudConfig, PipelineConfig
+from lightrank.kubeflow.errors import CompileError
+from lightrank.pipeline.config import CloudConfig, PipelineConfig
 
 #: The image `make image` builds when no IMAGE is given; `compile` falls back to it.
 DEFAULT_IMAGE = "lightrank-pipeline:latest"

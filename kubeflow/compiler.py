@@ -35,11 +35,13 @@ from tfx.dsl.components.common import resolver
 from tfx.orchestration.data_types import RuntimeParameter
 from tfx.utils import deprecation_utils
 
-from kubeflow.cloud import cloud_of, pipeline_image
-from kubeflow.errors import CompileError
-from kubeflow.run_parameters import collect_runtime_parameters
-from pipeline.config import PipelineConfig
-from pipeline.pipeline import create_pipeline
+from lightrank.kubeflow.cloud import cloud_of, pipeline_image
+from lightrank.kubeflow.errors import CompileError
+from lightrank.kubeflow.run_parameters import collect_runtime_parameters
+from lightrank.kubeflow.runner import runner_settings
+from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.config.names import check_config_names
+from lightrank.pipeline.pipeline import create_pipeline
 
 Target = Literal["vertex", "kubeflow"]
 TARGETS: tuple[Target, ...] = ("vertex", "kubeflow")
@@ -251,16 +253,17 @@ def compile_pipeline(
     if strict and problems:
         raise CompileError("; ".join(problems))
 
-    pipeline = create_pipeline(config, runtime_parameters=True, cloud=True)
+    features = check_config_names(config)
+    pipeline = create_pipeline(config, features=features, runner=runner_settings(config, features))
     check_nodes(pipeline.components, target)
     parameters = collect_runtime_parameters(pipeline.components)
     image = pipeline_image(config)
-    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+    dag_runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
         config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
             display_name=config.name, default_image=image, use_pipeline_spec_2_1=True
         )
     )
-    job = runner.run(pipeline, write_out=False)
+    job = dag_runner.run(pipeline, write_out=False)
     add_parameter_defaults(job["pipelineSpec"], parameters)
     validate_spec(job)
     write_spec(job, target, out)

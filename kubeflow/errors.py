@@ -6,17 +6,15 @@ They share one base class so the command line can print them as one line
 
 from __future__ import annotations
 
+from lightrank.errors import UserError
 
-class DeploymentError(ValueError):
+
+class DeploymentError(UserError):
     """A compile or submit request that cannot work as given."""
 
 
 class CompileError(DeploymentError):
     """The config uses something the Vertex AI / Kubeflow Pipelines compiler or backend cannot run."""
-
-
-class RunParameterError(DeploymentError):
-    """A run parameter value has the wrong name, type or range."""
 
 
 class SubmitError(DeploymentError):

@@ -18,9 +18,7 @@ command line instead of in a cloud worker an hour later.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -28,81 +26,22 @@ from typing import Any
 from tfx.dsl.components.base import base_node
 from tfx.orchestration.data_types import RuntimeParameter
 
-from kubeflow.errors import RunParameterError
-from pipeline.config import PipelineConfig
+from lightrank.components.run_values import (
+    CHANGE_FIELDS,
+    DATA_ROOT,
+    LEARNING_RATE,
+    THRESHOLD_FIELDS,
+    TRAIN_STEPS,
+    RunParameterError,
+    RunParameters,
+    Value,
+    coerce,
+    threshold_parameter_name,
+)
+from lightrank.pipeline.config import PipelineConfig
 
-DATA_ROOT = "data_root"
-TRAIN_STEPS = "train_steps"
-LEARNING_RATE = "learning_rate"
-THRESHOLD_PREFIX = "threshold_"
-#: Numeric threshold fields, in `ThresholdConfig` order; `change` (a direction) is structural.
-THRESHOLD_FIELDS = ("lower_bound", "upper_bound", "absolute", "relative")
-_CHANGE_FIELDS = ("absolute", "relative")
 #: Kubeflow and Vertex accept letters, digits and `_`; lower case keeps names unambiguous.
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string"}
-
-Value = int | float | str
-
-
-def threshold_parameter_name(metric: str, field: str) -> str:
-    """The run parameter of one threshold field, e.g. `threshold_auc_unweighted_lower_bound`.
-
-    The Evaluator's executor finds a threshold's parameter with this same function,
-    so the name is the only link between the pipeline input and the EvalConfig.
-    """
-    slug = re.sub(r"[^a-z0-9]+", "_", metric.lower()).strip("_")
-    return f"{THRESHOLD_PREFIX}{slug}_{field}"
-
-
-@dataclasses.dataclass(frozen=True)
-class RunParameters:
-    """The run parameters of one pipeline, grouped by the component that reads them.
-
-    Attributes:
-        data_root: ImportExampleGen's `input_base`; None when BigQuery is the source.
-        train_steps: The Trainer's step budget.
-        learning_rate: The Trainer's learning rate.
-        thresholds: The Evaluator's gates, by parameter name.
-    """
-
-    data_root: RuntimeParameter | None
-    train_steps: RuntimeParameter
-    learning_rate: RuntimeParameter
-    thresholds: dict[str, RuntimeParameter]
-
-    def by_name(self) -> dict[str, RuntimeParameter]:
-        """Every parameter by name, in the order a person reads them."""
-        parameters = [self.data_root, self.train_steps, self.learning_rate, *self.thresholds.values()]
-        return {p.name: p for p in parameters if p is not None}
-
-
-def coerce(name: str, ptype: type, value: Any) -> Value:
-    """`value` as `ptype` (an int is a valid float), or a `RunParameterError` naming `name`."""
-    if ptype is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if isinstance(value, bool) or not isinstance(value, ptype):
-        raise RunParameterError(
-            f"run parameter '{name}' must be {_TYPE_NAMES.get(ptype, ptype.__name__)}, got {value!r}"
-        )
-    if ptype is float and not math.isfinite(value):
-        raise RunParameterError(f"run parameter '{name}' must be finite, got {value!r}")
-    check_range(name, value)
-    return value
-
-
-def check_range(name: str, value: Value) -> None:
-    """Rejects values no run can use; shared by the CLI and the cloud executors.
-
-    Raises:
-        RunParameterError: `learning_rate <= 0`, `train_steps < 0`, or an empty `data_root`.
-    """
-    if name == LEARNING_RATE and not (isinstance(value, float) and value > 0.0):
-        raise RunParameterError(f"run parameter '{name}' must be > 0, got {value!r}")
-    if name == TRAIN_STEPS and not (isinstance(value, int) and value >= 0):
-        raise RunParameterError(f"run parameter '{name}' must be >= 0 (0: no step limit), got {value!r}")
-    if name == DATA_ROOT and not (isinstance(value, str) and value.strip()):
-        raise RunParameterError(f"run parameter '{name}' must name a directory, got {value!r}")
 
 
 def _parameter(name: str, ptype: type, default: Any, description: str) -> RuntimeParameter:
@@ -122,7 +61,7 @@ def define_run_parameters(
     Args:
         config: The pipeline config (thresholds, baseline comparison).
         data_root: The directory ImportExampleGen reads; None without file input.
-        model_config: The Trainer's custom config (`models.settings.model_custom_config`).
+        model_config: The Trainer's custom config (`lightrank.models.settings.model_custom_config`).
 
     Raises:
         RunParameterError: A default has the wrong type or range, or two thresholds
@@ -133,7 +72,7 @@ def define_run_parameters(
     for metric, threshold in config.evaluation.thresholds.items():
         for field in THRESHOLD_FIELDS:
             value = getattr(threshold, field)
-            if value is None or (field in _CHANGE_FIELDS and not config.evaluation.compare_to_baseline):
+            if value is None or (field in CHANGE_FIELDS and not config.evaluation.compare_to_baseline):
                 continue  # without a baseline a change threshold never applies: no parameter for it
             name = threshold_parameter_name(metric, field)
             if name in thresholds:

@@ -14,10 +14,10 @@ import datetime
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from kubeflow.compiler import CompiledPipeline
-from kubeflow.errors import RunParameterError, SubmitError
-from kubeflow.run_parameters import DATA_ROOT, Value
-from pipeline.config import PipelineConfig
+from lightrank.components.run_values import DATA_ROOT, RunParameterError, Value
+from lightrank.kubeflow.compiler import CompiledPipeline
+from lightrank.kubeflow.errors import SubmitError
+from lightrank.pipeline.config import PipelineConfig
 
 VERTEX_CONSOLE = (
     "https://console.cloud.google.com/vertex-ai/locations/{region}/pipelines/runs/{job}?project={project}"

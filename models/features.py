@@ -24,7 +24,8 @@ from typing import Any
 
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline.config_loader import ConfigError, load_yaml
+from lightrank.errors import ConfigError
+from lightrank.models.yaml_loader import load_yaml
 
 ROLES = ("continuous", "sparse", "auto", "ignore")
 #: The original's marker for an absent continuous value (FEAT_CONFIG_DEFAULT_VAL).

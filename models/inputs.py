@@ -2,7 +2,7 @@
 
 Reads the Transform output (gzipped TFRecords of transformed tf.Examples) and
 yields `(features, label [B, 1], meta_weight [B, 1])`, the contract of
-`models.deepnorm.training.train`, so DeepNorm and the baseline train on exactly
+`lightrank.models.training.loop.train`, so DeepNorm and the baseline train on exactly
 the same batches.
 
 It parses with `tf.io.parse_example` on batches of serialized records rather than

@@ -12,7 +12,7 @@ appears here:
   log1p of each present value, z-scored with statistics over present values
   computed by `tft` analyzers, clipped to [-5, 5]; 0 where missing.
 - `sparse_ids`: int64 var-len, every INT/BYTES feature value hashed with its
-  feature's salt into `2**input_size_bits` buckets (`models.hashing`, spec 1.3;
+  feature's salt into `2**input_size_bits` buckets (`lightrank.models.hashing`, spec 1.3;
   values are binary, duplicates are kept and summed later).
 - the request key, example weight, heavy score and labels, passed through with
   their raw names (float32; the key stays int64, never cast to float).
@@ -27,8 +27,8 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from models.features import ResolvedFeatures, slice_bucket_feature
-from models.hashing import bucket_ids, feature_salt, string_fingerprint
+from lightrank.models.features import ResolvedFeatures, slice_bucket_feature
+from lightrank.models.hashing import bucket_ids, feature_salt, string_fingerprint
 
 CONTINUOUS = "continuous"
 CONTINUOUS_SCALED = "continuous_scaled"
@@ -90,7 +90,7 @@ def _values_and_rows(tensor: tf.Tensor | tf.SparseTensor) -> tuple[tf.Tensor, tf
 
 
 def sparse_ids(inputs: dict[str, Any], features: ResolvedFeatures, input_size_bits: int) -> tf.SparseTensor:
-    """All sparse features of a row hashed into one var-len list of bucket ids (`models.hashing`).
+    """All sparse features of a row hashed into one var-len list of bucket ids (`lightrank.models.hashing`).
 
     Within a row the ids come feature by feature in `features.sparse` order, each feature's
     values in their own order. All values of all features are hashed in one vectorised pass

@@ -3,7 +3,7 @@
 A local TFX run prints thousands of log lines (TensorFlow, Beam, TFX). A person
 wants to know which component is running, whether it ran or came from the
 cache, and how long it took: one line per component. (The CLI sends the full
-output to a log file with `pipeline.console.output_to`.)
+output to a log file with `lightrank.pipeline.console.output_to`.)
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from tfx import v1 as tfx
 from tfx.utils import dependency_utils
 
-from pipeline.config import PipelineConfig
-from pipeline.config_names import check_config_names
-from pipeline.pipeline import create_pipeline
-from pipeline.preflight import check_base_model, check_inputs
-from pipeline.runs import connection_config
+from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.config.names import check_config_names
+from lightrank.pipeline.metadata.runs import connection_config
+from lightrank.pipeline.pipeline import create_pipeline
+from lightrank.pipeline.preflight import check_base_model, check_inputs
 
 
 class _ComponentProgress(logging.Handler):

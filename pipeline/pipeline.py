@@ -4,11 +4,10 @@ ImportExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator ->
 AnomalyGate -> Transform -> Trainer -> Evaluator -> Pusher (under the blessing)
 -> RunReport.
 The local runner, the Kubeflow Pipelines v2 and the Vertex AI compilers call this
-function with the same `PipelineConfig`. The compilers also ask for run-time
-parameters (`runtime_parameters=True`: the data directory, training steps,
-learning rate and quality gates become inputs of each run) and for the cloud
-components of the config's `cloud` section (`cloud=True`); the local pipeline is
-built without either.
+function with the same `PipelineConfig`. What depends on where the pipeline runs comes in
+as `RunnerSettings` from the runner (`lightrank.kubeflow.runner` for the compilers: run-time
+parameters, Beam on Dataflow, BigQuery, Vertex AI training and serving); the pipeline never
+imports a runner. Without them it is the local pipeline.
 """
 
 from __future__ import annotations
@@ -21,31 +20,25 @@ from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.dsl.placeholder import placeholder as ph
 from tfx.proto import example_gen_pb2
 
-from components.anomaly_gate import AnomalyGate
-from components.run_report import run_report_node
-from components.run_settings import run_settings
-from kubeflow.cloud import (
-    beam_pipeline_args,
-    cloud_of,
-    schema_file_in_image,
-    vertex_serving_config,
-    vertex_training_config,
-)
-from kubeflow.evaluator import DIFFERS_FROM_BASELINE, RuntimeEvaluator
-from kubeflow.run_parameters import RunParameters, define_run_parameters
-from kubeflow.trainer import RuntimeTrainer
-from models.features import ResolvedFeatures
-from models.settings import model_custom_config
-from pipeline.config import PipelineConfig
-from pipeline.config_names import check_config_names
-from pipeline.evaluation import build_eval_config
+from lightrank.components.anomaly_gate import AnomalyGate
+from lightrank.components.run_report.component import run_report_node
+from lightrank.components.run_settings import run_settings
+from lightrank.components.run_values import RunParameters
+from lightrank.components.runtime_evaluator import DIFFERS_FROM_BASELINE, RuntimeEvaluator
+from lightrank.components.runtime_trainer import RuntimeTrainer
+from lightrank.models.features import ResolvedFeatures
+from lightrank.models.settings import model_custom_config
+from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.config.names import check_config_names
+from lightrank.pipeline.eval_config import build_eval_config
+from lightrank.pipeline.runner_settings import LOCAL, RunnerSettings
 
 #: Dotted paths of the user code, baked into the image (never packaged via module_file).
-PREPROCESSING_FN = "models.preprocessing.preprocessing_fn"
-RUN_FN = "models.training.run_fn"
+PREPROCESSING_FN = "lightrank.models.preprocessing.preprocessing_fn"
+RUN_FN = "lightrank.models.trainer.run_fn"
 
 
-def _input_config(data_path: str) -> tuple[str, example_gen_pb2.Input]:
+def input_config(data_path: str) -> tuple[str, example_gen_pb2.Input]:
     """Splits a directory or glob into ImportExampleGen's input_base and pattern."""
     if any(ch in os.path.basename(data_path) for ch in "*?["):
         base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
@@ -69,33 +62,27 @@ def _output_config(config: PipelineConfig, features: ResolvedFeatures) -> exampl
     )
 
 
-def _example_gen(
-    config: PipelineConfig, features: ResolvedFeatures, parameters: RunParameters | None, cloud: bool
-) -> BaseComponent:
-    """ImportExampleGen over the data files, or BigQueryExampleGen over `cloud.bigquery.query`."""
+def _example_gen(config: PipelineConfig, features: ResolvedFeatures, runner: RunnerSettings) -> BaseComponent:
+    """ImportExampleGen over the data files, or BigQueryExampleGen over the runner's query."""
     output_config = _output_config(config, features)
-    if cloud and cloud_of(config).bigquery is not None:
+    if runner.bigquery_query is not None:
         return tfx.extensions.google_cloud_big_query.BigQueryExampleGen(
-            query=cloud_of(config).bigquery.query, output_config=output_config
+            query=runner.bigquery_query, output_config=output_config
         )
-    input_base, input_config = _input_config(config.data.path)
+    input_base, inputs = input_config(config.data.path)
+    parameters = runner.run_parameters
     return tfx.components.ImportExampleGen(
         input_base=parameters.data_root if parameters and parameters.data_root else input_base,
-        input_config=input_config,
+        input_config=inputs,
         output_config=output_config,
     )
 
 
-def _trainer(
-    config: PipelineConfig,
-    model_config: dict[str, Any],
-    parameters: RunParameters | None,
-    cloud: bool,
-    **channels: Any,
-) -> BaseComponent:
+def _trainer(model_config: dict[str, Any], runner: RunnerSettings, **channels: Any) -> BaseComponent:
     """The Trainer: standard, with run parameters, and/or as a Vertex AI custom job."""
-    on_vertex = cloud and cloud_of(config).vertex_training is not None
-    custom_config = {**model_config, **(vertex_training_config(config) if on_vertex else {})}
+    on_vertex = runner.vertex_training is not None
+    custom_config = {**model_config, **(runner.vertex_training or {})}
+    parameters = runner.run_parameters
     if parameters is not None:
         return RuntimeTrainer(
             run_fn=RUN_FN,
@@ -142,11 +129,11 @@ def _push_condition(blessing: Any, parameters: RunParameters | None) -> Any:
     return ph.logical_and(blessing.custom_property("blessed") == 1, is_new)
 
 
-def _pusher(config: PipelineConfig, cloud: bool, **channels: Any) -> BaseComponent:
-    """The Pusher: to `serving_dir`, or to a Vertex AI endpoint with `cloud.vertex_serving`."""
-    if cloud and cloud_of(config).vertex_serving is not None:
+def _pusher(config: PipelineConfig, runner: RunnerSettings, **channels: Any) -> BaseComponent:
+    """The Pusher: to `serving_dir`, or to the runner's Vertex AI endpoint."""
+    if runner.vertex_serving is not None:
         return tfx.extensions.google_cloud_ai_platform.Pusher(
-            custom_config=vertex_serving_config(config), **channels
+            custom_config=dict(runner.vertex_serving), **channels
         )
     return tfx.components.Pusher(
         push_destination=tfx.proto.PushDestination(
@@ -161,8 +148,7 @@ def create_pipeline(
     *,
     metadata_connection_config: object | None = None,
     features: ResolvedFeatures | None = None,
-    runtime_parameters: bool = False,
-    cloud: bool = False,
+    runner: RunnerSettings = LOCAL,
 ) -> tfx.dsl.Pipeline:
     """Builds the light-ranker pipeline described by `config`.
 
@@ -173,39 +159,26 @@ def create_pipeline(
         features: The resolved feature spec, from a caller that has already run
             `check_config_names`; when not given, that check runs here and
             resolves it from the config's schema and feature spec files.
-        runtime_parameters: Make the values that change per run (data directory,
-            training steps, learning rate, quality thresholds) RuntimeParameters
-            with the config's values as defaults (`kubeflow.run_parameters`); the
-            Trainer and Evaluator become their `kubeflow` variants that apply them.
-            For KubeflowV2DagRunner; LocalDagRunner runs such a pipeline with the
-            defaults. Off, the pipeline is exactly the local one.
-        cloud: Use the config's `cloud` section: Beam on Dataflow, BigQuery input,
-            Vertex AI training and serving, the schema file inside the image.
+        runner: What the runner decides (`RunnerSettings`): run-time parameters, Beam's
+            arguments, the schema's path in the image, BigQuery, Vertex AI training and
+            serving. The default is the local pipeline; LocalDagRunner also runs a pipeline
+            built with run parameters, with their defaults.
 
     Returns:
         A `tfx.dsl.Pipeline` ready for LocalDagRunner or KubeflowV2DagRunner.
 
     Raises:
-        RunParameterError: A run parameter's default has the wrong type or range.
-        CompileError: With `cloud`, a schema file the image does not contain.
+        ConfigError: With `features` not given, a config name that the schema, the
+            feature spec or the metric specs do not know.
     """
     if features is None:
         features = check_config_names(config)
-    model_config = model_custom_config(config, features)
-    uses_bigquery = cloud and cloud_of(config).bigquery is not None
-    parameters = None
-    if runtime_parameters:
-        parameters = define_run_parameters(
-            config,
-            data_root=None if uses_bigquery else _input_config(config.data.path)[0],
-            model_config=model_config,
-        )
+    model_config = model_custom_config(config.model, features)
+    parameters = runner.run_parameters
 
-    example_gen = _example_gen(config, features, parameters, cloud)
+    example_gen = _example_gen(config, features, runner)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = tfx.components.ImportSchemaGen(
-        schema_file=schema_file_in_image(config) if cloud else config.schema.path
-    )
+    schema_gen = tfx.components.ImportSchemaGen(schema_file=runner.schema_file or config.schema.path)
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
@@ -250,10 +223,8 @@ def create_pipeline(
         base_model = imported.outputs["result"]
 
     trainer = _trainer(
-        config,
         model_config,
-        parameters,
-        cloud,
+        runner,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
@@ -283,7 +254,7 @@ def create_pipeline(
 
     with tfx.dsl.Cond(_push_condition(evaluator.outputs["blessing"].future()[0], parameters)):
         pusher = _pusher(
-            config, cloud, model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"]
+            config, runner, model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"]
         )
     components.append(pusher)
     # Last: one self-contained HTML report of the run, an artifact next to it in the
@@ -307,5 +278,7 @@ def create_pipeline(
         components=components,
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args(config) if cloud else list(config.beam_args),
+        beam_pipeline_args=list(
+            config.beam_args if runner.beam_pipeline_args is None else runner.beam_pipeline_args
+        ),
     )

@@ -12,8 +12,10 @@ import glob
 import os
 from typing import TYPE_CHECKING
 
+from lightrank.errors import UserError
+
 if TYPE_CHECKING:
-    from pipeline.config import PipelineConfig
+    from lightrank.pipeline.config import PipelineConfig
 
 #: How many records of each file are parsed as tf.Example (all are CRC-checked).
 PARSED_RECORDS_PER_FILE = 8
@@ -21,7 +23,7 @@ PARSED_RECORDS_PER_FILE = 8
 COUNTED_RECORDS_PER_BATCH = 4096
 
 
-class InputDataError(ValueError):
+class InputDataError(UserError):
     """The configured input data cannot be read as gzipped TFRecords of tf.Example."""
 
 
@@ -158,7 +160,7 @@ def check_inputs(config: PipelineConfig, request_key: str | None = None) -> int:
     if not files:
         raise InputDataError(f"data path {path} matches no file")
     if request_key is None:
-        from models.features import resolve_files
+        from lightrank.models.features import resolve_files
 
         request_key = resolve_files(config.schema.path, config.schema.feature_spec).request_key
     total = 0
@@ -183,7 +185,7 @@ def check_base_model(config: PipelineConfig) -> None:
         InputDataError: The path does not exist or holds no `model_settings.json` (itself or
             in its `Format-Serving` directory, as a Trainer's model artifact has it).
     """
-    from models.export import SETTINGS_FILE
+    from lightrank.models.export import SETTINGS_FILE
 
     path = config.model.warm_start_from
     if not path or "://" in path:

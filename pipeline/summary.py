@@ -1,107 +1,17 @@
 """The end-of-run summary: what was pushed, how good it is, where things are.
 
-`metrics_by_slice` is also how every other view (`lightrank eval`, the run report, `compare`,
-`lineage`) reads an evaluation, so it is where a number TFMA computes but that means nothing
-on a slice becomes NaN, shown as n/a (`undefined_as_nan`).
+The metrics come from `lightrank.components.model_evaluation.metrics_by_slice`, as in every
+other view, so a value undefined on a slice is n/a here too.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
-import tensorflow_model_analysis as tfma
-
-from models.metrics.grouped import NUM_CANDIDATES_IN_REQUESTS, needs_whole_requests
-from pipeline.config import PipelineConfig
-from pipeline.report.numbers import format_number
-from pipeline.runs import RunRecord
-
-#: Metrics shown in the summary when present, in this order.
-KEY_METRICS = (
-    "example_count",
-    "num_requests",
-    "auc_unweighted",
-    "rce_unweighted",
-    "nrce_unweighted",
-    "log_loss_unweighted",
-    "auc_precision_recall_unweighted",
-    "predicted_ctr_unweighted",
-    "ctr_unweighted",
-    "recall_atLight_50_atHeavy_3",
-    "recall_atLight_100_atHeavy_3",
-    "recall_atLight_100_atHeavy_10",
-    "cgr_atLight_100_atHeavy_10",
-    "ndcg_at_10",
-)
-#: Each AUC and the label rate of the same weighting: an AUC needs both classes.
-_AUC_LABEL_RATE = {
-    "auc": "ctr",
-    "auc_precision_recall": "ctr",
-    "auc_unweighted": "ctr_unweighted",
-    "auc_precision_recall_unweighted": "ctr_unweighted",
-}
-
-
-def _value(metric_value: object) -> float | None:
-    """A scalar out of a TFMA MetricValue proto (None for plots, arrays, errors)."""
-    if metric_value.HasField("double_value"):
-        return metric_value.double_value.value
-    return None
-
-
-def undefined_as_nan(metrics: Mapping[str, float]) -> dict[str, float]:
-    """One slice's metrics with the values that are undefined on it replaced by NaN.
-
-    * AUC and PR-AUC on a slice with a single label class (its ctr of the same weighting 0 or
-      1): TFMA 0.47 reports 0.0 there.
-    * Grouped metrics (`grouped.needs_whole_requests`) on a slice that splits requests, e.g. by
-      `candidate.source`: TFMA scores every request touching the slice with all its candidates,
-      so the value describes whole requests, not the slice. A slice splits requests exactly
-      when those requests hold more candidates (`num_candidates_in_requests`) than the slice
-      (`example_count`); the overall slice and slices by request-level features never do.
-    """
-    result = dict(metrics)
-    for auc, label_rate in _AUC_LABEL_RATE.items():
-        if auc in result and label_rate in result and not 0.0 < result[label_rate] < 1.0:
-            result[auc] = math.nan
-    in_requests = result.get(NUM_CANDIDATES_IN_REQUESTS)
-    if in_requests is not None and in_requests != result.get("example_count", in_requests):
-        for name in result:
-            if needs_whole_requests(name):
-                result[name] = math.nan
-    return result
-
-
-def metrics_by_slice(evaluation_uri: str, model_name: str = "") -> dict[str, dict[str, float]]:
-    """Scalar metrics of an Evaluator output, keyed by slice name then metric name.
-
-    Args:
-        evaluation_uri: A ModelEvaluation artifact's directory.
-        model_name: With a baseline, TFMA names models "candidate" and
-            "baseline"; the candidate's values are kept (or all, if "").
-
-    Returns:
-        `{"Overall": {...}, "candidate.source:topic_tweet": {...}, ...}`, values that are
-        undefined on their slice as NaN (`undefined_as_nan`).
-    """
-    result: dict[str, dict[str, float]] = {}
-    for metrics_for_slice in tfma.load_metrics(evaluation_uri):
-        slice_name = tfma.slicer.stringify_slice_key(
-            tfma.slicer.deserialize_slice_key(metrics_for_slice.slice_key)
-        )
-        slice_name = slice_name or "Overall"
-        row = result.setdefault(slice_name, {})
-        for kv in metrics_for_slice.metric_keys_and_values:
-            key = kv.key
-            if key.model_name not in ("", "candidate") or (model_name and key.model_name != model_name):
-                continue
-            if key.HasField("sub_key") or key.is_diff:
-                continue
-            value = _value(kv.value)
-            if value is not None:
-                row[key.name] = value
-    return {name: undefined_as_nan(row) for name, row in result.items()}
+from lightrank.components.model_evaluation import KEY_METRICS, metrics_by_slice
+from lightrank.components.run_report.numbers import format_number
+from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.metadata.runs import RunRecord
 
 
 def format_summary(

@@ -15,7 +15,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from models.deepnorm.normalization import renorm_batch_normalization
+from lightrank.models.deepnorm.normalization import renorm_batch_normalization
 
 #: Hidden widths per feature of each variant, input and output width 1 excluded.
 VARIANT_WIDTHS: dict[str, tuple[int, ...]] = {"tiny": (2, 1), "default": (8, 4)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from models.deepnorm.config import DeepNormConfig
+from lightrank.models.deepnorm.config import DeepNormConfig
 
 
 def record_weights(meta_weight: tf.Tensor, config: DeepNormConfig) -> tf.Tensor:

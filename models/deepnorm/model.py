@@ -25,11 +25,15 @@ from typing import Any
 
 import tensorflow as tf
 
-from models.deepnorm.attention import SelfAttentionDense
-from models.deepnorm.config import DeepNormConfig
-from models.deepnorm.groupwise import AdaptiveTransformation
-from models.deepnorm.normalization import FilterNonFinite, ZscoreNormalization, renorm_batch_normalization
-from models.deepnorm.sparse import SparseSumEmbedding
+from lightrank.models.deepnorm.attention import SelfAttentionDense
+from lightrank.models.deepnorm.config import DeepNormConfig
+from lightrank.models.deepnorm.groupwise import AdaptiveTransformation
+from lightrank.models.deepnorm.normalization import (
+    FilterNonFinite,
+    ZscoreNormalization,
+    renorm_batch_normalization,
+)
+from lightrank.models.deepnorm.sparse import SparseSumEmbedding
 
 CONTINUOUS = "continuous"
 SPARSE_IDS = "sparse_ids"

@@ -16,7 +16,7 @@ from typing import Any
 
 import tensorflow as tf
 
-from models.deepnorm.attention import LEAKY_RELU_ALPHA
+from lightrank.models.deepnorm.attention import LEAKY_RELU_ALPHA
 
 
 def to_sparse_ids(ids: tf.SparseTensor | tf.RaggedTensor) -> tf.SparseTensor:

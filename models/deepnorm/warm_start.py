@@ -21,7 +21,7 @@ them by the new decay's zero-debiased EMA update. Keras batch normalisation keep
 debiasing state, so its statistics are copied as they are.
 
 The registry below is the light ranker's (the original's was heavy-ranker specific);
-`models.baseline_warm_start` reuses this module's matching for the logistic baseline.
+`lightrank.models.baseline.warm_start` reuses this module's matching for the logistic baseline.
 Both models must be built (`deepnorm_light_ranker` builds on construction); the new
 model is modified in place.
 """
@@ -35,7 +35,7 @@ from collections.abc import Sequence
 import numpy as np
 import tensorflow as tf
 
-from models.deepnorm.normalization import ZscoreNormalization
+from lightrank.models.deepnorm.normalization import ZscoreNormalization
 
 NEW_FEATURE_INITS = ("fresh", "truncnorm")
 

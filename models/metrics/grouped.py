@@ -32,7 +32,7 @@ slice by a request-level feature (constant within a request) the values are exac
 by a candidate feature (e.g. `candidate.source`) each request arrives with all its candidates,
 so the values describe whole requests, not the slice. `num_candidates_in_requests` tells the
 two apart: it equals the slice's `example_count` exactly when no request is split by the slice.
-`needs_whole_requests` names the keys that are then undefined (`pipeline.summary` shows n/a).
+`needs_whole_requests` names the keys that are then undefined (`lightrank.pipeline.summary` shows n/a).
 
 Left out on purpose: `group_recall_unweighted` (N and K = whole request, always 1.0) and
 `group_recall_weighted` (added by an inverted check; a copy of it), spec 7.8.
@@ -54,7 +54,7 @@ from tensorflow_model_analysis.api import types
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from models.metrics.ranking import RankedGroup, group_metric_names, group_metric_values
+from lightrank.models.metrics.ranking import RankedGroup, group_metric_names, group_metric_values
 
 DEFAULT_HEAVY_SCORE_KEY = "meta.ranking.weighted_oonc_model_score"
 DEFAULT_N_VALUES = (50, 100, 200)

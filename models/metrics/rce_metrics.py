@@ -40,8 +40,12 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from models.metrics.formulas import baseline_cross_entropy, rce_from_sums
-from models.metrics.streaming_sums import BinarySums, PredictionHistogram, streaming_state_computation
+from lightrank.models.metrics.formulas import baseline_cross_entropy, rce_from_sums
+from lightrank.models.metrics.streaming_sums import (
+    BinarySums,
+    PredictionHistogram,
+    streaming_state_computation,
+)
 
 
 def _ratio(numerator: float, denominator: float) -> float:

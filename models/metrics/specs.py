@@ -33,14 +33,14 @@ from typing import Any
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.proto import config_pb2
 
-from models.metrics.grouped import (
+from lightrank.models.metrics.grouped import (
     DEFAULT_K_VALUES,
     DEFAULT_N_VALUES,
     FAMILY_NAME,
     LightRankingGroupMetrics,
     grouped_metric_names,
 )
-from models.metrics.rce_metrics import RCE_FAMILY
+from lightrank.models.metrics.rce_metrics import RCE_FAMILY
 
 #: twml's `tf.metrics.auc` used 200 thresholds (spec 4.1).
 AUC_NUM_THRESHOLDS = 200

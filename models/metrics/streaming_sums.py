@@ -32,7 +32,7 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar
+from lightrank.models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar
 
 STREAMING_STATE_KEY_NAME = "_light_ranker_streaming_state"
 

@@ -6,6 +6,6 @@
 
 from __future__ import annotations
 
-from pipeline.sample.writer import DEFAULT_REQUESTS, SampleDataSummary, write_sample_data
+from lightrank.pipeline.sample.writer import DEFAULT_REQUESTS, SampleDataSummary, write_sample_data
 
 __all__ = ["DEFAULT_REQUESTS", "SampleDataSummary", "write_sample_data"]

@@ -18,10 +18,15 @@ import dataclasses
 
 import numpy as np
 
-from pipeline.sample import features as feat
-from pipeline.sample.hashing import pair_uniform
-from pipeline.sample.population import INTERESTS_PER_USER, MAX_AUTHOR_TOPICS, Population, draw_from_cdf
-from pipeline.sample.requests import Requests
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.hashing import pair_uniform
+from lightrank.pipeline.sample.population import (
+    INTERESTS_PER_USER,
+    MAX_AUTHOR_TOPICS,
+    Population,
+    draw_from_cdf,
+)
+from lightrank.pipeline.sample.requests import Requests
 
 #: Popularity draws per candidate from which the best taste match is kept, per source.
 _AUTHOR_DRAWS = np.array([3, 2, 1, 1, 3])

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.sample import features as feat
-from pipeline.sample.candidates import Candidates, draw_candidates
-from pipeline.sample.encoding import Columns
-from pipeline.sample.population import Population
-from pipeline.sample.requests import Requests, draw_requests, draw_sources
-from pipeline.sample.teacher import heavy_scores, rank_positions, send_labels
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.candidates import Candidates, draw_candidates
+from lightrank.pipeline.sample.encoding import Columns
+from lightrank.pipeline.sample.population import Population
+from lightrank.pipeline.sample.requests import Requests, draw_requests, draw_sources
+from lightrank.pipeline.sample.teacher import heavy_scores, rank_positions, send_labels
 
 #: Requests per chunk (about 14k examples): big enough for vectorised encoding, small in memory.
 CHUNK_REQUESTS = 64

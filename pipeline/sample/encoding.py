@@ -26,7 +26,7 @@ import numpy as np
 import pyarrow as pa
 from tfx_bsl.coders import example_coder
 
-from pipeline.sample.features import FEATURE_KINDS, ValueKind
+from lightrank.pipeline.sample.features import FEATURE_KINDS, ValueKind
 
 _ARROW_VALUE_TYPES = {
     ValueKind.FLOAT: pa.float32(),

@@ -13,8 +13,8 @@ import dataclasses
 
 import numpy as np
 
-from pipeline.sample import features as feat
-from pipeline.sample.hashing import KEY_HIGH, KEY_LOW, obfuscate_ids
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.hashing import KEY_HIGH, KEY_LOW, obfuscate_ids
 
 NUM_USERS = 200_000
 NUM_AUTHORS = 60_000

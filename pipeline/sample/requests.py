@@ -14,9 +14,9 @@ import dataclasses
 
 import numpy as np
 
-from pipeline.sample import features as feat
-from pipeline.sample.hashing import obfuscate_ids
-from pipeline.sample.population import Population, draw_from_cdf
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.hashing import obfuscate_ids
+from lightrank.pipeline.sample.population import Population, draw_from_cdf
 
 MIN_CANDIDATES = 20
 MAX_CANDIDATES = 1000

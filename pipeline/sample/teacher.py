@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.sample import features as feat
-from pipeline.sample.candidates import Candidates
-from pipeline.sample.population import Population
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.candidates import Candidates
+from lightrank.pipeline.sample.population import Population
 
 #: Intercept of the open-or-ntab-click logit; sets the mean heavy score near 0.05.
 OONC_BIAS = -4.1

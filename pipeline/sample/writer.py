@@ -22,9 +22,9 @@ import tensorflow as tf
 from tfx_bsl.coders.example_coder import RecordBatchToExamplesEncoder
 from tqdm import tqdm
 
-from pipeline.sample.chunk import CHUNK_REQUESTS, generate_chunk
-from pipeline.sample.encoding import Columns, encode_examples
-from pipeline.sample.population import build_population
+from lightrank.pipeline.sample.chunk import CHUNK_REQUESTS, generate_chunk
+from lightrank.pipeline.sample.encoding import Columns, encode_examples
+from lightrank.pipeline.sample.population import build_population
 
 #: Requests `make run` generates: about 100k examples at the ~233 mean candidates per request.
 DEFAULT_REQUESTS = 430

@@ -9,8 +9,7 @@ import pytest
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import artifact_utils, standard_artifacts
 
-from components.anomaly_gate import ANOMALIES_FILE, AnomalyGate
-from components.errors import DataAnomaliesError
+from lightrank.components.anomaly_gate import ANOMALIES_FILE, AnomalyGate, DataAnomaliesError
 
 
 def _artifact(tmp_path, per_split: dict[str, anomalies_pb2.Anomalies]) -> standard_artifacts.ExampleAnomalies:
@@ -61,13 +60,12 @@ def test_dataset_level_anomalies_count_too(tmp_path):
 
 def test_the_gate_records_the_runs_config_digest_and_code_version(tmp_path, monkeypatch):
     """`create_pipeline` hands the gate the run's settings; TFX records them before the gate runs."""
-    from components.run_settings import CODE_VERSION_ENV
-    from pipeline.cli import DEFAULT_CONFIG
-    from pipeline.config import load_config
-    from pipeline.pipeline import create_pipeline
+    from lightrank.components.run_settings import CODE_VERSION_ENV
+    from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
+    from lightrank.pipeline.pipeline import create_pipeline
 
     monkeypatch.setenv(CODE_VERSION_ENV, "image-7")
-    config = load_config(DEFAULT_CONFIG, ["model.training.learning_rate=0.02"])
+    config = load_config(SAMPLE_CONFIG, ["model.training.learning_rate=0.02"])
     (gate,) = [c for c in create_pipeline(config).components if c.id == "AnomalyGate"]
     recorded = gate.exec_properties
     assert (recorded["config_digest"], recorded["code_version"]) == (config.digest(), "image-7")

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from e2e_support import run, tiny_config
 
-from pipeline.config import PipelineConfig
-from pipeline.runs import RunRecord, latest_run, open_store
-from pipeline.sample import write_sample_data
+from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.metadata.runs import RunRecord, latest_run, open_store
+from lightrank.pipeline.sample import write_sample_data
 
 #: Small enough for seconds per component, large enough for both splits and every source.
 TINY_REQUESTS = 24

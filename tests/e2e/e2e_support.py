@@ -5,15 +5,14 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import PipelineConfig, load_config
-from pipeline.local_runner import run_local
+from lightrank.pipeline.config import SAMPLE_CONFIG, PipelineConfig, load_config
+from lightrank.pipeline.local_runner import run_local
 
 
 def tiny_config(workdir: Path, data_path: str, *overrides: str) -> PipelineConfig:
     """The sample config pointed at `workdir`, with a training budget of seconds."""
     return load_config(
-        DEFAULT_CONFIG,
+        SAMPLE_CONFIG,
         [
             f"root={workdir}/root",
             f"serving_dir={workdir}/serving",

@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from pipeline.bench.pipeline_bench import PipelineBenchResult, component_rows, pipeline_table, read_run
+from lightrank_bench.pipeline_bench import PipelineBenchResult, component_rows, pipeline_table, read_run
 
 pytestmark = pytest.mark.e2e
 

@@ -15,9 +15,9 @@ import tensorflow as tf
 import yaml
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.evaluate import register
-from pipeline.runs import open_store
-from pipeline.summary import metrics_by_slice
+from lightrank.components.model_evaluation import metrics_by_slice
+from lightrank.pipeline.commands.eval import register
+from lightrank.pipeline.metadata.runs import open_store
 
 pytestmark = pytest.mark.e2e
 

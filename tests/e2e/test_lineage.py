@@ -23,13 +23,13 @@ import pytest
 from e2e_support import run, tiny_config, write_doctored_data
 from ml_metadata.proto import metadata_store_pb2
 
-from components.errors import DataAnomaliesError
-from components.run_report import REPORT_FILE
-from pipeline.cli import main
-from pipeline.report.artifacts import calibration_bins, recall_curves, training_summary
-from pipeline.report.html import RECALL_K
-from pipeline.runs import list_runs, open_store
-from pipeline.summary import metrics_by_slice
+from lightrank.cli import main
+from lightrank.components.anomaly_gate import DataAnomaliesError
+from lightrank.components.model_evaluation import metrics_by_slice
+from lightrank.components.run_report.artifacts import calibration_bins, recall_curves, training_summary
+from lightrank.components.run_report.component import REPORT_FILE
+from lightrank.components.run_report.html import RECALL_K
+from lightrank.pipeline.metadata.runs import list_runs, open_store
 
 pytestmark = pytest.mark.e2e
 

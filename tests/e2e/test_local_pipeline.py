@@ -12,9 +12,9 @@ import pytest
 import tensorflow as tf
 from e2e_support import run, tiny_config, write_doctored_data
 
-from components.errors import DataAnomaliesError
-from pipeline.runs import list_runs, open_store
-from pipeline.summary import metrics_by_slice
+from lightrank.components.anomaly_gate import DataAnomaliesError
+from lightrank.components.model_evaluation import metrics_by_slice
+from lightrank.pipeline.metadata.runs import list_runs, open_store
 
 pytestmark = pytest.mark.e2e
 

@@ -21,8 +21,8 @@ import pytest
 import yaml
 from e2e_support import run, tiny_config
 
-from pipeline.cli import main
-from pipeline.config import PipelineConfig
+from lightrank.cli import main
+from lightrank.pipeline.config import PipelineConfig
 
 pytestmark = pytest.mark.e2e
 

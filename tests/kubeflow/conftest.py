@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from kubeflow_support import GCS_OVERRIDES, KUBEFLOW_EXAMPLE, VERTEX_EXAMPLE, sample_config
 
-from kubeflow.compiler import CompiledPipeline, compile_pipeline
-from pipeline.config import load_config
+from lightrank.kubeflow.compiler import CompiledPipeline, compile_pipeline
+from lightrank.pipeline.config import load_config
 
 
 @pytest.fixture(scope="session")

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import PipelineConfig, load_config
+from lightrank.pipeline.config import SAMPLE_CONFIG, PipelineConfig, load_config
 
 #: The shipped example configs, which must compile without edits.
-VERTEX_EXAMPLE = str(Path(DEFAULT_CONFIG).parent / "vertex.example.yaml")
-KUBEFLOW_EXAMPLE = str(Path(DEFAULT_CONFIG).parent / "kubeflow.example.yaml")
+VERTEX_EXAMPLE = str(Path(SAMPLE_CONFIG).parent / "vertex.example.yaml")
+KUBEFLOW_EXAMPLE = str(Path(SAMPLE_CONFIG).parent / "kubeflow.example.yaml")
 
 #: The sample config with cloud-readable paths (a stable snapshot: no local paths in it).
 GCS_OVERRIDES = (
@@ -21,4 +20,4 @@ GCS_OVERRIDES = (
 
 def sample_config(*overrides: str) -> PipelineConfig:
     """The default config with `overrides`."""
-    return load_config(DEFAULT_CONFIG, list(overrides))
+    return load_config(SAMPLE_CONFIG, list(overrides))

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from kubeflow_support import sample_config
 
-from kubeflow.cloud import (
+from lightrank.errors import ConfigError
+from lightrank.kubeflow.cloud import (
     DEFAULT_IMAGE,
     PROJECT_ROOT,
     beam_pipeline_args,
@@ -14,8 +15,7 @@ from kubeflow.cloud import (
     vertex_serving_config,
     vertex_training_config,
 )
-from kubeflow.errors import CompileError
-from pipeline.config import ConfigError
+from lightrank.kubeflow.errors import CompileError
 
 BASE = "cloud={project: my-project, region: europe-west4, temp_location: gs://b/tmp, image: reg/lightrank:7}"
 

@@ -19,9 +19,9 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from kubeflow_support import GCS_OVERRIDES, sample_config
 from tfx import v1 as tfx
 
-from kubeflow.cloud import DEFAULT_IMAGE
-from kubeflow.compiler import check_nodes, compile_pipeline, validate_spec
-from kubeflow.errors import CompileError
+from lightrank.kubeflow.cloud import DEFAULT_IMAGE
+from lightrank.kubeflow.compiler import check_nodes, compile_pipeline, validate_spec
+from lightrank.kubeflow.errors import CompileError
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 COMPONENTS = (
@@ -190,15 +190,20 @@ def test_run_parameters_are_pipeline_inputs_with_their_defaults(vertex_default):
     assert evaluator["threshold_auc_unweighted_lower_bound"] == {
         "componentInputParameter": "threshold_auc_unweighted_lower_bound"
     }
-    assert _executor_of(spec, tasks["Trainer"]) == "kubeflow.trainer.RuntimeTrainerExecutor"
-    assert _executor_of(spec, tasks["Evaluator"]) == "kubeflow.evaluator.RuntimeEvaluatorExecutor"
+    assert (
+        _executor_of(spec, tasks["Trainer"]) == "lightrank.components.runtime_trainer.RuntimeTrainerExecutor"
+    )
+    assert (
+        _executor_of(spec, tasks["Evaluator"])
+        == "lightrank.components.runtime_evaluator.RuntimeEvaluatorExecutor"
+    )
 
 
 def test_user_code_is_referenced_by_dotted_path_and_the_schema_from_the_image(vertex_default):
     tasks = vertex_default.pipeline_spec["root"]["dag"]["tasks"]
     constant = lambda task, key: tasks[task]["inputs"]["parameters"][key]["runtimeValue"]["constant"]  # noqa: E731
-    assert constant("Trainer", "run_fn") == "models.training.run_fn"
-    assert constant("Transform", "preprocessing_fn") == "models.preprocessing.preprocessing_fn"
+    assert constant("Trainer", "run_fn") == "lightrank.models.trainer.run_fn"
+    assert constant("Transform", "preprocessing_fn") == "lightrank.models.preprocessing.preprocessing_fn"
     assert "module_file" not in tasks["Trainer"]["inputs"]["parameters"]
     assert constant("ImportSchemaGen", "schema_file") == "/lightrank/schema/sample/schema.pbtxt"
 

@@ -17,7 +17,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from kubeflow_support import KUBEFLOW_EXAMPLE, VERTEX_EXAMPLE
 
-from pipeline import cli as pipeline_cli
+from lightrank import cli as pipeline_cli
 
 IMAGE = "us-central1-docker.pkg.dev/my-project/lightrank/pipeline:v1"
 #: What `cloud.dataflow` in the Vertex example turns into, flag by flag.
@@ -62,7 +62,7 @@ def test_the_vertex_example_runs_beam_on_dataflow_and_trains_in_a_vertex_job(ver
         assert _beam_args(_container(spec, task)) == DATAFLOW_ARGS, task
 
     trainer = _container(spec, "Trainer")
-    assert _executor_class(trainer) == "kubeflow.trainer.VertexRuntimeTrainerExecutor"
+    assert _executor_class(trainer) == "lightrank.components.runtime_trainer.VertexRuntimeTrainerExecutor"
     custom_config = json.loads(_constant(spec, "Trainer", "custom_config"))
     assert custom_config["ai_platform_enable_vertex"] is True
     assert custom_config["ai_platform_vertex_region"] == "us-central1"
@@ -89,7 +89,10 @@ def test_the_kubeflow_example_has_no_resolvers_and_runs_beam_in_the_pod(kubeflow
     assert kubeflow_example.warnings == () and kubeflow_example.image == IMAGE
     executors = spec["deploymentSpec"]["executors"].values()
     assert not any("resolver" in executor for executor in executors)
-    assert _executor_class(_container(spec, "Trainer")) == "kubeflow.trainer.RuntimeTrainerExecutor"
+    assert (
+        _executor_class(_container(spec, "Trainer"))
+        == "lightrank.components.runtime_trainer.RuntimeTrainerExecutor"
+    )
     for task in BEAM_COMPONENTS:
         assert _beam_args(_container(spec, task)) == [
             "--direct_running_mode=in_memory",
@@ -154,8 +157,8 @@ def test_a_gpu_request_is_refused_on_the_command_line_naming_the_field(tmp_path,
 
 def test_kubeflow_warm_starts_from_a_named_model_through_an_importer(tmp_path):
     """The resolver behind `model.warm_start` cannot run on open-source KFP v2; an importer can."""
-    from kubeflow.compiler import compile_pipeline
-    from pipeline.config import load_config
+    from lightrank.kubeflow.compiler import compile_pipeline
+    from lightrank.pipeline.config import load_config
 
     base = "gs://my-bucket/lightrank/serving/1795917291"
     config = load_config(KUBEFLOW_EXAMPLE, [f"model.warm_start_from={base}"])

@@ -24,9 +24,9 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.proto import trainer_pb2
 from tfx.utils import json_utils, proto_utils
 
-from kubeflow.evaluator import apply_threshold_values
-from kubeflow.run_parameters import THRESHOLD_PREFIX
-from kubeflow.trainer import apply_training_values
+from lightrank.components.run_values import THRESHOLD_PREFIX
+from lightrank.components.runtime_evaluator import apply_threshold_values
+from lightrank.components.runtime_trainer import apply_training_values
 
 
 def _execution_properties(spec: dict, task: str, run_values: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +73,7 @@ def test_a_float_step_count_from_vertex_reaches_the_trainer_as_an_int(vertex_exa
     assert '"max_steps": 500,' in applied["custom_config"]  # not 500.0: run_fn reads an int
     # What the Vertex AI custom job receives is unchanged apart from the two values.
     assert custom_config["ai_platform_training_args"]["project"] == "my-project"
-    assert applied["run_fn"] == "models.training.run_fn"
+    assert applied["run_fn"] == "lightrank.models.trainer.run_fn"
 
 
 def test_a_whole_number_learning_rate_stays_a_float(vertex_example):

@@ -7,7 +7,7 @@ import re
 import pytest
 import tomli
 
-from kubeflow.cloud import DEFAULT_IMAGE, IMAGE_DATA_DIRS, IMAGE_WORKDIR, PROJECT_ROOT
+from lightrank.kubeflow.cloud import DEFAULT_IMAGE, IMAGE_DATA_DIRS, IMAGE_WORKDIR, PROJECT_ROOT
 
 DOCKERFILE = PROJECT_ROOT / "kubeflow" / "Dockerfile"
 
@@ -67,7 +67,7 @@ def test_the_stack_is_installed_like_ci_from_the_lock_then_the_project(stages):
 
 def test_every_package_and_the_schema_are_copied(stages):
     pyproject = tomli.loads((PROJECT_ROOT / "pyproject.toml").read_text())
-    packages = [name.rstrip("*") for name in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]]
+    packages = sorted(set(pyproject["tool"]["setuptools"]["package-dir"].values()))
     copies = [rest for keyword, rest in stages[1] if keyword == "COPY"]
     for directory in [*packages, *IMAGE_DATA_DIRS]:
         assert f"{directory}/ {directory}/" in copies, directory

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 import pytest
 
-from kubeflow.errors import RunParameterError
-from kubeflow.run_parameters import (
+from lightrank.components.run_values import (
     DATA_ROOT,
     LEARNING_RATE,
     TRAIN_STEPS,
+    RunParameterError,
+    threshold_parameter_name,
+)
+from lightrank.kubeflow.run_parameters import (
     collect_runtime_parameters,
     define_run_parameters,
     parse_assignments,
-    threshold_parameter_name,
 )
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import load_config
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
 
 MODEL_CONFIG = {"training": {"learning_rate": 0.05}, "max_steps": 3000}
 
 
 def _parameters(*overrides: str, model_config: dict | None = None):
-    config = load_config(DEFAULT_CONFIG, list(overrides))
+    config = load_config(SAMPLE_CONFIG, list(overrides))
     return define_run_parameters(config, data_root="gs://b/data", model_config=model_config or MODEL_CONFIG)
 
 
@@ -56,7 +57,7 @@ def test_change_thresholds_get_no_parameter_without_a_baseline():
 
 
 def test_no_data_root_parameter_when_the_data_is_not_files():
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SAMPLE_CONFIG)
     parameters = define_run_parameters(config, data_root=None, model_config=MODEL_CONFIG)
     assert parameters.data_root is None and DATA_ROOT not in parameters.by_name()
 
@@ -110,10 +111,14 @@ def test_bad_assignments_name_the_parameter(assignment, message):
 
 
 def test_collect_finds_the_parameters_of_built_components():
-    from pipeline.pipeline import create_pipeline
+    from lightrank.kubeflow.runner import runner_settings
+    from lightrank.pipeline.config.names import check_config_names
+    from lightrank.pipeline.pipeline import create_pipeline
 
-    config = load_config(DEFAULT_CONFIG)
-    pipeline = create_pipeline(config, runtime_parameters=True)
+    config = load_config(SAMPLE_CONFIG)
+    pipeline = create_pipeline(
+        config, runner=runner_settings(config, check_config_names(config), cloud=False)
+    )
     found = collect_runtime_parameters(pipeline.components)
     assert {DATA_ROOT, TRAIN_STEPS, LEARNING_RATE} <= set(found)
     assert {name for name in found if name.startswith("threshold_")} == {

@@ -10,13 +10,12 @@ from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import json_utils, proto_utils
 
-from kubeflow.errors import RunParameterError
-from kubeflow.evaluator import apply_threshold_values, differs_from_baseline
-from kubeflow.trainer import apply_training_values
-from models.features import resolve_files
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import load_config
-from pipeline.evaluation import build_eval_config
+from lightrank.components.run_values import RunParameterError
+from lightrank.components.runtime_evaluator import apply_threshold_values, differs_from_baseline
+from lightrank.components.runtime_trainer import apply_training_values
+from lightrank.models.features import resolve_files
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
+from lightrank.pipeline.eval_config import build_eval_config
 
 
 def _trainer_properties(**extra):
@@ -25,7 +24,7 @@ def _trainer_properties(**extra):
         "custom_config": json_utils.dumps(
             {"training": {"learning_rate": 0.05, "batch_size": 32}, "max_steps": 3000, "kind": "deepnorm"}
         ),
-        "run_fn": "models.training.run_fn",
+        "run_fn": "lightrank.models.trainer.run_fn",
         **extra,
     }
 
@@ -40,7 +39,7 @@ def test_training_values_land_in_train_args_and_custom_config():
     custom = json_utils.loads(applied["custom_config"])
     assert custom["training"] == {"learning_rate": 0.0123, "batch_size": 32}
     assert custom["max_steps"] == 7 and custom["kind"] == "deepnorm"
-    assert applied["run_fn"] == "models.training.run_fn"
+    assert applied["run_fn"] == "lightrank.models.trainer.run_fn"
     assert "train_steps" in properties  # the orchestrator's dict is left alone
 
 
@@ -54,7 +53,7 @@ def test_a_bad_value_from_the_ui_fails_before_training():
 @pytest.fixture(scope="module")
 def eval_config_json() -> str:
     config = load_config(
-        DEFAULT_CONFIG,
+        SAMPLE_CONFIG,
         [
             "evaluation.thresholds={auc_unweighted: {lower_bound: 0.6}, "
             "rce_unweighted: {lower_bound: 0, change: higher_is_better, absolute: -0.5}, "

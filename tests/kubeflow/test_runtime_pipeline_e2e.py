@@ -16,12 +16,13 @@ from tfx import v1 as tfx
 from tfx.dsl.compiler import compiler
 from tfx.orchestration.portable import runtime_parameter_utils
 
-from kubeflow.evaluator import DIFFERS_FROM_BASELINE
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import PipelineConfig, load_config
-from pipeline.pipeline import create_pipeline
-from pipeline.runs import connection_config, list_runs, open_store
-from pipeline.sample import write_sample_data
+from lightrank.components.runtime_evaluator import DIFFERS_FROM_BASELINE
+from lightrank.kubeflow.runner import runner_settings
+from lightrank.pipeline.config import SAMPLE_CONFIG, PipelineConfig, load_config
+from lightrank.pipeline.config.names import check_config_names
+from lightrank.pipeline.metadata.runs import connection_config, list_runs, open_store
+from lightrank.pipeline.pipeline import create_pipeline
+from lightrank.pipeline.sample import write_sample_data
 
 pytestmark = pytest.mark.e2e
 
@@ -33,7 +34,7 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
     workdir = tmp_path_factory.mktemp("runtime")
     write_sample_data(str(workdir / "data"), requests=24, seed=7, shards=2, show_progress=False)
     return load_config(
-        DEFAULT_CONFIG,
+        SAMPLE_CONFIG,
         [
             f"root={workdir}/root",
             f"serving_dir={workdir}/serving",
@@ -49,8 +50,12 @@ def config(tmp_path_factory: pytest.TempPathFactory) -> PipelineConfig:
 
 def _run(config: PipelineConfig, values: dict) -> None:
     """Compiles to TFX IR, binds the run parameters like an orchestrator, runs locally."""
+    features = check_config_names(config)
     pipeline = create_pipeline(
-        config, metadata_connection_config=connection_config(config.metadata), runtime_parameters=True
+        config,
+        metadata_connection_config=connection_config(config.metadata),
+        features=features,
+        runner=runner_settings(config, features, cloud=False),
     )
     ir = compiler.Compiler().compile(pipeline)
     runtime_parameter_utils.substitute_runtime_parameter(ir, values)

@@ -24,11 +24,12 @@ from google.cloud.aiplatform_v1.types import pipeline_job as gca_pipeline_job
 from kfp_server_api import rest
 from kubeflow_support import GCS_OVERRIDES, KUBEFLOW_EXAMPLE, sample_config
 
-from kubeflow import cli
-from kubeflow.compiler import compile_pipeline
-from kubeflow.errors import DeploymentError, RunParameterError, SubmitError
-from kubeflow.submit import submit_kubeflow, submit_vertex
-from pipeline import cli as pipeline_cli
+from lightrank import cli as pipeline_cli
+from lightrank.components.run_values import RunParameterError
+from lightrank.kubeflow import cli
+from lightrank.kubeflow.compiler import compile_pipeline
+from lightrank.kubeflow.errors import DeploymentError, SubmitError
+from lightrank.kubeflow.submit import submit_kubeflow, submit_vertex
 
 CLOUD = (
     "cloud={image: us-docker.pkg.dev/p/lightrank/pipeline:1, "

@@ -10,12 +10,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tiny_transform import RAW_SPEC, serialize_example, write_transform_graph
 
-from models.baseline import INPUT_KEYS, HashedLinear, MissingIndicator, logistic_regression
-from models.deepnorm.config import DeepNormConfig, TrainingConfig
-from models.deepnorm.training import train
-from models.export import SETTINGS_FILE, export_serving_model, load_settings
-from models.features import ResolvedFeatures
-from models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
+from lightrank.models.baseline.model import INPUT_KEYS, HashedLinear, MissingIndicator, logistic_regression
+from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
+from lightrank.models.export import SETTINGS_FILE, export_serving_model, load_settings
+from lightrank.models.features import ResolvedFeatures
+from lightrank.models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
+from lightrank.models.training.loop import train
 
 MISSING = -1.23456789
 BITS = 3

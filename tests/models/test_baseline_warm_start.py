@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.baseline import logistic_regression
-from models.baseline_warm_start import warm_start_logistic
-from models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
+from lightrank.models.baseline.model import logistic_regression
+from lightrank.models.baseline.warm_start import warm_start_logistic
+from lightrank.models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
 
 MISSING = -1.23456789
 OLD_FEATURES = ["a", "b", "c"]

@@ -16,11 +16,11 @@ from tensorflow_transform.tf_metadata import metadata_io
 from tiny_transform import RAW_SPEC as SPEC
 from tiny_transform import serialize_example
 
-from models.deepnorm.config import DeepNormConfig
-from models.deepnorm.model import deepnorm_light_ranker
-from models.export import FEATURE_LIST_FILE, SETTINGS_FILE, export_serving_model, load_settings
-from models.features import ResolvedFeatures
-from models.preprocessing import CONTINUOUS, SPARSE_IDS, preprocessing_fn
+from lightrank.models.deepnorm.config import DeepNormConfig
+from lightrank.models.deepnorm.model import deepnorm_light_ranker
+from lightrank.models.export import FEATURE_LIST_FILE, SETTINGS_FILE, export_serving_model, load_settings
+from lightrank.models.features import ResolvedFeatures
+from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS, preprocessing_fn
 
 BITS = 8
 FEATURES = ResolvedFeatures(

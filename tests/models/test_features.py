@@ -9,8 +9,8 @@ import yaml
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from models.features import FeatureSpec, ResolvedFeatures, resolve
-from pipeline.config_loader import ConfigError
+from lightrank.errors import ConfigError
+from lightrank.models.features import FeatureSpec, ResolvedFeatures, resolve
 
 SCHEMA = text_format.Parse(
     """

@@ -13,9 +13,9 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tiny_transform import serialize_example
 
-from models.features import ResolvedFeatures
-from models.hashing import hash_key
-from models.preprocessing import (
+from lightrank.models.features import ResolvedFeatures
+from lightrank.models.hashing import hash_key
+from lightrank.models.preprocessing import (
     CONTINUOUS,
     CONTINUOUS_SCALED,
     SCALED_CLIP,

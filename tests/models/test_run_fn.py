@@ -18,14 +18,14 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tiny_transform import RAW_SPEC as SPEC
 from tiny_transform import serialize_example, transformed_records, write_transform_graph
 
-from models import training
-from models.baseline import logistic_regression
-from models.deepnorm import training as deepnorm_training
-from models.deepnorm.config import DeepNormConfig, TrainingConfig
-from models.deepnorm.model import deepnorm_light_ranker
-from models.export import FEATURE_LIST_FILE, KERAS_WEIGHTS_DIR, SETTINGS_FILE
-from models.features import ResolvedFeatures
-from models.preprocessing import CONTINUOUS, SPARSE_IDS
+from lightrank.models import trainer
+from lightrank.models.baseline.model import logistic_regression
+from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
+from lightrank.models.deepnorm.model import deepnorm_light_ranker
+from lightrank.models.export import FEATURE_LIST_FILE, KERAS_WEIGHTS_DIR, SETTINGS_FILE
+from lightrank.models.features import ResolvedFeatures
+from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS
+from lightrank.models.training import loop
 
 BITS = 6
 TASK = "HeavyRankPosition"
@@ -106,7 +106,7 @@ def _fn_args(work: str, transform: dict[str, str], custom: dict, base_model: str
 
 
 def _custom(kind: str, training_config: TrainingConfig) -> dict:
-    """`custom_config` as `models.settings.model_custom_config` writes it."""
+    """`custom_config` as `lightrank.models.settings.model_custom_config` writes it."""
     return {
         "features": _features(CONTINUOUS_FEATURES).to_dict(),
         "kind": kind,
@@ -140,8 +140,8 @@ def trained(transform: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
         return 0.5, next(crafted), 0.6
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(deepnorm_training, "evaluate", fake_evaluate)
-        training.run_fn(fn_args)
+        patch.setattr(loop, "evaluate", fake_evaluate)
+        trainer.run_fn(fn_args)
     return {"fn_args": fn_args, "weights_at": weights_at}
 
 
@@ -164,7 +164,7 @@ def _keras_probabilities(
 def test_run_fn_logs_to_tensorboard_and_records_every_evaluation(trained):
     fn_args = trained["fn_args"]
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(fn_args.model_run_dir))
-    with open(os.path.join(fn_args.model_run_dir, training.TRAINING_SUMMARY_FILE)) as f:
+    with open(os.path.join(fn_args.model_run_dir, trainer.TRAINING_SUMMARY_FILE)) as f:
         summary = json.load(f)
     assert [(e["step"], e["rce"]) for e in summary["history"]] == [(2, 1.0), (4, 5.0), (6, 3.0)]
     assert (summary["best_step"], summary["best_rce_unweighted"], summary["steps"]) == (4, 5.0, 6)
@@ -213,11 +213,11 @@ def _warm_start_through_run_fn(
         started.update({v.name.removesuffix(":0"): v.numpy() for v in model.variables})
         raise _WarmStartedError
 
-    monkeypatch.setattr(training, "train", stop_at_train)
+    monkeypatch.setattr(trainer, "train", stop_at_train)
     # The resolver hands over the Model artifact's root; run_fn looks inside Format-Serving too.
     fn_args = _fn_args(work, transform, _custom(kind, WARM_START_TRAINING), os.path.dirname(base_dir))
     with pytest.raises(_WarmStartedError):
-        training.run_fn(fn_args)
+        trainer.run_fn(fn_args)
     return started, fn_args.base_model
 
 
@@ -235,7 +235,7 @@ def test_run_fn_warm_starts_overlapping_features_from_the_base_model(
     base_dir = _write_base(str(tmp_path / "base" / "Format-Serving"), "deepnorm", base)
     base_values = {v.name.removesuffix(":0"): v.numpy() for v in base.variables}
 
-    with caplog.at_level(logging.INFO, logger="models.training"):
+    with caplog.at_level(logging.INFO, logger="lightrank.models.trainer"):
         started, _ = _warm_start_through_run_fn(
             "deepnorm", base_dir, transform, str(tmp_path / "run"), monkeypatch
         )
@@ -267,7 +267,7 @@ def test_run_fn_warm_starts_a_logistic_model_from_the_previous_one(transform, tm
         variable.assign(rng.normal(size=variable.shape).astype(np.float32))
     base_dir = _write_base(str(tmp_path / "base" / "Format-Serving"), "logistic", base)
 
-    with caplog.at_level(logging.INFO, logger="models.training"):
+    with caplog.at_level(logging.INFO, logger="lightrank.models.trainer"):
         started, _ = _warm_start_through_run_fn(
             "logistic", base_dir, transform, str(tmp_path / "run"), monkeypatch
         )
@@ -291,7 +291,7 @@ def test_a_checkpoint_that_does_not_fill_the_described_model_is_an_error(tmp_pat
     model = deepnorm_light_ranker(DEEPNORM, len(CONTINUOUS_FEATURES))
     before = [v.numpy() for v in model.variables]
     with pytest.raises(ValueError, match=f"cannot warm-start from {base_dir}: its weights .* do not match"):
-        training._warm_start_from(model, "deepnorm", base_dir, _features(CONTINUOUS_FEATURES))
+        trainer._warm_start_from(model, "deepnorm", base_dir, _features(CONTINUOUS_FEATURES))
     for variable, value in zip(model.variables, before, strict=True):
         np.testing.assert_array_equal(variable.numpy(), value)
 
@@ -302,7 +302,7 @@ def test_a_complete_checkpoint_restores_strictly(tmp_path):
         variable.assign(variable + 0.5)
     base_dir = _write_base(str(tmp_path), "deepnorm", old)
     new = deepnorm_light_ranker(OLD_DEEPNORM, len(OLD_CONTINUOUS))
-    report = training._warm_start_from(new, "deepnorm", base_dir, _features(OLD_CONTINUOUS))
+    report = trainer._warm_start_from(new, "deepnorm", base_dir, _features(OLD_CONTINUOUS))
     assert not report.skipped and not report.not_in_old and report.added_features == ()
     for old_variable, new_variable in zip(old.variables, new.variables, strict=True):
         np.testing.assert_array_equal(new_variable.numpy(), old_variable.numpy())
@@ -310,12 +310,12 @@ def test_a_complete_checkpoint_restores_strictly(tmp_path):
 
 def test_a_base_model_without_settings_is_skipped_with_a_warning(tmp_path, caplog):
     os.makedirs(tmp_path / "Format-Serving")
-    with caplog.at_level(logging.WARNING, logger="models.training"):
-        assert training._base_model_dir(FnArgs(base_model=str(tmp_path))) is None
+    with caplog.at_level(logging.WARNING, logger="lightrank.models.trainer"):
+        assert trainer._base_model_dir(FnArgs(base_model=str(tmp_path))) is None
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
     assert f"the base model {tmp_path} has no {SETTINGS_FILE}" in record.getMessage()
-    assert training._base_model_dir(FnArgs(base_model=None)) is None
+    assert trainer._base_model_dir(FnArgs(base_model=None)) is None
     assert len(caplog.records) == 1  # no base model at all is not worth a warning
 
 
@@ -325,9 +325,9 @@ def test_an_imported_pushed_model_is_found_one_level_above_what_tfx_hands_over(t
     pushed.mkdir(parents=True)
     (pushed / SETTINGS_FILE).write_text("{}")
     handed_over = str(pushed / "Format-Serving")
-    assert training._base_model_dir(FnArgs(base_model=handed_over)) == str(pushed)
+    assert trainer._base_model_dir(FnArgs(base_model=handed_over)) == str(pushed)
     # A Trainer's model artifact still resolves to its Format-Serving directory.
     trainer_model = tmp_path / "Trainer" / "model" / "7" / "Format-Serving"
     trainer_model.mkdir(parents=True)
     (trainer_model / SETTINGS_FILE).write_text("{}")
-    assert training._base_model_dir(FnArgs(base_model=str(trainer_model))) == str(trainer_model)
+    assert trainer._base_model_dir(FnArgs(base_model=str(trainer_model))) == str(trainer_model)

@@ -109,7 +109,7 @@ class FakeTfxStore:
 
 
 def recorded(run_id: str, learning_rate: float) -> dict[str, str]:
-    """The settings a run's AnomalyGate (and RunReport) record (`components.run_settings`)."""
+    """The settings a run's AnomalyGate (and RunReport) record (`lightrank.components.run_settings`)."""
     config = {"name": PIPELINE, "model": {"training": {"learning_rate": learning_rate}}}
     return {
         "pipeline_config": json.dumps(config, sort_keys=True),
@@ -188,7 +188,7 @@ def populate(fake: FakeTfxStore, root: str) -> dict[str, int]:
             "model_run": fake.artifact("ModelRun", f"{root}/run/6"),
         },
         custom_config=_trainer_config(0.05),
-        run_fn="models.training.run_fn",
+        run_fn="lightrank.models.trainer.run_fn",
     )
     ids.update(model_1=out["model"], model_run_1=out["model_run"])
     ids["evaluator_1"], out = fake.execute(
@@ -240,7 +240,7 @@ def populate(fake: FakeTfxStore, root: str) -> dict[str, int]:
             "model_run": fake.artifact("ModelRun", f"{root}/run/9"),
         },
         custom_config=_trainer_config(0.01),
-        run_fn="models.training.run_fn",
+        run_fn="lightrank.models.trainer.run_fn",
     )
     ids.update(model_2=out["model"], model_run_2=out["model_run"])
     ids["evaluator_2"], out = fake.execute(
@@ -297,7 +297,7 @@ def add_rerun_with_cached_trainer(fake: FakeTfxStore, ids: dict[str, int], root:
         {"model": ids["model_2"], "model_run": ids["model_run_2"]},
         state=pb.Execution.CACHED,
         custom_config=_trainer_config(0.01),
-        run_fn="models.training.run_fn",
+        run_fn="lightrank.models.trainer.run_fn",
     )
     ids["evaluator_4"], out = fake.execute(
         run_4,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.cli import main
+from lightrank.cli import main
 
 
 def test_a_config_typo_is_one_clear_error(tmp_path, capsys):
@@ -122,9 +122,9 @@ def test_a_compile_error_is_one_line_with_exit_2(tmp_path, capsys):
 
 
 def _config_with_store(tmp_path, store) -> str:
-    from pipeline.cli import DEFAULT_CONFIG
+    from lightrank.pipeline.config import SAMPLE_CONFIG
 
     config = tmp_path / "config.yaml"
-    text = Path(DEFAULT_CONFIG).read_text().replace("sqlite: runs/sample/metadata.db", f"sqlite: {store}")
+    text = Path(SAMPLE_CONFIG).read_text().replace("sqlite: runs/sample/metadata.db", f"sqlite: {store}")
     config.write_text(text)
     return str(config)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import ConfigError, PipelineConfig, from_dict, load_config
-from pipeline.config_loader import apply_overrides
+from lightrank.errors import ConfigError
+from lightrank.pipeline.config import SAMPLE_CONFIG, PipelineConfig, from_dict, load_config
+from lightrank.pipeline.config.loader import apply_overrides
 
 
 def _write(tmp_path: Path, data: dict) -> Path:
@@ -20,11 +20,11 @@ def _write(tmp_path: Path, data: dict) -> Path:
 
 
 def _sample() -> dict:
-    return yaml.safe_load(Path(DEFAULT_CONFIG).read_text())
+    return yaml.safe_load(Path(SAMPLE_CONFIG).read_text())
 
 
 def test_the_sample_config_loads_with_absolute_paths():
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SAMPLE_CONFIG)
     assert isinstance(config, PipelineConfig)
     assert config.name == "lightrank-sample"
     assert (
@@ -86,23 +86,23 @@ def test_empty_thresholds_are_rejected_because_nothing_could_be_pushed(tmp_path)
 
 def test_overrides_apply_before_validation():
     config = load_config(
-        DEFAULT_CONFIG, ["model.kind=logistic", "model.training.learning_rate=0.05", "data.eval_buckets=2"]
+        SAMPLE_CONFIG, ["model.kind=logistic", "model.training.learning_rate=0.05", "data.eval_buckets=2"]
     )
     assert config.model.kind == "logistic"
     assert config.model.training == {"learning_rate": 0.05}
     assert config.data.eval_buckets == 2
     with pytest.raises(ConfigError, match=r"unknown key 'model.knd'"):
-        load_config(DEFAULT_CONFIG, ["model.knd=logistic"])
+        load_config(SAMPLE_CONFIG, ["model.knd=logistic"])
     with pytest.raises(ConfigError, match="expected KEY=VALUE"):
         apply_overrides({}, ["model.kind"])
 
 
 def test_round_trip_and_digest_change_with_content():
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SAMPLE_CONFIG)
     again = from_dict(config.to_dict())
     assert again == config
     assert again.digest() == config.digest()
-    other = load_config(DEFAULT_CONFIG, ["model.training.learning_rate=0.5"])
+    other = load_config(SAMPLE_CONFIG, ["model.training.learning_rate=0.5"])
     assert other.digest() != config.digest()
 
 
@@ -117,21 +117,21 @@ def test_missing_file_and_bad_yaml(tmp_path):
 
 def test_yaml_1_1_exponent_floats_are_numbers_but_words_are_not():
     config = load_config(
-        DEFAULT_CONFIG,
+        SAMPLE_CONFIG,
         ["evaluation.thresholds={rce_unweighted: {change: higher_is_better, absolute: -1e-10}}"],
     )
     assert config.evaluation.thresholds["rce_unweighted"].absolute == -1e-10
     with pytest.raises(ConfigError, match="must be a number, got 'low'"):
-        load_config(DEFAULT_CONFIG, ["evaluation.thresholds={auc_unweighted: {lower_bound: low}}"])
+        load_config(SAMPLE_CONFIG, ["evaluation.thresholds={auc_unweighted: {lower_bound: low}}"])
 
 
 def test_warm_start_and_warm_start_from_exclude_each_other():
     with pytest.raises(ConfigError, match=r"model\.warm_start and model\.warm_start_from exclude each other"):
-        load_config(DEFAULT_CONFIG, ["model.warm_start=true", "model.warm_start_from=runs/x"])
+        load_config(SAMPLE_CONFIG, ["model.warm_start=true", "model.warm_start_from=runs/x"])
 
 
 def test_warm_start_from_is_made_absolute_unless_remote():
-    local = load_config(DEFAULT_CONFIG, ["model.warm_start_from=runs/sample/serving/1"])
+    local = load_config(SAMPLE_CONFIG, ["model.warm_start_from=runs/sample/serving/1"])
     assert local.model.warm_start_from == os.path.abspath("runs/sample/serving/1")
-    remote = load_config(DEFAULT_CONFIG, ["model.warm_start_from=gs://bucket/serving/1"])
+    remote = load_config(SAMPLE_CONFIG, ["model.warm_start_from=gs://bucket/serving/1"])
     assert remote.model.warm_start_from == "gs://bucket/serving/1"

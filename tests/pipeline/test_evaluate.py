@@ -20,9 +20,9 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import load_config
-from pipeline.evaluate import (
+from lightrank.pipeline.commands.eval import register
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
+from lightrank.pipeline.eval.evaluate import (
     TABLE_COLUMNS,
     EvalInputError,
     EvalOutputs,
@@ -31,9 +31,8 @@ from pipeline.evaluate import (
     evaluate,
     format_report,
     format_table,
-    register,
 )
-from pipeline.predictions import (
+from lightrank.pipeline.eval.predictions import (
     CandidateColumns,
     check_serving_model,
     resolve_model_dir,
@@ -205,7 +204,7 @@ def test_a_failed_write_leaves_no_file(tmp_path, scorer_dir):
 
 
 def test_sample_feature_spec_columns():
-    from models.features import load_schema, resolve_files
+    from lightrank.models.features import load_schema, resolve_files
 
     schema_path = REPO / "schema" / "sample" / "schema.pbtxt"
     features = resolve_files(schema_path, REPO / "schema" / "sample" / "feature_spec.yaml")
@@ -314,7 +313,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, scorer_dir: str) -> tupl
     root = tmp_path_factory.mktemp("evaluate")
     data = _write(root / "part-0.tfrecord", [_candidate(*candidate) for candidate in CANDIDATES])
     config = load_config(
-        DEFAULT_CONFIG,
+        SAMPLE_CONFIG,
         [
             f"schema.path={REPO / 'schema' / 'sample' / 'schema.pbtxt'}",
             f"schema.feature_spec={REPO / 'schema' / 'sample' / 'feature_spec.yaml'}",

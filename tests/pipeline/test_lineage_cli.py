@@ -1,6 +1,6 @@
 """`lightrank runs | lineage | compare | report`: wiring, output forms and one-line errors, on a fake store.
 
-Every command goes through `pipeline.cli.main`, as the console script does, so an
+Every command goes through `lightrank.cli.main`, as the console script does, so an
 error the CLI does not turn into one line fails the test with its traceback.
 """
 
@@ -16,8 +16,8 @@ import socket
 import pytest
 from lineage_fake_store import PIPELINE, FakeTfxStore, add_rerun_with_cached_trainer, populate
 
-from pipeline.cli import main
-from pipeline.lineage_cli import default_report_path, register
+from lightrank.cli import main
+from lightrank.pipeline.commands.lineage import default_report_path, register
 
 
 @pytest.fixture(scope="module")

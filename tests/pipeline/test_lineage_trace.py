@@ -8,11 +8,17 @@ import os
 import pytest
 from lineage_fake_store import PIPELINE, FakeTfxStore, add_rerun_with_cached_trainer, populate
 
-from pipeline import runs as runs_module
-from pipeline.config import MetadataConfig
-from pipeline.lineage import LineageError, find_run, open_read_only, require_runs, resolve_model
-from pipeline.model_trace import run_settings, trace_downstream, trace_model
-from pipeline.runs import list_runs
+from lightrank.pipeline.config import MetadataConfig
+from lightrank.pipeline.metadata import runs as runs_module
+from lightrank.pipeline.metadata.lineage import (
+    LineageError,
+    find_run,
+    open_read_only,
+    require_runs,
+    resolve_model,
+)
+from lightrank.pipeline.metadata.runs import list_runs
+from lightrank.pipeline.metadata.trace import run_settings, trace_downstream, trace_model
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +106,7 @@ def test_downstream_lists_everything_that_used_a_data_artifact(store, fake):
 
 
 def store_artifact(store, artifact_id):
-    from pipeline.lineage import find_artifact
+    from lightrank.pipeline.metadata.lineage import find_artifact
 
     return find_artifact(store, str(artifact_id))
 
@@ -149,9 +155,9 @@ def test_the_store_is_opened_read_only_and_never_created(fake, tmp_path):
 
 
 def test_a_mysql_store_is_reached_with_the_configured_credentials_and_never_created(monkeypatch):
-    from pipeline.config import MySQLConfig
-    from pipeline.lineage import store_name
-    from pipeline.runs import connection_config, read_only_connection_config
+    from lightrank.pipeline.config import MySQLConfig
+    from lightrank.pipeline.metadata.lineage import store_name
+    from lightrank.pipeline.metadata.runs import connection_config, read_only_connection_config
 
     monkeypatch.setenv("SHARED_MLMD_PASSWORD", "s3cret")
     config = MetadataConfig(

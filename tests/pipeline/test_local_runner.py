@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from tfx.utils import dependency_utils
 
-from pipeline import local_runner
+from lightrank.pipeline import local_runner
 
 DIRECT = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
 

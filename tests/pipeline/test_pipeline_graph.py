@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import load_config
-from pipeline.pipeline import create_pipeline
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
+from lightrank.pipeline.pipeline import create_pipeline
 
 RESOLVER = "latest_blessed_model_resolver"
 
 
 def _nodes(*overrides: str) -> dict[str, object]:
-    pipeline = create_pipeline(load_config(DEFAULT_CONFIG, list(overrides)))
+    pipeline = create_pipeline(load_config(SAMPLE_CONFIG, list(overrides)))
     return {node.id: node for node in pipeline.components}
 
 

@@ -8,9 +8,8 @@ import os
 import pytest
 import tensorflow as tf
 
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import load_config
-from pipeline.preflight import InputDataError, check_file, check_inputs
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
+from lightrank.pipeline.preflight import InputDataError, check_file, check_inputs
 
 REQUEST_KEY = "meta.trace_id"  # the sample feature spec's request key
 
@@ -28,7 +27,7 @@ def _write(path: str, records: list[bytes]) -> None:
 
 
 def _config(path: str):
-    return load_config(DEFAULT_CONFIG, [f"data.path={path}"])
+    return load_config(SAMPLE_CONFIG, [f"data.path={path}"])
 
 
 def test_good_files_are_counted(tmp_path):
@@ -103,9 +102,9 @@ def test_remote_paths_are_left_to_the_runner():
 
 
 def test_the_sample_spec_names_the_request_key_these_tests_use():
-    from models.features import resolve_files
+    from lightrank.models.features import resolve_files
 
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SAMPLE_CONFIG)
     assert resolve_files(config.schema.path, config.schema.feature_spec).request_key == REQUEST_KEY
 
 
@@ -147,16 +146,16 @@ def test_a_single_file_path_says_to_give_its_directory(tmp_path):
 
 
 def test_a_warm_start_model_that_is_not_an_export_is_named(tmp_path):
-    from pipeline.preflight import check_base_model
+    from lightrank.pipeline.preflight import check_base_model
 
-    missing = load_config(DEFAULT_CONFIG, [f"model.warm_start_from={tmp_path}/nowhere"])
+    missing = load_config(SAMPLE_CONFIG, [f"model.warm_start_from={tmp_path}/nowhere"])
     with pytest.raises(InputDataError, match=r"model.warm_start_from: .*nowhere is not a directory"):
         check_base_model(missing)
     (tmp_path / "empty").mkdir()
-    empty = load_config(DEFAULT_CONFIG, [f"model.warm_start_from={tmp_path}/empty"])
+    empty = load_config(SAMPLE_CONFIG, [f"model.warm_start_from={tmp_path}/empty"])
     with pytest.raises(InputDataError, match=r"empty is not a model exported by lightrank"):
         check_base_model(empty)
     (tmp_path / "trainer" / "Format-Serving").mkdir(parents=True)
     (tmp_path / "trainer" / "Format-Serving" / "model_settings.json").write_text("{}")
-    check_base_model(load_config(DEFAULT_CONFIG, [f"model.warm_start_from={tmp_path}/trainer"]))
-    check_base_model(load_config(DEFAULT_CONFIG, ["model.warm_start_from=gs://bucket/serving/1"]))
+    check_base_model(load_config(SAMPLE_CONFIG, [f"model.warm_start_from={tmp_path}/trainer"]))
+    check_base_model(load_config(SAMPLE_CONFIG, ["model.warm_start_from=gs://bucket/serving/1"]))

@@ -10,14 +10,20 @@ import re
 
 import pytest
 
-from components.run_settings import CODE_VERSION_ENV, code_version
-from pipeline.report.artifacts import DataSummary, FeatureSummary, Gate, recall_curves, unreadable
-from pipeline.report.compare_view import RunSide, compare_json, compare_table
-from pipeline.report.content import ArtifactRef, ReportContent, RunFacts
-from pipeline.report.html import render_html
-from pipeline.report.model_card import model_card
-from pipeline.report.svg import GraphNode, Series, dag_chart, line_chart, nice_ticks
-from pipeline.runs import RunRecord
+from lightrank.components.run_report.artifacts import (
+    DataSummary,
+    FeatureSummary,
+    Gate,
+    recall_curves,
+    unreadable,
+)
+from lightrank.components.run_report.content import ArtifactRef, ReportContent, RunFacts
+from lightrank.components.run_report.html import render_html
+from lightrank.components.run_report.model_card import model_card
+from lightrank.components.run_report.svg import GraphNode, Series, dag_chart, line_chart, nice_ticks
+from lightrank.components.run_settings import CODE_VERSION_ENV, code_version
+from lightrank.pipeline.metadata.runs import RunRecord
+from lightrank.pipeline.views.compare import RunSide, compare_json, compare_table
 
 OVERALL = {
     "example_count": 5000.0,
@@ -273,6 +279,6 @@ def test_unreadable_names_a_missing_or_inaccessible_artifact(tmp_path, monkeypat
      (3.0, "3"), (0.83054, "0.8305"), (-231.574, "-231.5740")],
 )  # fmt: skip
 def test_one_number_format_for_every_view(value, shown):
-    from pipeline.report.numbers import format_number
+    from lightrank.components.run_report.numbers import format_number
 
     assert format_number(value) == shown

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline.cli import DEFAULT_CONFIG
-from pipeline.config import load_config
-from pipeline.runs import ComponentRun, RunRecord
-from pipeline.summary import format_summary
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
+from lightrank.pipeline.metadata.runs import ComponentRun, RunRecord
+from lightrank.pipeline.summary import format_summary
 
 COMPONENTS = ("ImportExampleGen", "StatisticsGen", "Evaluator", "Pusher")
 
@@ -29,7 +28,7 @@ def _lines(text: str) -> list[str]:
 
 
 def test_a_pushed_run_names_each_component_time_the_model_and_where_things_are():
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SAMPLE_CONFIG)
     record = _record(blessed=True, pushed="/serving/1795917291")
     lines = _lines(format_summary(config, record, log_file="/logs/run.log", ok=True, expected=COMPONENTS))
     assert f"Run 20261129-031500 of pipeline '{config.name}'" in lines
@@ -45,7 +44,7 @@ def test_a_pushed_run_names_each_component_time_the_model_and_where_things_are()
 
 
 def test_an_unblessed_run_says_so_and_shows_the_pusher_as_skipped():
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SAMPLE_CONFIG)
     record = _record(blessed=False, pushed=None, components=COMPONENTS[:-1])
     lines = _lines(format_summary(config, record, log_file="/l", ok=True, expected=COMPONENTS))
     assert "Blessed:        NO (a quality gate failed)" in lines
@@ -54,7 +53,7 @@ def test_an_unblessed_run_says_so_and_shows_the_pusher_as_skipped():
 
 
 def test_a_failed_run_ends_by_saying_it_failed_and_lists_no_skipped_components():
-    config = load_config(DEFAULT_CONFIG)
+    config = load_config(SAMPLE_CONFIG)
     record = _record(blessed=None, pushed=None, components=COMPONENTS[:2])
     text = format_summary(config, record, log_file="/l", ok=False, expected=COMPONENTS)
     assert text.endswith("The run FAILED; the error is above and in the full log.")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.deepnorm.attention import SelfAttentionDense
+from lightrank.models.deepnorm.attention import SelfAttentionDense
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from models.deepnorm.config import PRESETS, DeepNormConfig, TrainingConfig
+from lightrank.models.deepnorm.config import PRESETS, DeepNormConfig, TrainingConfig
 
 
 def test_defaults_are_the_originals() -> None:

@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.deepnorm.groupwise import AdaptiveTransformation, FastGroupWiseTrans, customized_glorot_limit
+from lightrank.models.deepnorm.groupwise import (
+    AdaptiveTransformation,
+    FastGroupWiseTrans,
+    customized_glorot_limit,
+)
 
 
 def test_customized_glorot_limits_of_the_spec() -> None:

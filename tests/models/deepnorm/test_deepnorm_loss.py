@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.deepnorm.config import DeepNormConfig
-from models.deepnorm.loss import deepnorm_loss, record_weights
+from lightrank.models.deepnorm.config import DeepNormConfig
+from lightrank.models.deepnorm.loss import deepnorm_loss, record_weights
 
 LN3 = math.log(3.0)
 LABELS = tf.constant([[1.0], [0.0], [1.0]])

@@ -7,8 +7,13 @@ import pytest
 import tensorflow as tf
 from deepnorm_test_inputs import features
 
-from models.deepnorm.config import DeepNormConfig
-from models.deepnorm.model import MissingMarkerSplit, PredictionHead, deepnorm_light_ranker, with_prediction
+from lightrank.models.deepnorm.config import DeepNormConfig
+from lightrank.models.deepnorm.model import (
+    MissingMarkerSplit,
+    PredictionHead,
+    deepnorm_light_ranker,
+    with_prediction,
+)
 
 MISSING = -1.23456789
 

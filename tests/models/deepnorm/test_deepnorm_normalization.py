@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.deepnorm.normalization import FilterNonFinite, ZscoreNormalization, renorm_batch_normalization
+from lightrank.models.deepnorm.normalization import (
+    FilterNonFinite,
+    ZscoreNormalization,
+    renorm_batch_normalization,
+)
 
 
 def test_filter_non_finite_zeroes_nan_and_infinities_only() -> None:

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from deepnorm_test_inputs import sparse_ids
 
-from models.deepnorm.sparse import SparseSumEmbedding, drop_sparse_entries, to_sparse_ids
+from lightrank.models.deepnorm.sparse import SparseSumEmbedding, drop_sparse_entries, to_sparse_ids
 
 
 def _layer(dropout: float = 0.2, bits: int = 4, size: int = 3) -> SparseSumEmbedding:

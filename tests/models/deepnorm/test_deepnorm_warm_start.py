@@ -5,9 +5,9 @@ import pytest
 import tensorflow as tf
 from deepnorm_test_inputs import features
 
-from models.deepnorm.config import DeepNormConfig
-from models.deepnorm.model import deepnorm_light_ranker
-from models.deepnorm.warm_start import truncated_normal_like, warm_start
+from lightrank.models.deepnorm.config import DeepNormConfig
+from lightrank.models.deepnorm.model import deepnorm_light_ranker
+from lightrank.models.deepnorm.warm_start import truncated_normal_like, warm_start
 
 CONFIG = DeepNormConfig(use_missing_sub_branch=True, input_size_bits=4, momentum=0.9)
 OLD_FEATURES = ["a", "b", "c"]
@@ -210,7 +210,7 @@ def test_an_untrained_old_model_gives_zero_statistics_at_any_momentum() -> None:
 
 
 def test_a_logistic_model_is_pointed_to_its_own_warm_start() -> None:
-    from models.baseline import logistic_regression
+    from lightrank.models.baseline.model import logistic_regression
 
     old = logistic_regression(3, 4, CONFIG.missing_value)
     new = logistic_regression(3, 4, CONFIG.missing_value)

@@ -14,14 +14,14 @@ from tensorflow_model_analysis.api import types
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tfma_harness import run_computations
 
-from models.metrics.grouped import (
+from lightrank.models.metrics.grouped import (
     FAMILY_NAME,
     LightRankingGroupMetrics,
     grouped_metric_names,
     needs_whole_requests,
     single_value_mask,
 )
-from models.metrics.specs import light_ranking_metrics_specs
+from lightrank.models.metrics.specs import light_ranking_metrics_specs
 
 REQUEST = "meta.trace_id"
 HEAVY = "meta.ranking.weighted_oonc_model_score"
@@ -158,7 +158,7 @@ def test_config_round_trips_through_tfma_metric_config() -> None:
     config = json.dumps(metric.get_config())
     rebuilt = metric_specs.metric_instance(
         tfma.MetricConfig(
-            class_name="LightRankingGroupMetrics", module="models.metrics.grouped", config=config
+            class_name="LightRankingGroupMetrics", module="lightrank.models.metrics.grouped", config=config
         )
     )
     assert rebuilt.get_config() == {

@@ -8,8 +8,12 @@ import pytest
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.metrics import metric_specs
 
-from models.metrics.grouped import FAMILY_NAME
-from models.metrics.specs import light_ranking_metrics_specs, metric_threshold, thresholdable_metric_names
+from lightrank.models.metrics.grouped import FAMILY_NAME
+from lightrank.models.metrics.specs import (
+    light_ranking_metrics_specs,
+    metric_threshold,
+    thresholdable_metric_names,
+)
 
 REQUEST = "meta.trace_id"
 HEAVY = "meta.ranking.weighted_oonc_model_score"

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from tensorflow_model_analysis.metrics.ndcg import _NDCGCombiner
 
-from models.metrics.ranking import (
+from lightrank.models.metrics.ranking import (
     RankedGroup,
     cgr_at_nk,
     expected_loss_at_n,

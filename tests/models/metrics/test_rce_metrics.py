@@ -15,10 +15,24 @@ from tensorflow_model_analysis.evaluators.metrics_plots_and_validations_evaluato
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tfma_harness import run_computations
 
-from models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar, rce_from_sums
-from models.metrics.rce_metrics import ARCE, CTR, NRCE, RCE, LogLoss, PredictedCTR, arce_value, nrce_value
-from models.metrics.specs import light_ranking_metrics_specs
-from models.metrics.streaming_sums import STREAMING_STATE_KEY_NAME, BinarySums, PredictionHistogram, bucket_of
+from lightrank.models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar, rce_from_sums
+from lightrank.models.metrics.rce_metrics import (
+    ARCE,
+    CTR,
+    NRCE,
+    RCE,
+    LogLoss,
+    PredictedCTR,
+    arce_value,
+    nrce_value,
+)
+from lightrank.models.metrics.specs import light_ranking_metrics_specs
+from lightrank.models.metrics.streaming_sums import (
+    STREAMING_STATE_KEY_NAME,
+    BinarySums,
+    PredictionHistogram,
+    bucket_of,
+)
 
 # (label, prediction, weight)
 EXAMPLES = [(1.0, 0.8, 2.0), (0.0, 0.4, 1.0), (1.0, 0.6, 1.0), (0.0, 0.3, 3.0)]

@@ -6,7 +6,7 @@ import pathlib
 
 import pytest
 
-from pipeline.sample import SampleDataSummary, write_sample_data
+from lightrank.pipeline.sample import SampleDataSummary, write_sample_data
 
 SMALL_REQUESTS = 48
 SMALL_SEED = 7

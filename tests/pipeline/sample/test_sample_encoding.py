@@ -5,8 +5,8 @@ import pytest
 from sample_data_reader import to_dict
 from tensorflow.core.example import example_pb2
 
-from pipeline.sample import features as feat
-from pipeline.sample.encoding import Columns, encode_examples
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.encoding import Columns, encode_examples
 
 LONG_CODE = "X" * 200  # forces multi-byte varint lengths in both the entry and the example header
 

@@ -9,10 +9,10 @@ import pytest
 import tensorflow as tf
 from sample_data_reader import group_by_request, read_data_set, read_examples, read_records, trace_id_of
 
-from pipeline.sample import DEFAULT_REQUESTS, SampleDataSummary, write_sample_data, writer
-from pipeline.sample import features as feat
-from pipeline.sample.chunk import CHUNK_REQUESTS, generate_chunk
-from pipeline.sample.population import build_population
+from lightrank.pipeline.sample import DEFAULT_REQUESTS, SampleDataSummary, write_sample_data, writer
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.chunk import CHUNK_REQUESTS, generate_chunk
+from lightrank.pipeline.sample.population import build_population
 
 Example = dict[str, list]
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.sample.hashing import KEY_HIGH, KEY_LOW, MAX_INDEX, mix63, obfuscate_ids, pair_uniform
+from lightrank.pipeline.sample.hashing import KEY_HIGH, KEY_LOW, MAX_INDEX, mix63, obfuscate_ids, pair_uniform
 
 KEY = KEY_LOW + 987_654_321
 

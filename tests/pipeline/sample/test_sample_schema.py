@@ -11,8 +11,8 @@ from sample_data_reader import read_records
 from tensorflow.core.example import example_pb2
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from pipeline.sample import SampleDataSummary
-from pipeline.sample import features as feat
+from lightrank.pipeline.sample import SampleDataSummary
+from lightrank.pipeline.sample import features as feat
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 SCHEMA_PATH = ROOT / "schema" / "sample" / "schema.pbtxt"

@@ -3,11 +3,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pipeline.sample import features as feat
-from pipeline.sample.candidates import Candidates, draw_candidates
-from pipeline.sample.population import Population, build_population
-from pipeline.sample.requests import draw_requests, draw_sources
-from pipeline.sample.teacher import heavy_scores, rank_positions, send_labels
+from lightrank.pipeline.sample import features as feat
+from lightrank.pipeline.sample.candidates import Candidates, draw_candidates
+from lightrank.pipeline.sample.population import Population, build_population
+from lightrank.pipeline.sample.requests import draw_requests, draw_sources
+from lightrank.pipeline.sample.teacher import heavy_scores, rank_positions, send_labels
 
 
 @pytest.fixture(scope="module")

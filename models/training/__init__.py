@@ -1,0 +1,1 @@
+"""The training loop both models share: train steps, full-pass validation, early stopping on RCE."""

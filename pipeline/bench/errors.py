@@ -1,7 +1,0 @@
-"""The one error class of `lightrank bench` a user can fix from its message alone."""
-
-from __future__ import annotations
-
-
-class BenchInputError(ValueError):
-    """A benchmark input (model, data, Transform output, request sizes) is missing or unusable."""

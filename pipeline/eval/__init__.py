@@ -1,0 +1,1 @@
+"""`lightrank eval`: an exported model scored on any candidate files with the Evaluator's own metrics."""

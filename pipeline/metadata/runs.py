@@ -1,0 +1,213 @@
+"""Reading pipeline runs back from ML Metadata.
+
+TFX records each run as a `pipeline_run` context, each component as a `node`
+context named `<pipeline>.<component id>`, and each component execution with
+its state and timestamps. This module turns that into plain records: which
+component ran (or was served from the cache) for how long, whether the model was
+blessed and pushed, and where it went. It only reads the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+
+import ml_metadata as mlmd
+from ml_metadata.proto import metadata_store_pb2
+
+from lightrank.pipeline.config import MetadataConfig
+
+_STATES = {
+    metadata_store_pb2.Execution.NEW: "new",
+    metadata_store_pb2.Execution.RUNNING: "running",
+    metadata_store_pb2.Execution.COMPLETE: "complete",
+    metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.CACHED: "cached",
+    metadata_store_pb2.Execution.CANCELED: "canceled",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ComponentRun:
+    """One component's execution within a run."""
+
+    component: str
+    state: str
+    seconds: float
+    execution_id: int
+
+
+@dataclasses.dataclass(frozen=True)
+class RunRecord:
+    """One pipeline run as recorded in ML Metadata.
+
+    Attributes:
+        status: "complete" (every recorded component finished or came from the
+            cache), "failed" (a component failed, e.g. the anomaly gate) or
+            "running" (a component has not finished: the run is in progress, or
+            its process died without recording an outcome).
+        failed_component: The first component that failed, if any.
+        started, ended: UTC times of the first execution's start and the last
+            execution's last update (None while running or without executions).
+        evaluation_id: The id of the ModelEvaluation artifact at `evaluation_uri`.
+    """
+
+    run_id: str
+    components: tuple[ComponentRun, ...]
+    blessed: bool | None
+    pushed_model: str | None
+    evaluation_uri: str | None
+    model_uri: str | None
+    status: str = "complete"
+    failed_component: str | None = None
+    started: datetime.datetime | None = None
+    ended: datetime.datetime | None = None
+    evaluation_id: int | None = None
+
+
+def _mysql_connection(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
+    assert config.mysql is not None
+    mysql = config.mysql
+    return metadata_store_pb2.ConnectionConfig(
+        mysql=metadata_store_pb2.MySQLDatabaseConfig(
+            host=mysql.host,
+            port=mysql.port,
+            database=mysql.database,
+            user=mysql.user,
+            password=os.environ.get(mysql.password_env, ""),
+        )
+    )
+
+
+def connection_config(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
+    """The MLMD connection the pipeline writes through (SQLite file, created if missing, or MySQL).
+
+    Built from ml-metadata's protos directly (as TFX's helpers do) so that reading
+    runs does not import TFX, and with it TensorFlow (about 15 s).
+    """
+    if config.sqlite is None:
+        return _mysql_connection(config)
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = config.sqlite
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    return connection
+
+
+def read_only_connection_config(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
+    """A connection that cannot change the store: SQLite opened READONLY, MySQL never creating a database."""
+    if config.sqlite is None:
+        connection = _mysql_connection(config)
+        connection.mysql.skip_db_creation = True
+        return connection
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = config.sqlite
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return connection
+
+
+def open_store(config: MetadataConfig) -> mlmd.MetadataStore:
+    """Opens the store for reading: a missing SQLite file is an error, never created."""
+    if config.sqlite is not None and not os.path.isfile(config.sqlite):
+        raise FileNotFoundError(f"no ML Metadata store at {config.sqlite} (has the pipeline run yet?)")
+    return mlmd.MetadataStore(read_only_connection_config(config))
+
+
+def _output_artifacts(store: mlmd.MetadataStore, execution_id: int) -> list[metadata_store_pb2.Artifact]:
+    events = store.get_events_by_execution_ids([execution_id])
+    ids = [
+        e.artifact_id
+        for e in events
+        if e.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.PENDING_OUTPUT)
+    ]
+    return list(store.get_artifacts_by_id(ids)) if ids else []
+
+
+def latest_run(store: mlmd.MetadataStore, pipeline_name: str) -> RunRecord | None:
+    """The newest run of a pipeline, or None if it never ran."""
+    runs = list_runs(store, pipeline_name)
+    return runs[0] if runs else None
+
+
+def list_runs(store: mlmd.MetadataStore, pipeline_name: str, limit: int = 0) -> list[RunRecord]:
+    """The runs of a pipeline, newest first: all of them, or only the newest `limit` (when > 0).
+
+    The limit is applied to the run contexts before any run's record is read
+    (each record reads its executions' output events), so `lightrank runs
+    --limit 5` costs the same on a store of five runs as on one of five thousand.
+    """
+    pipeline_context = store.get_context_by_type_and_name("pipeline", pipeline_name)
+    if pipeline_context is None:
+        return []
+    run_contexts = [
+        c for c in store.get_children_contexts_by_context(pipeline_context.id) if c.type == "pipeline_run"
+    ] or [c for c in store.get_contexts_by_type("pipeline_run")]
+    run_contexts.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
+    if limit > 0:
+        run_contexts = run_contexts[:limit]
+    node_names = {}
+    for node in store.get_contexts_by_type("node"):
+        if node.name.startswith(pipeline_name + "."):
+            for execution in store.get_executions_by_context(node.id):
+                node_names[execution.id] = node.name[len(pipeline_name) + 1 :]
+    return [_run_record(store, context, node_names) for context in run_contexts]
+
+
+def _utc(milliseconds: int) -> datetime.datetime:
+    return datetime.datetime.fromtimestamp(milliseconds / 1000.0, tz=datetime.timezone.utc)
+
+
+def _status(components: list[ComponentRun]) -> tuple[str, str | None]:
+    failed = [c.component for c in components if c.state == "failed"]
+    if failed:
+        return "failed", failed[0]
+    if not components or any(c.state in ("new", "running") for c in components):
+        return "running", None
+    return "complete", None
+
+
+def _run_record(
+    store: mlmd.MetadataStore, context: metadata_store_pb2.Context, node_names: dict[int, str]
+) -> RunRecord:
+    executions = sorted(
+        store.get_executions_by_context(context.id), key=lambda e: (e.create_time_since_epoch, e.id)
+    )
+    components, blessed, pushed, evaluation_uri, model_uri, evaluation_id = [], None, None, None, None, None
+    for execution in executions:
+        name = node_names.get(execution.id, execution.type)
+        seconds = max(
+            0.0, (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
+        )
+        components.append(
+            ComponentRun(name, _STATES.get(execution.last_known_state, "unknown"), seconds, execution.id)
+        )
+        for artifact in _output_artifacts(store, execution.id):
+            if artifact.type == "ModelBlessing":
+                blessed = artifact.custom_properties["blessed"].int_value == 1
+            elif artifact.type == "PushedModel" and artifact.custom_properties["pushed"].int_value == 1:
+                pushed = artifact.custom_properties["pushed_destination"].string_value
+            elif artifact.type == "ModelEvaluation":
+                evaluation_uri, evaluation_id = artifact.uri, artifact.id
+            elif artifact.type == "Model":
+                model_uri = artifact.uri
+    status, failed_component = _status(components)
+    first = executions[0].create_time_since_epoch if executions else context.create_time_since_epoch
+    started = _utc(first)
+    ended = (
+        _utc(max(e.last_update_time_since_epoch for e in executions))
+        if executions and status != "running"
+        else None
+    )
+    return RunRecord(
+        context.name,
+        tuple(components),
+        blessed,
+        pushed,
+        evaluation_uri,
+        model_uri,
+        status=status,
+        failed_component=failed_component,
+        started=started,
+        ended=ended,
+        evaluation_id=evaluation_id,
+    )

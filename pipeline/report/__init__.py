@@ -1,1 +1,0 @@
-"""The run report: one self-contained HTML page per run, and the text views of lineage and runs."""
