@@ -1,0 +1,75 @@
+"""The installed distribution: one import package, `lightrank`, and nothing else at the top.
+
+The folders the product card fixes (`models/`, `components/`, `pipeline/`, `kubeflow/`) are
+mapped into `lightrank.*` by pyproject.toml; a package folder missing from its list would
+silently be left out of the wheel (and so of the pipeline image).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import tomli
+
+ROOT = Path(__file__).resolve().parents[1]
+SETUPTOOLS = tomli.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+
+
+def _package_of(folder: Path) -> str:
+    """The dotted name a package folder imports as, through pyproject's package-dir mapping."""
+    relative = folder.relative_to(ROOT).parts
+    for package, directory in sorted(SETUPTOOLS["package-dir"].items(), key=lambda item: -len(item[1])):
+        if relative[: len(Path(directory).parts)] == Path(directory).parts:
+            return ".".join([package, *relative[len(Path(directory).parts) :]])
+    raise AssertionError(f"{folder} is not under a mapped folder")
+
+
+def test_every_package_folder_is_listed():
+    folders = {
+        init.parent
+        for directory in SETUPTOOLS["package-dir"].values()
+        for init in (ROOT / directory).rglob("__init__.py")
+    }
+    assert sorted(_package_of(folder) for folder in folders) == sorted(SETUPTOOLS["packages"])
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(out),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (path,) = out.glob("lightrank-*.whl")
+    return zipfile.ZipFile(path)
+
+
+def test_the_wheel_installs_only_the_lightrank_package(wheel: zipfile.ZipFile):
+    top_level = {name.split("/")[0] for name in wheel.namelist()}
+    assert {name for name in top_level if not name.endswith(".dist-info")} == {"lightrank"}
+    names = set(wheel.namelist())
+    for module in ("__init__.py", "cli.py", "errors.py", "models/trainer.py", "components/runtime_trainer.py",
+                   "pipeline/pipeline.py", "kubeflow/compiler.py", "pipeline/configs/sample.yaml"):  # fmt: skip
+        assert f"lightrank/{module}" in names, module
+    assert not any("bench" in name.split("/")[0] or name.startswith("tests/") for name in names)
+
+
+def test_the_console_script_is_the_thin_cli(wheel: zipfile.ZipFile):
+    (entry_points,) = [name for name in wheel.namelist() if name.endswith("entry_points.txt")]
+    assert "lightrank = lightrank.cli:main" in wheel.read(entry_points).decode()
