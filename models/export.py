@@ -39,8 +39,8 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from lightrank.models.features import ResolvedFeatures, slice_bucket_feature
-from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS, model_inputs, serving_parse_spec
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures, slice_bucket_feature
+from lightrank.models.preprocessing import model_inputs, serving_parse_spec
 
 FEATURE_LIST_FILE = "continuous_feature_list.json"
 SETTINGS_FILE = "model_settings.json"

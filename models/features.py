@@ -28,6 +28,13 @@ from lightrank.errors import ConfigError
 from lightrank.models.yaml_loader import load_yaml
 
 ROLES = ("continuous", "sparse", "auto", "ignore")
+#: The model's inputs, as Transform writes them and every model reads them (docs/model.md):
+#: the continuous features as one `[B, n]` float tensor, the same z-scored and clipped (the
+#: logistic baseline's input), and every sparse feature's hashed ids as one `[B, 2**bits]`
+#: SparseTensor.
+CONTINUOUS = "continuous"
+CONTINUOUS_SCALED = "continuous_scaled"
+SPARSE_IDS = "sparse_ids"
 #: The original's marker for an absent continuous value (FEAT_CONFIG_DEFAULT_VAL).
 DEFAULT_MISSING_VALUE = -1.23456789
 

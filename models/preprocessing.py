@@ -27,12 +27,15 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from lightrank.models.features import ResolvedFeatures, slice_bucket_feature
+from lightrank.models.features import (
+    CONTINUOUS,
+    CONTINUOUS_SCALED,
+    SPARSE_IDS,
+    ResolvedFeatures,
+    slice_bucket_feature,
+)
 from lightrank.models.hashing import bucket_ids, feature_salt, string_fingerprint
 
-CONTINUOUS = "continuous"
-CONTINUOUS_SCALED = "continuous_scaled"
-SPARSE_IDS = "sparse_ids"
 #: z-scored values are clipped to this many standard deviations.
 SCALED_CLIP = 5.0
 

@@ -26,9 +26,8 @@ from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
 from lightrank.models.deepnorm.warm_start import WarmStartReport, warm_start
 from lightrank.models.export import KERAS_WEIGHTS_DIR, SETTINGS_FILE, export_serving_model, load_settings
-from lightrank.models.features import ResolvedFeatures
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
 from lightrank.models.inputs import make_dataset
-from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS
 from lightrank.models.training.loop import TrainResult, train
 
 logger = logging.getLogger(__name__)

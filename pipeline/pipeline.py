@@ -12,7 +12,6 @@ imports a runner. Without them it is the local pipeline.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from tfx import v1 as tfx
@@ -31,6 +30,7 @@ from lightrank.models.settings import model_custom_config
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.config.names import check_config_names
 from lightrank.pipeline.eval_config import build_eval_config
+from lightrank.pipeline.io import split_pattern
 from lightrank.pipeline.runner_settings import LOCAL, RunnerSettings
 
 #: Dotted paths of the user code, baked into the image (never packaged via module_file).
@@ -40,10 +40,7 @@ RUN_FN = "lightrank.models.trainer.run_fn"
 
 def input_config(data_path: str) -> tuple[str, example_gen_pb2.Input]:
     """Splits a directory or glob into ImportExampleGen's input_base and pattern."""
-    if any(ch in os.path.basename(data_path) for ch in "*?["):
-        base, pattern = os.path.dirname(data_path), os.path.basename(data_path)
-    else:
-        base, pattern = data_path.rstrip("/"), "*"
+    base, pattern = split_pattern(data_path)
     return base, example_gen_pb2.Input(
         splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]
     )

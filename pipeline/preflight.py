@@ -13,6 +13,7 @@ import os
 from typing import TYPE_CHECKING
 
 from lightrank.errors import UserError
+from lightrank.pipeline.io import compression, is_glob, split_pattern
 
 if TYPE_CHECKING:
     from lightrank.pipeline.config import PipelineConfig
@@ -34,15 +35,8 @@ def data_files(data_path: str) -> list[str]:
             f"data path {data_path} is a file; give its directory or a glob (ImportExampleGen reads "
             "every file of a directory, or those a pattern matches)"
         )
-    pattern = (
-        data_path if any(ch in os.path.basename(data_path) for ch in "*?[") else os.path.join(data_path, "*")
-    )
+    pattern = os.path.join(*split_pattern(data_path))
     return sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
-
-
-def _compression(path: str) -> str:
-    # Beam's ReadFromTFRecord (ImportExampleGen) picks the codec from the extension.
-    return "GZIP" if path.endswith(".gz") else ""
 
 
 def _check_request_key(path: str, index: int, example: object, request_key: str) -> None:
@@ -82,7 +76,7 @@ def check_file(path: str, request_key: str | None = None) -> int:
     """
     import tensorflow as tf  # keeps this module importable without TensorFlow
 
-    records = tf.data.TFRecordDataset(path, compression_type=_compression(path))
+    records = tf.data.TFRecordDataset(path, compression_type=compression(path))
     count = parsed = 0
     try:
         for record in records.take(PARSED_RECORDS_PER_FILE).as_numpy_iterator():
@@ -98,14 +92,14 @@ def check_file(path: str, request_key: str | None = None) -> int:
         raise
     except tf.errors.OpError as error:
         raise InputDataError(
-            f"{path} is not a readable {'gzipped ' if _compression(path) else ''}TFRecord file "
+            f"{path} is not a readable {'gzipped ' if compression(path) else ''}TFRecord file "
             f"(failed after at least {count} records: {error.message.splitlines()[0]})"
         ) from error
     except Exception as error:  # a protobuf DecodeError: TFRecord framing fine, payload not an Example
         raise InputDataError(
             f"{path}: record {parsed} is not a serialized tf.train.Example ({error})"
         ) from error
-    if _compression(path):
+    if compression(path):
         _check_gzip_end(path, count)
     return count
 
@@ -151,7 +145,7 @@ def check_inputs(config: PipelineConfig, request_key: str | None = None) -> int:
     path = config.data.path
     if "://" in path:
         return 0
-    base = os.path.dirname(path) if any(ch in os.path.basename(path) for ch in "*?[") else path
+    base = os.path.dirname(path) if is_glob(path) else path
     if not os.path.exists(base):
         raise InputDataError(
             f"data path {path} does not exist (generate sample data with `lightrank data generate`)"

@@ -16,8 +16,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import metadata_io
 
-from lightrank.models.features import ResolvedFeatures
-from lightrank.models.preprocessing import SPARSE_IDS, preprocessing_fn
+from lightrank.models.features import SPARSE_IDS, ResolvedFeatures
+from lightrank.models.preprocessing import preprocessing_fn
 
 #: The raw feature spec of the tiny candidates the export and run_fn tests write: user and
 #: candidate features (one of them BYTES, one an INT id), request key, weight, heavy score, label.

@@ -15,7 +15,7 @@ from typing import Any
 import tensorflow as tf
 
 from lightrank.models.deepnorm.sparse import to_sparse_ids
-from lightrank.models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
+from lightrank.models.features import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
 
 #: The inputs the baseline reads from the Transform output.
 INPUT_KEYS = (CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS)

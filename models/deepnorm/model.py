@@ -34,9 +34,8 @@ from lightrank.models.deepnorm.normalization import (
     renorm_batch_normalization,
 )
 from lightrank.models.deepnorm.sparse import SparseSumEmbedding
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS
 
-CONTINUOUS = "continuous"
-SPARSE_IDS = "sparse_ids"
 LOGIT = "logit"
 PREDICTION = "prediction"
 

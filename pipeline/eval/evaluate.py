@@ -33,6 +33,7 @@ from typing import Any, TextIO
 from lightrank.components.run_report.numbers import NOT_AVAILABLE
 from lightrank.errors import ConfigError, UserError
 from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.io import is_remote, isdir
 
 #: The table's columns: (header, metric name). All metrics are in the JSON and the TFMA output.
 TABLE_COLUMNS = (
@@ -66,21 +67,9 @@ class EvalInputError(UserError):
     """An input of `lightrank eval` (model, data, output path) that cannot be used as given."""
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
-def _isdir(path: str) -> bool:
-    if _is_remote(path):
-        import tensorflow as tf
-
-        return tf.io.gfile.isdir(path)
-    return os.path.isdir(path)
-
-
 def data_pattern(data: str) -> str:
     """The glob TFMA reads: the argument itself, or every file of a directory."""
-    return os.path.join(data, "*") if _isdir(data) else data
+    return os.path.join(data, "*") if isdir(data) else data
 
 
 def data_files(data: str) -> list[str]:
@@ -91,7 +80,7 @@ def data_files(data: str) -> list[str]:
             gzip file lacks the `.gz` extension from which Beam picks the codec.
     """
     pattern = data_pattern(data)
-    if _is_remote(pattern):
+    if is_remote(pattern):
         import tensorflow as tf
 
         matches = sorted(tf.io.gfile.glob(pattern))
@@ -100,9 +89,9 @@ def data_files(data: str) -> list[str]:
     if not matches:
         raise EvalInputError(f"--data {data} matches no file")
     for path in matches:
-        if _isdir(path):
+        if isdir(path):
             raise EvalInputError(f"--data {data} matches the directory {path}; give a glob of files")
-        if not _is_remote(path) and not path.endswith(".gz"):
+        if not is_remote(path) and not path.endswith(".gz"):
             with open(path, "rb") as f:
                 if f.read(2) == _GZIP_MAGIC:
                     raise EvalInputError(

@@ -36,6 +36,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from lightrank.models.features import ResolvedFeatures
 from lightrank.pipeline.eval.evaluate import EvalInputError
 from lightrank.pipeline.eval_config import PREDICTION_KEY
+from lightrank.pipeline.io import compression
 
 SERVING_SIGNATURE = "serving_default"
 EXAMPLES_INPUT = "examples"
@@ -169,11 +170,6 @@ def check_serving_model(model_dir: str, preprocessing_signatures: Sequence[str] 
         raise EvalInputError(
             f"model {model_dir}: '{SERVING_SIGNATURE}' returns {sorted(outputs)}, not '{PREDICTION_KEY}'"
         )
-
-
-def compression(path: str) -> str:
-    """The TFRecord codec of a file: Beam (so TFMA) picks it from the `.gz` extension."""
-    return "GZIP" if path.endswith(".gz") else ""
 
 
 def _parse_spec(columns: CandidateColumns, names: Sequence[str]) -> dict[str, tf.io.RaggedFeature]:

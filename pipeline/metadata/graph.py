@@ -22,6 +22,8 @@ import datetime
 import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
+from lightrank.pipeline.io import utc_from_millis
+
 _Query = metadata_store_pb2.LineageSubgraphQueryOptions
 _RESOLVER = "tfx.dsl.components.common.resolver.Resolver"
 #: Executions never followed: cache hits and resolvers (see the module docstring).
@@ -126,17 +128,13 @@ def _value(value: metadata_store_pb2.Value) -> str | int | float:
     return getattr(value, kind) if kind in ("int_value", "double_value", "string_value") else str(value)
 
 
-def _utc(milliseconds: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(milliseconds / 1000.0, tz=datetime.timezone.utc)
-
-
 def artifact_info(artifact: metadata_store_pb2.Artifact) -> ArtifactInfo:
     """The plain record of an MLMD artifact."""
     return ArtifactInfo(
         artifact.id,
         artifact.type,
         artifact.uri,
-        _utc(artifact.create_time_since_epoch),
+        utc_from_millis(artifact.create_time_since_epoch),
         {k: _value(v) for k, v in [*artifact.properties.items(), *artifact.custom_properties.items()]},
     )
 
@@ -150,8 +148,8 @@ def execution_info(
         component or execution.type.rsplit(".", 1)[-1],
         execution.type,
         _STATES.get(execution.last_known_state, "unknown"),
-        _utc(execution.create_time_since_epoch),
-        _utc(execution.last_update_time_since_epoch),
+        utc_from_millis(execution.create_time_since_epoch),
+        utc_from_millis(execution.last_update_time_since_epoch),
         run_id,
         {k: _value(v) for k, v in [*execution.properties.items(), *execution.custom_properties.items()]},
     )

@@ -17,6 +17,7 @@ import ml_metadata as mlmd
 from ml_metadata.proto import metadata_store_pb2
 
 from lightrank.pipeline.config import MetadataConfig
+from lightrank.pipeline.io import utc_from_millis
 
 _STATES = {
     metadata_store_pb2.Execution.NEW: "new",
@@ -153,10 +154,6 @@ def list_runs(store: mlmd.MetadataStore, pipeline_name: str, limit: int = 0) -> 
     return [_run_record(store, context, node_names) for context in run_contexts]
 
 
-def _utc(milliseconds: int) -> datetime.datetime:
-    return datetime.datetime.fromtimestamp(milliseconds / 1000.0, tz=datetime.timezone.utc)
-
-
 def _status(components: list[ComponentRun]) -> tuple[str, str | None]:
     failed = [c.component for c in components if c.state == "failed"]
     if failed:
@@ -192,9 +189,9 @@ def _run_record(
                 model_uri = artifact.uri
     status, failed_component = _status(components)
     first = executions[0].create_time_since_epoch if executions else context.create_time_since_epoch
-    started = _utc(first)
+    started = utc_from_millis(first)
     ended = (
-        _utc(max(e.last_update_time_since_epoch for e in executions))
+        utc_from_millis(max(e.last_update_time_since_epoch for e in executions))
         if executions and status != "running"
         else None
     )

@@ -13,8 +13,7 @@ from tiny_transform import RAW_SPEC, serialize_example, write_transform_graph
 from lightrank.models.baseline.model import INPUT_KEYS, HashedLinear, MissingIndicator, logistic_regression
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
 from lightrank.models.export import SETTINGS_FILE, export_serving_model, load_settings
-from lightrank.models.features import ResolvedFeatures
-from lightrank.models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
+from lightrank.models.features import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS, ResolvedFeatures
 from lightrank.models.training.loop import train
 
 MISSING = -1.23456789

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from lightrank.models.baseline.model import logistic_regression
 from lightrank.models.baseline.warm_start import warm_start_logistic
-from lightrank.models.preprocessing import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
+from lightrank.models.features import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS
 
 MISSING = -1.23456789
 OLD_FEATURES = ["a", "b", "c"]

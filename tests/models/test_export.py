@@ -19,8 +19,8 @@ from tiny_transform import serialize_example
 from lightrank.models.deepnorm.config import DeepNormConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
 from lightrank.models.export import FEATURE_LIST_FILE, SETTINGS_FILE, export_serving_model, load_settings
-from lightrank.models.features import ResolvedFeatures
-from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS, preprocessing_fn
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
+from lightrank.models.preprocessing import preprocessing_fn
 
 BITS = 8
 FEATURES = ResolvedFeatures(

@@ -13,17 +13,9 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tiny_transform import serialize_example
 
-from lightrank.models.features import ResolvedFeatures
+from lightrank.models.features import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS, ResolvedFeatures
 from lightrank.models.hashing import hash_key
-from lightrank.models.preprocessing import (
-    CONTINUOUS,
-    CONTINUOUS_SCALED,
-    SCALED_CLIP,
-    SPARSE_IDS,
-    model_inputs,
-    preprocessing_fn,
-    serving_parse_spec,
-)
+from lightrank.models.preprocessing import SCALED_CLIP, model_inputs, preprocessing_fn, serving_parse_spec
 
 MARKER = -1.23456789
 BITS = 10

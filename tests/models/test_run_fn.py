@@ -23,8 +23,7 @@ from lightrank.models.baseline.model import logistic_regression
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
 from lightrank.models.export import FEATURE_LIST_FILE, KERAS_WEIGHTS_DIR, SETTINGS_FILE
-from lightrank.models.features import ResolvedFeatures
-from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
 from lightrank.models.training import loop
 
 BITS = 6
