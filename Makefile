@@ -21,16 +21,19 @@ help:
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
 	@echo "make lint   ruff check, format check and the import layers (import-linter)"
 	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~30 min)"
-	@echo "make lock   re-resolve requirements.lock from requirements.in (slow; rarely needed)"
+	@echo "make lock   re-resolve requirements.lock (runtime, the image) and requirements-dev.lock (tests, lint, bench); slow, rarely needed"
 	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 
-# The venv is (re)built only when the lock, pyproject.toml or the interpreter finder change.
-$(STAMP): requirements.lock pyproject.toml bench/pyproject.toml scripts/find-python310
+# The venv is (re)built only when a lock, pyproject.toml or the interpreter finder change. It gets
+# the runtime lock (all the image has), then what tests, lint and benchmarks add (requirements-dev.lock).
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml bench/pyproject.toml scripts/find-python310
 	@set -e; python=$$(scripts/find-python310); \
 	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then \
 	  rm -rf $(VENV); echo "Creating $(VENV) with $$python"; "$$python" -m venv $(VENV); fi
-	@echo "Installing the pinned stack from requirements.lock (first time: about 3 minutes, 3.4 GB) ..."
+	@echo "Installing the pinned stack from requirements.lock and requirements-dev.lock (first time: about 3 minutes, 3.4 GB) ..."
 	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements.lock 2>&1 \
+	  | { grep -v "^WARNING: Location '" || true; }
+	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-dev.lock 2>&1 \
 	  | { grep -v "^WARNING: Location '" || true; }
 	@set -o pipefail; $(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation \
 	  -e . -e bench 2>&1 | { grep -v "^WARNING: Location '" || true; }
@@ -58,12 +61,20 @@ lint: setup
 format: setup
 	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
+# Runtime: resolve requirements.in in a fresh venv and freeze it. Dev: add requirements-dev.in to
+# that venv, constrained by the new runtime lock, and keep only the packages the runtime lock lacks
+# (names compared PEP 503-normalised).
 lock:
 	@set -e; python=$$(scripts/find-python310); rm -rf build/lock-venv; "$$python" -m venv build/lock-venv; \
 	build/lock-venv/bin/pip install --quiet --upgrade pip==24.2; \
 	build/lock-venv/bin/pip install --quiet -r requirements.in; \
 	{ sed -n '1,3p' requirements.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)='; } > requirements.lock.new; \
-	mv requirements.lock.new requirements.lock; rm -rf build/lock-venv; echo "requirements.lock updated"
+	mv requirements.lock.new requirements.lock; echo "requirements.lock updated"; \
+	build/lock-venv/bin/pip install --quiet -r requirements-dev.in; \
+	{ sed -n '1,3p' requirements-dev.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)=' \
+	  | awk -F'==' 'function n(s) { s = tolower(s); gsub(/[-_.]+/, "-", s); return s } \
+	    NR == FNR { if ($$0 !~ /^#/) runtime[n($$1)]; next } !(n($$1) in runtime)' requirements.lock -; } > requirements-dev.lock.new; \
+	mv requirements-dev.lock.new requirements-dev.lock; rm -rf build/lock-venv; echo "requirements-dev.lock updated"
 
 # Benchmarks (bench/, a distribution of its own with the `lightrank-bench` command): each command appends its table, with machine, packages and
 # command, to a part file; the last step assembles BENCHMARKS.md from them. The sample run's pushed

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import re
+from importlib import metadata
 
 import pytest
 import tomli
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 
 from lightrank.kubeflow.cloud import DEFAULT_IMAGE, IMAGE_DATA_DIRS, IMAGE_WORKDIR, PROJECT_ROOT
 
@@ -91,3 +96,173 @@ def test_make_image_builds_this_dockerfile_under_the_compile_default_name():
     target = re.search(r"^image:\n((?:\t.*\n)+)", makefile, re.MULTILINE)
     assert target and "docker build -f kubeflow/Dockerfile -t $(IMAGE) ." in target.group(1)
     assert "make image" in makefile.split("help:", 1)[1].split("\n\n", 1)[0]
+
+
+# The two locks: requirements.lock is what the pipeline runs (and all the image installs);
+# requirements-dev.lock is what tests, lint and the benchmarks add on top of it.
+RUNTIME_LOCK = PROJECT_ROOT / "requirements.lock"
+DEV_LOCK = PROJECT_ROOT / "requirements-dev.lock"
+# Development and benchmark tools: never in the runtime lock, so never in the image.
+DEV_ONLY = ("pytest", "ruff", "lightgbm", "onnxruntime", "tf2onnx", "onnx", "import-linter", "grimp")
+# Installed but pinned by neither lock: the editable project distributions, and pip, which comes
+# with the venv and which `make lock` leaves out of the freeze.
+UNPINNED = ("lightrank", "lightrank-bench", "pip")
+# Markers are evaluated for the one platform the stack runs on: CPython 3.10 on Linux.
+MARKER_ENV = {
+    **default_environment(),
+    "python_version": "3.10",
+    "python_full_version": "3.10.13",
+    "sys_platform": "linux",
+    "platform_system": "Linux",
+    "os_name": "posix",
+    "implementation_name": "cpython",
+    "platform_python_implementation": "CPython",
+}
+
+
+def _pins(path) -> dict[str, str]:
+    """{PEP 503 name: version} of a lock; every line is a comment or `name==version`."""
+    pins: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and name.strip() and version.strip(), f"{path.name}: not an exact pin: {line!r}"
+        assert canonicalize_name(name) not in pins, f"{path.name}: {name} pinned twice"
+        pins[canonicalize_name(name)] = version.strip()
+    return pins
+
+
+def _requirements_in(path) -> list[Requirement]:
+    """The requirements of a requirements*.in file (comments and pip options such as -c dropped)."""
+    lines = (line.split("#", 1)[0].strip() for line in path.read_text().splitlines())
+    return [Requirement(line) for line in lines if line and not line.startswith("-")]
+
+
+def _installed() -> dict[str, metadata.Distribution]:
+    """{PEP 503 name: distribution} as imports see them (the first on sys.path wins)."""
+    found: dict[str, metadata.Distribution] = {}
+    for dist in metadata.distributions():
+        found.setdefault(canonicalize_name(dist.metadata["Name"]), dist)
+    return found
+
+
+def _closure(roots: list[Requirement], installed: dict[str, metadata.Distribution]) -> dict[str, set[str]]:
+    """{name: extras} of the roots and, recursively, of everything they require on py3.10/Linux."""
+    extras: dict[str, set[str]] = {}
+    pending = list(roots)
+    while pending:
+        requirement = pending.pop()
+        name = canonicalize_name(requirement.name)
+        wanted = {canonicalize_name(extra) for extra in requirement.extras}
+        if name in extras and wanted <= extras[name]:
+            continue
+        extras.setdefault(name, set()).update(wanted)
+        assert name in installed, f"{name} (required via {requirement}) is not installed"
+        pending += _requires(installed[name], extras[name])
+    return extras
+
+
+def _requires(dist: metadata.Distribution, extras: set[str]) -> list[Requirement]:
+    """The requirements of an installed distribution that apply on py3.10/Linux with these extras."""
+    result = []
+    for text in dist.requires or []:
+        requirement = Requirement(text)
+        marker = requirement.marker
+        if marker is None or any(marker.evaluate({**MARKER_ENV, "extra": e}) for e in {"", *extras}):
+            result.append(requirement)
+    return result
+
+
+@pytest.fixture(scope="module")
+def runtime_pins() -> dict[str, str]:
+    return _pins(RUNTIME_LOCK)
+
+
+@pytest.fixture(scope="module")
+def dev_pins() -> dict[str, str]:
+    return _pins(DEV_LOCK)
+
+
+def test_the_runtime_lock_has_no_development_or_benchmark_package(runtime_pins, dev_pins):
+    assert not set(runtime_pins) & set(dev_pins)
+    for name in DEV_ONLY:
+        assert name not in runtime_pins, f"{name} is a development/benchmark tool: requirements-dev.lock"
+        assert name in dev_pins, name
+
+
+def test_the_two_locks_pin_exactly_what_is_installed(runtime_pins, dev_pins):
+    pinned = {**runtime_pins, **dev_pins}
+    installed = {name: dist.version for name, dist in _installed().items() if name not in UNPINNED}
+    assert sorted(set(installed) - set(pinned)) == [], "installed but pinned by neither lock"
+    assert sorted(set(pinned) - set(installed)) == [], "pinned but not installed: run make setup"
+    assert {n: v for n, v in installed.items() if pinned[n] != v} == {}, "installed != locked version"
+
+
+def test_the_runtime_lock_is_closed_and_exactly_what_requirements_in_needs(runtime_pins):
+    installed = _installed()
+    needed = _closure(_requirements_in(PROJECT_ROOT / "requirements.in"), installed)
+    # Closed: every requirement of every runtime package (with the extras anyone asks of it) is in
+    # the runtime lock, at a version that satisfies it.
+    unsatisfied = []
+    for name in runtime_pins:
+        for requirement in _requires(installed[name], needed.get(name, set())):
+            version = runtime_pins.get(canonicalize_name(requirement.name))
+            if version is None or not requirement.specifier.contains(version, prereleases=True):
+                unsatisfied.append(f"{name}: {requirement} (locked: {version})")
+    assert unsatisfied == []
+    # Minimal: nothing in the runtime lock that requirements.in does not pull in.
+    assert sorted(set(runtime_pins) - set(needed)) == []
+    assert sorted(set(needed) - set(runtime_pins)) == []
+
+
+def test_the_dev_lock_adds_only_what_requirements_dev_in_needs(runtime_pins, dev_pins):
+    text = (PROJECT_ROOT / "requirements-dev.in").read_text()
+    assert re.search(r"^-c requirements\.lock$", text, re.MULTILINE), "dev versions must agree with runtime"
+    pinned = {**runtime_pins, **dev_pins}
+    needed = _closure(_requirements_in(PROJECT_ROOT / "requirements-dev.in"), _installed())
+    assert sorted(set(needed) - set(pinned)) == []
+    assert sorted(set(dev_pins) - set(needed)) == [], "in requirements-dev.lock but needed by no dev tool"
+    for requirement in _requirements_in(PROJECT_ROOT / "requirements-dev.in"):
+        assert requirement.specifier.contains(pinned[canonicalize_name(requirement.name)]), requirement
+
+
+def test_pyproject_dependencies_are_runtime_and_the_dev_extra_is_the_dev_lock(runtime_pins, dev_pins):
+    project = tomli.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    for text in project["dependencies"]:
+        requirement = Requirement(text)
+        name = canonicalize_name(requirement.name)
+        assert name in runtime_pins, f"{text}: a product dependency must be in requirements.lock"
+        assert requirement.specifier.contains(runtime_pins[name], prereleases=True), text
+    assert "pydantic==2.14.4" in project["dependencies"]
+    extra = project["optional-dependencies"]["dev"]
+    dev = {canonicalize_name(Requirement(text).name): text for text in extra}
+    assert set(dev) == {"pytest", "ruff", "import-linter", "grimp"}
+    for name, text in dev.items():
+        assert Requirement(text).specifier == SpecifierSet(f"=={dev_pins[name]}"), text
+    bench = tomli.loads((PROJECT_ROOT / "bench" / "pyproject.toml").read_text())["project"]
+    for text in bench["dependencies"]:
+        name = canonicalize_name(Requirement(text).name)
+        assert name == "lightrank" or name in {**runtime_pins, **dev_pins}, text
+
+
+def test_the_image_installs_the_runtime_lock_and_nothing_of_development(stages):
+    instructions = [(keyword, rest) for stage in stages for keyword, rest in stage]
+    runs = [rest for keyword, rest in instructions if keyword == "RUN"]
+    assert sum("-r requirements.lock" in cmd for cmd in runs) == 1
+    for keyword, rest in instructions:
+        for word in ("requirements-dev", "bench", "pytest", "[dev]"):
+            assert word not in rest, f"{keyword} {rest}"
+    ignored = (PROJECT_ROOT / "kubeflow" / "Dockerfile.dockerignore").read_text().splitlines()
+    assert {"bench", "requirements-dev.lock"} <= set(ignored)
+
+
+def test_make_setup_installs_the_runtime_lock_then_the_dev_lock_then_the_project():
+    makefile = (PROJECT_ROOT / "Makefile").read_text()
+    stamp = re.search(r"^\$\(STAMP\): (.*)\n((?:\t.*\n)+)", makefile, re.MULTILINE)
+    assert stamp and {"requirements.lock", "requirements-dev.lock"} <= set(stamp.group(1).split())
+    recipe = stamp.group(2)
+    runtime = recipe.index("--no-deps -r requirements.lock")
+    dev = recipe.index("--no-deps -r requirements-dev.lock")
+    assert runtime < dev < recipe.index("-e . -e bench")
