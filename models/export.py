@@ -25,7 +25,7 @@ Signatures:
   e.g. ONNX Runtime, behind the same featurisation).
 
 Next to the SavedModel the export writes `continuous_feature_list.json` (the
-column order of `continuous`, spec 3.6), `model_settings.json` (kind, task,
+column order of `continuous`; docs/model.md, Export), `model_settings.json` (kind, task,
 hyper-parameters: what a warm start rebuilds), and `keras/` (the Keras weights
 checkpoint a warm start loads).
 """

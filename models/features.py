@@ -1,9 +1,9 @@
 """The feature spec: which raw features feed the model, and in which role.
 
 The original light ranker selected its inputs with a YAML "feature list": a map
-from a regex over feature names to a type code, resolved against a data spec
-(spec 1.1). This module is the same idea on top of a TFMD schema: an ordered map
-from a regex (full match) to a role, resolved against `schema.pbtxt`. The result,
+from a regex over feature names to a type code, resolved against a data spec. This module
+is the same idea on top of a TFMD schema (docs/configuration.md, The feature spec): an
+ordered map from a regex (full match) to a role, resolved against `schema.pbtxt`. The result,
 `ResolvedFeatures`, is the only place the rest of the code learns feature names,
 so a team brings its own data by writing its own schema and feature spec.
 
@@ -158,7 +158,7 @@ class ResolvedFeatures:
     slice_buckets: Mapping[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
 
     def label_key(self, task: str) -> str:
-        """The raw label feature of a task (spec 1.4)."""
+        """The raw label feature of a task (docs/model.md, Data contract)."""
         if task not in self.labels:
             raise ConfigError(
                 f"task {task!r} has no label in the feature spec; known tasks: {sorted(self.labels)}"

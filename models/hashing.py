@@ -1,9 +1,10 @@
 """Hashing sparse feature values into the light ranker's `2**input_size_bits` buckets.
 
-Spec 1.3: any stable hash into `2**18` buckets with binary (value-insensitive) semantics is
-faithful unless legacy DataRecords or weights are reused; the original keeps the low bits of a
-64-bit key (`limit_bits(v, n) = v & (2**n - 1)`). The key here depends on the feature as well
-as the value, so `user.id=7` and `candidate.author_id=7` land in different buckets:
+Any stable hash into `2**18` buckets with binary (value-insensitive) semantics is faithful
+unless legacy DataRecords or weights are reused (docs/model.md, Inputs and hashing); the
+original keeps the low bits of a 64-bit key (`limit_bits(v, n) = v & (2**n - 1)`). The key
+here depends on the feature as well as the value, so `user.id=7` and `candidate.author_id=7`
+land in different buckets:
 
     key(feature, value) = splitmix64(v XOR salt(feature)) & (2**bits - 1)
 

@@ -1,19 +1,19 @@
 """The Transform step: raw candidates -> the tensors the light ranker reads.
 
-It produces the layout of the original model's inputs (spec 1.2 and 1.8), driven
-entirely by the resolved feature spec passed in `custom_config`; no feature name
+It produces the layout of the original model's inputs (docs/model.md, Inputs and hashing),
+driven entirely by the resolved feature spec passed in `custom_config`; no feature name
 appears here:
 
 - `continuous`: float32 `[G]`, one column per continuous feature in
   `continuous_feature_list.json` order. An absent value, and a NaN (which the
-  original's decoder dropped), becomes the spec's missing marker -1.23456789.
-  Infinities pass through: the model filters them (spec 2.3.1).
+  original's decoder dropped), becomes the original's missing marker -1.23456789.
+  Infinities pass through: the model zeroes them (docs/model.md, Normalization).
 - `continuous_scaled`: float32 `[G]`, for linear models only: a sign-preserving
   log1p of each present value, z-scored with statistics over present values
   computed by `tft` analyzers, clipped to [-5, 5]; 0 where missing.
 - `sparse_ids`: int64 var-len, every INT/BYTES feature value hashed with its
-  feature's salt into `2**input_size_bits` buckets (`lightrank.models.hashing`, spec 1.3;
-  values are binary, duplicates are kept and summed later).
+  feature's salt into `2**input_size_bits` buckets (`lightrank.models.hashing`; values
+  are binary, duplicates are kept and summed later).
 - the request key, example weight, heavy score and labels, passed through with
   their raw names (float32; the key stays int64, never cast to float).
 - `<feature>_bucket`: int64 bucket index of each numeric feature the feature spec
@@ -59,7 +59,7 @@ def _continuous(inputs: dict[str, Any], features: ResolvedFeatures) -> tf.Tensor
 
     Serving parses FLOAT continuous features as dense scalars with the marker as default
     (`serving_parse_spec`), so there each column is a reshape; the Transform's var-len inputs
-    are densified first. A NaN becomes the marker; infinities pass through (spec 2.3.1).
+    are densified first. A NaN becomes the marker; infinities pass through (the model zeroes them).
     """
     marker = tf.constant(features.missing_value, tf.float32)
     # Cast before densifying, so an INT feature's absent value is the marker too, not int(marker).
@@ -195,7 +195,7 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
         if name == features.request_key:
             outputs[name] = _dense_scalar(inputs[name])
         elif name == features.example_weight:
-            # The original's builder default for a record without a weight (spec 1.2).
+            # The weight assumed for a record without one, as in the original (docs/model.md, Data contract).
             outputs[name] = tf.cast(_dense_scalar(inputs[name], 1.0), tf.float32)
         else:
             outputs[name] = tf.cast(_dense_scalar(inputs[name], 0.0), tf.float32)

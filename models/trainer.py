@@ -2,7 +2,7 @@
 
 It reads everything from `fn_args.custom_config` (written by
 `lightrank.models.settings.model_custom_config`), builds the configured model, optionally
-warm-starts it from the previous model (spec section 5; DeepNorm through
+warm-starts it from the previous model (docs/model.md, Warm start; DeepNorm through
 `lightrank.models.deepnorm.warm_start`, the logistic baseline through
 `lightrank.models.baseline.warm_start`), trains it with early stopping on the unweighted RCE,
 and exports the best weights for serving.
@@ -74,7 +74,7 @@ def _warm_start_from(
             "warm start skipped: the previous model is a %s, this one a %s", settings["kind"], kind
         )
         return None
-    old_deepnorm = DeepNormConfig.from_dict(settings["deepnorm"])
+    old_deepnorm = DeepNormConfig.model_validate(settings["deepnorm"])
     old_model, _ = build_model(
         kind, old_deepnorm, dataclasses.replace(features, continuous=tuple(old_features))
     )
@@ -145,10 +145,10 @@ def run_fn(fn_args: Any) -> None:
     custom = fn_args.custom_config
     features = ResolvedFeatures.from_dict(custom["features"])
     kind = custom["kind"]
-    deepnorm = DeepNormConfig.from_dict(custom["deepnorm"])
-    training = TrainingConfig.from_dict(custom["training"])
+    deepnorm = DeepNormConfig.model_validate(custom["deepnorm"])
+    training = TrainingConfig.model_validate(custom["training"])
     if fn_args.train_steps:
-        training = dataclasses.replace(training, max_steps=int(fn_args.train_steps))
+        training = training.model_copy(update={"max_steps": int(fn_args.train_steps)})
     if training.seed is not None:
         tf.keras.utils.set_random_seed(training.seed)
 
@@ -185,8 +185,8 @@ def run_fn(fn_args: Any) -> None:
         "kind": kind,
         "task": custom["task"],
         "preset": custom.get("preset"),
-        "deepnorm": deepnorm.to_dict(),
-        "training": training.to_dict(),
+        "deepnorm": deepnorm.model_dump(mode="json"),
+        "training": training.model_dump(mode="json"),
     }
     export_serving_model(model, transform_output, features, input_keys, fn_args.serving_model_dir, settings)
     with open(os.path.join(fn_args.model_run_dir, TRAINING_SUMMARY_FILE), "w") as f:

@@ -3,7 +3,7 @@
 A platform team deciding whether a model may serve needs the same four answers
 every time; they are derived here from the run's own numbers, so the card cannot
 drift from the evidence beside it. The limits are the ones this model family
-actually has (spec: the light ranker imitates the heavy ranker), plus the ones
+actually has (the light ranker imitates the heavy ranker: docs/model.md, Data contract), plus the ones
 the numbers of this run reveal (small slices, miscalibration, anomalies).
 """
 

@@ -30,7 +30,7 @@ class MissingIndicator(tf.keras.layers.Layer):
         self.missing_value = float(missing_value)
 
     def call(self, continuous: tf.Tensor) -> tf.Tensor:
-        """Compares in float32, as the original did (spec 2.2 step 2)."""
+        """Compares in float32, as the original did (docs/model.md, Missing values)."""
         return tf.cast(tf.equal(continuous, tf.constant(self.missing_value, tf.float32)), tf.float32)
 
     def get_config(self) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""twml's `self_atten_dense`: a sigmoid-gated dense layer (spec 2.3.9).
+"""twml's `self_atten_dense`: a sigmoid-gated dense layer (docs/model.md, DeepNorm).
 
 The light ranker uses it for every dense projection (continuous and missing embeddings,
 each MLP layer and the logit): a D x D sigmoid gate re-weights the D inputs element-wise

@@ -1,4 +1,4 @@
-"""The adaptive (group-wise) transformation of the continuous features (spec 2.3.4).
+"""The adaptive (group-wise) transformation of the continuous features (docs/model.md, DeepNorm).
 
 Every continuous feature gets its own tiny tanh MLP, so the network can learn a
 per-feature non-linear rescaling of its z-score before the features are mixed. The

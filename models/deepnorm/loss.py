@@ -1,11 +1,11 @@
-"""The light ranker's training loss (spec 1.5, 3.1).
+"""The light ranker's training loss (docs/model.md, Loss).
 
 Sigmoid cross entropy on logits for all three tasks (soft targets for
 HeavyRankProbability make it a distillation loss). With `use_record_weight` each
 record is weighted by `w' = clip(1 / (1 + meta.weight + smooth_weight), min, 1)`
 (meta.weight is the heavy ranker's rank position, so top candidates count most) and
 the loss is the weighted mean `sum(BCE * w') / sum(w')`; otherwise it is the plain
-mean. Metrics use the raw `meta.weight`, never `w'` (spec 7.9).
+mean. Metrics use the raw `meta.weight`, never `w'`, as the original's did.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The DeepNorm light ranker as a Keras functional model (spec 2.2).
+"""The DeepNorm light ranker as a Keras functional model (docs/model.md, DeepNorm).
 
 Design: `deepnorm_light_ranker` returns a model whose single output is the **logit**
 `[B, 1]` (output name "logit"), because the loss is computed from logits (numerically
@@ -42,7 +42,7 @@ PREDICTION = "prediction"
 
 @tf.keras.utils.register_keras_serializable(package="lightrank")
 class MissingMarkerSplit(tf.keras.layers.Layer):
-    """Splits continuous values at the missing marker (missing sub-branch, spec 2.2 step 2 ON).
+    """Splits continuous values at the missing marker (missing sub-branch; docs/model.md, Missing values).
 
     Returns `(filled, present, missing)`: the values with the marker replaced by 0, the bool
     presence mask for the z-score, and the float32 missing indicator for the missing embedding.
@@ -101,7 +101,7 @@ def deepnorm_light_ranker(config: DeepNormConfig, num_continuous: int) -> tf.ker
     """Builds the light ranker; its output is the logit `[B, 1]`.
 
     Train mode (`training=True`) updates the z-score and BN statistics and applies both
-    dropouts; inference uses the stored statistics (spec 2.5). Use `with_prediction` for
+    dropouts; inference uses the stored statistics (docs/model.md, DeepNorm). Use `with_prediction` for
     the probability.
 
     Args:

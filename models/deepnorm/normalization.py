@@ -1,12 +1,12 @@
 """Input cleaning and the two normalisations of the light ranker.
 
-* `FilterNonFinite` zeroes NaN and +-Inf (spec 2.3.1) so no candidate can score NaN.
-* `ZscoreNormalization` is twml's streaming z-score (spec 2.3.2): masked, zero-debiased
-  float64 EMAs with epsilon 1.0, normalising training batches with the *post-update*
-  moving statistics. `tft.scale_to_z_score` uses global statistics and is not equivalent
-  (spec 7.16), hence a custom layer.
+* `FilterNonFinite` zeroes NaN and +-Inf (twml's `filter_nans_and_infs`) so no candidate can score NaN.
+* `ZscoreNormalization` is twml's streaming z-score (docs/model.md, Normalization): masked,
+  zero-debiased float64 EMAs with epsilon 1.0, normalising training batches with the *post-update*
+  moving statistics. `tft.scale_to_z_score` uses global statistics and is not equivalent,
+  hence a custom layer.
 * `renorm_batch_normalization` builds the TF1-compatible batch renormalisation layer
-  (spec 2.3.5) used after the group-wise transformation and at the merge.
+  used after the group-wise transformation and at the merge.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class FilterNonFinite(tf.keras.layers.Layer):
 
 @tf.keras.utils.register_keras_serializable(package="lightrank")
 class ZscoreNormalization(tf.keras.layers.Layer):
-    """twml's masked streaming z-score normalisation (spec 2.3.2).
+    """twml's masked streaming z-score normalisation (docs/model.md, Normalization).
 
     Each statistic is a zero-debiased EMA, as TF's `assign_moving_average(zero_debias=True)`:
     `biased <- biased - (biased - v)(1 - decay)`, `step <- step + 1`,

@@ -1,10 +1,10 @@
-"""The sparse branch: a sum-embedding of hashed binary features (spec 2.2 steps 7-10).
+"""The sparse branch: a sum-embedding of hashed binary features (docs/model.md, Sparse embedding).
 
 twml's `FullSparse` with `use_binary_values=True` is a `[2**bits, S]` table, zero
 initialised, whose rows are summed per candidate (once per occurrence of an id), plus a
 bias of `1/S` and a LeakyReLU, so every unit starts at 0.02. In training each (row, id)
 entry is first dropped with probability `dropout` and the *activated* output is then
-divided by `1 - dropout` (not standard inverted dropout, spec 7.11; reproduced exactly).
+divided by `1 - dropout` (not standard inverted dropout, but the original's numerics, reproduced exactly).
 
 The lookup is a gather plus a segment sum, so the table's gradient is an
 `IndexedSlices` and the legacy optimizers update only the touched rows.

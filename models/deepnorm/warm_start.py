@@ -1,9 +1,9 @@
-"""Warm-starting a light ranker across a change of its continuous feature list (spec 5).
+"""Warm-starting a light ranker across a change of its continuous feature list (docs/model.md, Warm start).
 
 Variables whose shape does not depend on the continuous features (sparse table, merge
 BN, MLP) are copied as they are. Variables that carry the G (feature) axis are
 re-indexed: a feature present in both lists keeps its learnt slice, a new feature is
-initialised as spec 5 recommends, a dropped feature disappears. For new features:
+initialised afresh, a dropped feature disappears. For new features:
 
 * z-score statistics start at mean 0, variance 1, with the `biased` shadows set so the
   zero-debiasing stays consistent (`biased = stat * (1 - decay**step)`);

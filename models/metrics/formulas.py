@@ -6,7 +6,7 @@ stopping (Trainer), the TFMA metrics (Evaluator) and `lightrank eval` all use
 these functions so the three can never disagree on a formula. Everything here is
 float64 numpy; callers accumulate sums and pass them in.
 
-Spec: light_ranker.md section 4.1.
+The formulas: docs/model.md, Metrics, and docs/evaluation.md, Metrics.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def clipped_log_loss_scalar(label: float, prediction: float) -> float:
 def baseline_cross_entropy(ctr: float) -> float:
     """Cross entropy of always predicting `ctr` when the label rate is `ctr`.
 
-    The baseline is deliberately *not* clipped (spec 4.1), so it is 0 (and RCE
+    The baseline is deliberately *not* clipped (as twml's), so it is 0 (and RCE
     undefined) when the evaluation data holds a single class.
     """
     if not 0.0 < ctr < 1.0:

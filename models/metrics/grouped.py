@@ -1,4 +1,4 @@
-"""Grouped light-ranking metrics over requests, as a TFMA query-based metric (spec 4.2).
+"""Grouped light-ranking metrics over requests, as a TFMA query-based metric (docs/evaluation.md, Metrics).
 
 A MetricsSpec with `query_key` set to the request key (`meta.trace_id`) makes TFMA group the
 candidates of one request into one input; `LightRankingGroupMetrics` scores each request with
@@ -7,7 +7,7 @@ metric is defined. TFMA groups on `str(value)` of the key, which is exact for in
 
 Reference ranking: the heavy-ranker score, a raw feature read from the extracts' `features`
 (default `meta.ranking.weighted_oonc_model_score`), not the model's label. The original engine
-used the task label of the record (spec 4.2); pass the label feature as `heavy_score_key` to
+used the task label of the record; pass the label feature as `heavy_score_key` to
 reproduce that. The ranked score is the model's prediction.
 
 Reported keys (N in `n_values`, K in `k_values`):
@@ -35,7 +35,7 @@ two apart: it equals the slice's `example_count` exactly when no request is spli
 `needs_whole_requests` names the keys that are then undefined (`lightrank.pipeline.summary` shows n/a).
 
 Left out on purpose: `group_recall_unweighted` (N and K = whole request, always 1.0) and
-`group_recall_weighted` (added by an inverted check; a copy of it), spec 7.8.
+`group_recall_weighted` (added by an inverted check; a copy of it).
 
 Ties: stable sorts keep the order in which TFMA hands the candidates over, which is the order
 Beam's grouping produced (input order on the DirectRunner, unspecified on distributed runners);

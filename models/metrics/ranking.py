@@ -1,4 +1,4 @@
-"""Per-request light-ranking metrics: CGR, Recall, ExpectedLoss (spec section 4.2) and NDCG.
+"""Per-request light-ranking metrics: CGR, Recall, ExpectedLoss and NDCG (docs/evaluation.md, Metrics).
 
 The light ranker (LR) picks N candidates of a request for the heavy ranker (HR). These
 metrics ask how much of what the HR would have put in its top K survives the LR's cut.
@@ -13,7 +13,7 @@ equal predictions the candidate with the better label rank comes first.
 Names: `cgr_atLight_{N}_atHeavy_{K}` is the original name; `recall_atLight_{N}_atHeavy_{K}` was
 `group_recall_unweighted_at_L{N}_at_H{K}` and `expected_loss_atLight_{N}` was
 `ExpectedLoss_atLight_{N}`. Not ported: the weighted form of recall (`w`), because the original
-configuration never supplies a weight vector (spec 7.8).
+configuration never supplies a weight vector.
 
 NDCG@k (`ndcg_at_{k}`) is TFMA 0.47's formula (`tfma.metrics.NDCG`) with the heavy score as
 gain, computed here so that it follows the rules of the other metrics of a request (candidates

@@ -3,7 +3,7 @@
 Names (stable; the TFMA metric key name):
 
 ============================  ============================================================
-`rce`, `rce_unweighted`       relative cross entropy, in percent (spec 4.1)
+`rce`, `rce_unweighted`       relative cross entropy, in percent (docs/model.md, Metrics)
 `nrce`, `nrce_unweighted`     RCE after scaling predictions by a = Σw·y / Σw·p
 `arce`, `arce_unweighted`     RCE after the odds-style recalibration p·a / (p·a + (1-p)·c)
 `log_loss`, ...               Σw·BCE(y, clip(p)) / Σw (`log_loss_unweighted`): CE_model of RCE

@@ -6,7 +6,7 @@
    `meta.weight`, when one is set): `rce`, `nrce`, `arce`, `log_loss`, `ctr`, `predicted_ctr`,
    `weighted_example_count`, `auc`, `auc_precision_recall`;
 2. per-example, unweighted: the same with `_unweighted` (`example_count` for the count) plus
-   `calibration_plot`. The unweighted metrics are the primary ones (spec 7.9);
+   `calibration_plot`. The unweighted metrics are the primary ones (docs/model.md, Metrics);
 3. per request (`query_key` = request key), unweighted: `LightRankingGroupMetrics` (CGR, Recall,
    ExpectedLoss, NDCG@10 by heavy score and the request/candidate counts). TFMA's own
    `QueryStatistics` is left out: in TFMA 0.47 it ignores model names, so it crashes as soon as
@@ -42,7 +42,7 @@ from lightrank.models.metrics.grouped import (
 )
 from lightrank.models.metrics.rce_metrics import RCE_FAMILY
 
-#: twml's `tf.metrics.auc` used 200 thresholds (spec 4.1).
+#: twml's `tf.metrics.auc` used 200 thresholds.
 AUC_NUM_THRESHOLDS = 200
 _CALIBRATION_PLOT = "calibration_plot"
 _DIRECTIONS = {

@@ -1,6 +1,6 @@
 """Single-pass float64 accumulators behind the RCE family, as TFMA base computations.
 
-twml streamed RCE, NRCE and ARCE through float32 batch accumulators (spec 4.1). TFMA instead
+twml streamed RCE, NRCE and ARCE through float32 batch accumulators. TFMA instead
 feeds a Beam `CombineFn` examples in no particular order and merges partial accumulators, so
 everything here is order-independent:
 

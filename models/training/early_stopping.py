@@ -1,4 +1,4 @@
-"""Early-stopping bookkeeping on a maximised metric (spec 3.4, 7.6).
+"""Early-stopping bookkeeping on a maximised metric (docs/model.md, Early stopping).
 
 Kept free of TensorFlow so the decision logic can be tested on a crafted sequence.
 Semantics follow twml's `EarlyStopHook` within one run, with its flaws fixed: an

@@ -1,4 +1,4 @@
-"""The light ranker's training loop, independent of TFX (spec 3.2, 3.4, 7.6, 7.7).
+"""The light ranker's training loop, independent of TFX (docs/model.md, Training).
 
 A custom loop rather than `model.fit`, because the original's behaviour is easier to
 state directly: plain constant-rate updates through a *legacy* Keras optimizer (their
@@ -44,7 +44,7 @@ class Evaluation:
         train_loss: Mean training loss over the steps since the previous evaluation.
         loss: Evaluation loss, defined as the training loss (record-weighted if configured).
         rce: Unweighted RCE in percent (NaN if the eval labels hold one class).
-        auc: Unweighted exact ROC AUC, labels binarised as `label != 0` (spec 7.10).
+        auc: Unweighted exact ROC AUC, labels binarised as `label != 0` (as twml's AUC).
     """
 
     step: int

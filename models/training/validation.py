@@ -1,4 +1,4 @@
-"""Full-pass evaluation of a light ranker during training (spec 3.4, 4.1).
+"""Full-pass evaluation of a light ranker during training (docs/model.md, Training).
 
 Computes what early stopping and the TensorBoard log need: the loss (defined as the
 training loss), the unweighted RCE through `lightrank.models.metrics.formulas` (the one shared

@@ -13,7 +13,7 @@ Everything here reads the same raw `tf.Example` files TFMA reads, with tf.data:
   score, which the grouped metrics skip, so the report can say how many the data holds.
 * `write_predictions`: one row per candidate for offline analysis, the role of the
   original's BigQuery dump, whose `np.savetxt` wrote 64-bit trace ids as float64 and so
-  merged distinct requests (spec 7.12). Here the request key is an exact int64 (or string)
+  merged distinct requests. Here the request key is an exact int64 (or string)
   column. Batches are streamed into a Parquet file that appears only when complete.
 """
 

@@ -1,6 +1,6 @@
 """One chunk's candidates: authors, tweet activity, affinity and topics, by source.
 
-Each source behaves like its production counterpart (spec section 6):
+Each source behaves like its production counterpart:
 in-network tweets come from followed accounts (the best taste match of three
 popularity draws) and carry the user-author affinity features; out-of-network
 tweets are a weaker taste match and carry no affinity; topic tweets come from one

@@ -4,7 +4,7 @@ One place names every feature the generator writes, so the encoder, the curated
 schema (`schema/sample/schema.pbtxt`) and the tests cannot drift apart. The names
 follow the legacy light ranker's DataRecord naming (`user.*`, `candidate.*`,
 `meta.*`, `label.*`) because the pipeline's feature spec selects model inputs by
-regex over these prefixes (spec section 1.1).
+regex over these prefixes (docs/configuration.md, The feature spec).
 """
 
 from __future__ import annotations

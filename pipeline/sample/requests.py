@@ -1,6 +1,6 @@
 """Push requests: who is notified, with how many candidates, from which sources.
 
-A request is one refresh of one user's push pipeline (spec section 6): every
+A request is one refresh of one user's push pipeline (docs/model.md, Serving context): every
 candidate that survived pre-ranking is logged with the request's trace id. Sizes
 are heavy-tailed (lognormal around 200, clipped to [20, 1000]) because candidate
 sources return very different volumes per user, and the source mix is tilted per

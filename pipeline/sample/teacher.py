@@ -1,6 +1,6 @@
 """The hidden heavy ranker: scores every candidate, ranks each request, decides the send.
 
-The light ranker distils this teacher (spec sections 1.4 and 1.7), so it is built
+The light ranker distils this teacher (docs/model.md, Data contract), so it is built
 to be learnable but not trivially: its logit mixes observable features through
 non-linear terms and interactions (engagement relative to audience size, media by
 device, affinity by activity, follow recommendations for new accounts) with hidden
@@ -32,7 +32,8 @@ SOURCE_OFFSET = np.array([0.0, -0.25, -0.2, -0.3, -0.6])
 MEDIA_BY_DEVICE = np.array([0.35, 0.15, -0.3])
 #: Std of the teacher's per-candidate logit noise (features the logs never had).
 HIDDEN_NOISE_STD = 0.55
-#: Task weights of the heavy ranker's score (OONC, engagement), spec section 1.7.
+#: Task weights of the heavy ranker's score (OONC, engagement): production's defaults
+#: (docs/model.md, Data contract).
 TASK_WEIGHTS = (0.9, 0.1)
 #: A request's top candidate is sent when its score, times lognormal noise, clears this threshold.
 SEND_THRESHOLD = 0.35

@@ -1,4 +1,4 @@
-"""Per-request CGR / Recall / ExpectedLoss / NDCG against hand-computed values (spec 4.2)."""
+"""Per-request CGR / Recall / ExpectedLoss / NDCG against hand-computed values."""
 
 from __future__ import annotations
 

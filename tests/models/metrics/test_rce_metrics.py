@@ -1,4 +1,4 @@
-"""RCE / NRCE / ARCE / log loss / ctr / predicted_ctr TFMA metrics against hand computations (spec 4.1)."""
+"""RCE / NRCE / ARCE / log loss / ctr / predicted_ctr TFMA metrics against hand computations."""
 
 from __future__ import annotations
 
