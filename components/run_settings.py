@@ -59,7 +59,7 @@ def run_settings(config: Any) -> dict[str, str]:
         `{"pipeline_config": <JSON>, "config_digest": ..., "code_version": ...}`.
     """
     return {
-        CONFIG_PROPERTY: json.dumps(config.to_dict(), sort_keys=True),
+        CONFIG_PROPERTY: json.dumps(config.model_dump(mode="json"), sort_keys=True),
         DIGEST_PROPERTY: config.digest(),
         CODE_PROPERTY: code_version(),
     }

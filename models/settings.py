@@ -1,31 +1,94 @@
 """From the pipeline's `model` section to the exact settings the Trainer uses.
 
-The config names a preset and per-field overrides; this module turns them into
-validated `DeepNormConfig` / `TrainingConfig` objects and into the JSON-safe
-`custom_config` the TFX Trainer records in ML Metadata, so every run's effective
-hyper-parameters are queryable later (spec 7.19: record every chosen value).
+The config names a preset and per-field overrides of it. The overrides are typed by the
+settings models themselves (`DeepNormConfig`, `TrainingConfig`), so a misspelt or impossible
+DeepNorm or training key fails when the config loads, not in the Trainer. This module applies
+them to the preset and builds the JSON-safe `custom_config` the TFX Trainer records in ML
+Metadata, so every run's effective hyper-parameters are queryable later
+(docs/configuration.md, "Sections"; docs/model.md, "Presets").
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Literal
+from collections.abc import Iterator
+from typing import Annotated, Any, Literal, TypeVar
 
-from lightrank.errors import ConfigError
-from lightrank.models.deepnorm.config import PRESETS, DeepNormConfig, TrainingConfig
+from pydantic import Field, SerializerFunctionWrapHandler, create_model, model_serializer, model_validator
+
+from lightrank.models.config_model import ConfigModel
+from lightrank.models.deepnorm.config import (
+    PRESETS,
+    DeepNormConfig,
+    PresetName,
+    TaskName,
+    TrainingConfig,
+)
 from lightrank.models.features import ResolvedFeatures
 
-#: The original's three tasks: which label the model learns (docs/model.md).
-TaskName = Literal["Sent", "HeavyRankPosition", "HeavyRankProbability"]
+_Settings = TypeVar("_Settings", DeepNormConfig, TrainingConfig)
 
 
-@dataclasses.dataclass(frozen=True)
-class ModelConfig:
+class Overrides(ConfigModel):
+    """Per-field overrides of a settings model: only the keys the config sets count.
+
+    Every field defaults to None, read as "the preset's value". A key written as `null` is an
+    override too (`max_steps: null` trains until the data ends, whatever the preset says), so
+    what counts is which keys were set, not their values: equality, dumps and thus the config
+    digest hold exactly the keys the config wrote.
+    """
+
+    @model_serializer(mode="wrap")
+    def _set_keys_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if key in self.model_fields_set}
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, Overrides)
+            and type(other) is type(self)
+            and self.model_dump() == other.model_dump()
+        )
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        return ((key, value) for key, value in super().__repr_args__() if key in self.model_fields_set)
+
+    def apply(self, settings: _Settings) -> _Settings:
+        """`settings` with these overrides, validated again as a whole."""
+        return type(settings).model_validate({**settings.model_dump(), **self.model_dump()})
+
+
+def _overrides_of(
+    settings: type[ConfigModel], name: str, *, without: tuple[str, ...] = ()
+) -> type[Overrides]:
+    """An `Overrides` model `name` with every field of `settings` (same types and bounds), all optional.
+
+    `name` must be the module attribute it is bound to, so the model pickles like any other section.
+    """
+    fields: dict[str, Any] = {
+        key: (Annotated[(field.annotation, *field.metadata)] if field.metadata else field.annotation, None)
+        for key, field in settings.model_fields.items()
+        if key not in without
+    }
+    return create_model(
+        name,
+        __base__=Overrides,
+        __module__=__name__,
+        __doc__=f"Overrides of individual `{settings.__name__}` fields, each defaulting to the preset's.",
+        **fields,
+    )
+
+
+#: `model.deepnorm`: the task is not among them, `model.task` is its one home.
+DeepNormOverrides = _overrides_of(DeepNormConfig, "DeepNormOverrides", without=("task",))
+#: `model.training`.
+TrainingOverrides = _overrides_of(TrainingConfig, "TrainingOverrides")
+
+
+class ModelConfig(ConfigModel):
     """Which model the Trainer builds and the task it learns.
 
     Attributes:
         kind: `deepnorm` (the light ranker) or `logistic` (the baseline).
-        task: The original's task: which label the model learns (spec 1.4).
+        task: The original's task: which label the model learns (docs/model.md, "Data contract").
         preset: DeepNorm starting point: `original` (the original's defaults
             exactly) or `default` (the best settings measured here).
         deepnorm: Overrides of individual DeepNorm hyper-parameters.
@@ -41,13 +104,14 @@ class ModelConfig:
 
     kind: Literal["deepnorm", "logistic"] = "deepnorm"
     task: TaskName = "HeavyRankPosition"
-    preset: Literal["default", "original"] = "default"
-    deepnorm: dict[str, Any] = dataclasses.field(default_factory=dict)
-    training: dict[str, Any] = dataclasses.field(default_factory=dict)
+    preset: PresetName = "default"
+    deepnorm: DeepNormOverrides = Field(default_factory=DeepNormOverrides)  # type: ignore[valid-type]
+    training: TrainingOverrides = Field(default_factory=TrainingOverrides)  # type: ignore[valid-type]
     warm_start: bool = False
     warm_start_from: str | None = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _one_warm_start(self) -> ModelConfig:
         if self.warm_start and self.warm_start_from:
             raise ValueError(
                 "model.warm_start and model.warm_start_from exclude each other: the first takes the "
@@ -57,32 +121,14 @@ class ModelConfig:
             raise ValueError(
                 "model.warm_start_from is empty: name an exported model directory or leave it out"
             )
+        return self
 
 
 def resolve_model_settings(model: ModelConfig) -> tuple[DeepNormConfig, TrainingConfig]:
-    """The preset with the config's overrides applied, validated.
-
-    Raises:
-        ConfigError: An override names an unknown field or has an invalid value.
-    """
+    """The preset with the config's overrides and task applied."""
     deepnorm, training = PRESETS[model.preset]
-    try:
-        deepnorm = DeepNormConfig.from_dict({**deepnorm.to_dict(), **model.deepnorm, "task": model.task})
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"model.deepnorm: {error}") from error
-    try:
-        training = TrainingConfig.from_dict({**training.to_dict(), **model.training})
-    except (TypeError, ValueError) as error:
-        raise ConfigError(f"model.training: {error}") from error
-    return deepnorm, training
-
-
-def validate_model_config(model: ModelConfig, *, source: str = "") -> None:
-    """Fails at config load, not in the Trainer, on an impossible model setting."""
-    try:
-        resolve_model_settings(model)
-    except ConfigError as error:
-        raise ConfigError(f"{error}" + (f" ({source})" if source else "")) from error
+    deepnorm = model.deepnorm.apply(deepnorm.model_copy(update={"task": model.task}))
+    return deepnorm, model.training.apply(training)
 
 
 def model_custom_config(model: ModelConfig, features: ResolvedFeatures) -> dict[str, Any]:
@@ -100,8 +146,8 @@ def model_custom_config(model: ModelConfig, features: ResolvedFeatures) -> dict[
         "kind": model.kind,
         "task": model.task,
         "preset": model.preset,
-        "deepnorm": deepnorm.to_dict(),
-        "training": training.to_dict(),
+        "deepnorm": deepnorm.model_dump(mode="json"),
+        "training": training.model_dump(mode="json"),
         "input_size_bits": deepnorm.input_size_bits,
         "max_steps": training.max_steps or 0,
     }

@@ -16,7 +16,6 @@ from lightrank.models.export import SLICE_SIGNATURE
 from lightrank.models.features import ResolvedFeatures, slice_bucket_feature
 from lightrank.models.metrics.specs import light_ranking_metrics_specs
 from lightrank.pipeline.config import PipelineConfig
-from lightrank.pipeline.config.loader import to_mapping
 
 #: The output key of the exported `serving_default` signature.
 PREDICTION_KEY = "prediction"
@@ -48,7 +47,7 @@ def build_eval_config(config: PipelineConfig, features: ResolvedFeatures) -> tfm
     slicing_specs = [tfma.SlicingSpec()]
     slicing_specs += [tfma.SlicingSpec(feature_keys=list(keys)) for keys in config.evaluation.slices]
     thresholds = {
-        name: {key: value for key, value in to_mapping(threshold).items() if value is not None}
+        name: threshold.model_dump(exclude_none=True)
         for name, threshold in config.evaluation.thresholds.items()
     }
     return tfma.EvalConfig(

@@ -1,49 +1,38 @@
 """Hyper-parameters of the DeepNorm light ranker and of its training loop.
 
-Two frozen dataclasses: `DeepNormConfig` holds what shapes the network and its loss
-(spec section 2.1, with the original argparse defaults), `TrainingConfig` holds how
-it is fitted. Both validate themselves on construction so an impossible value fails
-where it is written rather than deep inside Keras, and both round-trip through plain
-JSON dicts because they travel inside the TFX Trainer's `custom_config`.
+`DeepNormConfig` holds what shapes the network and its loss (with the original's argparse
+defaults), `TrainingConfig` how it is fitted (docs/model.md, "DeepNorm" and "Training").
+Both validate on construction, so an impossible value fails where it is written rather than
+deep inside Keras, and both travel as JSON inside the TFX Trainer's `custom_config`
+(`model_dump(mode="json")` out, `model_validate` back in).
 
-`PRESETS` names the two starting points: "original" reproduces the original's
-defaults exactly, "default" is the port's recommended starting point for new training.
+`PRESETS` names the two starting points: "original" reproduces the original's defaults
+exactly, "default" is the port's recommended starting point for new training
+(docs/model.md, "Presets").
 """
 
 from __future__ import annotations
 
-import dataclasses
-import math
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Annotated, Literal, get_args
 
-#: Label tasks the light ranker supports (spec 1.4); anything else is rejected.
-TASKS = ("Sent", "HeavyRankPosition", "HeavyRankProbability")
-#: Group-wise input transformation variants (spec 2.3.4).
-ADAPTIVE_TRANSFORMS = ("tiny", "default")
-#: Optimizers `training.make_optimizer` can build (always the legacy, sparse-aware ones).
-OPTIMIZERS = ("sgd", "adagrad", "adam")
-#: Placeholder the data builder writes for an absent continuous feature (spec 1.2).
-MISSING_VALUE = -1.23456789
+from pydantic import Field
 
+from lightrank.models.config_model import ConfigModel
+from lightrank.models.features import DEFAULT_MISSING_VALUE
 
-def _require(condition: bool, field: str, value: Any, expectation: str) -> None:
-    """Raises a `ValueError` naming the field and value when `condition` is false."""
-    if not condition:
-        raise ValueError(f"{field}={value!r} is invalid: expected {expectation}")
+#: The original's three tasks: which label the model learns (docs/model.md, "Data contract").
+TaskName = Literal["Sent", "HeavyRankPosition", "HeavyRankProbability"]
+TASKS: tuple[TaskName, ...] = get_args(TaskName)
+#: A starting point of `PRESETS`.
+PresetName = Literal["default", "original"]
+
+_Momentum = Annotated[float, Field(gt=0.0, lt=1.0)]
+_Positive = Annotated[int, Field(ge=1)]
+_Regex = Annotated[str, Field(min_length=1)]
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-@dataclasses.dataclass(frozen=True)
-class DeepNormConfig:
-    """Architecture and loss hyper-parameters (spec 2.1); defaults are the original's.
+class DeepNormConfig(ConfigModel):
+    """Architecture and loss hyper-parameters; defaults are the original's.
 
     Attributes:
         input_size_bits: Hashed sparse ids lie in `[0, 2**input_size_bits)`.
@@ -61,112 +50,42 @@ class DeepNormConfig:
         adaptive_transform: Group-wise transformation variant; the light ranker used "tiny".
         adaptive_bn_momentum: Momentum of the BN after the group-wise transformation (a code constant).
         missing_value: The materialised missing marker, compared in float32.
-        trainable_regexes: If set, only variables whose name `re.match`es one (case-insensitive) train.
+        trainable_regexes: If set, only variables whose name `re.match`es one (case-insensitive)
+            train. A tuple; JSON lists are accepted so the setting survives `custom_config`.
     """
 
-    input_size_bits: int = 18
-    momentum: float = 0.99999
-    dropout: float = 0.2
-    sparse_embedding_size: int = 50
-    dense_embedding_size: int = 128
-    num_mlp_layers: int = 3
-    mlp_neuron_scale: int = 4
+    input_size_bits: Annotated[int, Field(ge=1, le=30)] = 18
+    momentum: _Momentum = 0.99999
+    dropout: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2
+    sparse_embedding_size: _Positive = 50
+    dense_embedding_size: _Positive = 128
+    num_mlp_layers: Annotated[int, Field(ge=0)] = 3
+    mlp_neuron_scale: _Positive = 4
     use_missing_sub_branch: bool = False
     use_record_weight: bool = False
-    smooth_weight: float = 0.0
-    min_record_weight: float = 0.0
-    task: str = "HeavyRankPosition"
-    adaptive_transform: str = "tiny"
-    adaptive_bn_momentum: float = 0.9999
-    missing_value: float = MISSING_VALUE
-    trainable_regexes: tuple[str, ...] | None = None
-
-    def __post_init__(self) -> None:
-        _require(
-            _is_int(self.input_size_bits) and 1 <= self.input_size_bits <= 30,
-            "input_size_bits",
-            self.input_size_bits,
-            "an int in 1..30",
-        )
-        for name in ("momentum", "adaptive_bn_momentum"):
-            value = getattr(self, name)
-            _require(_is_number(value) and 0.0 < value < 1.0, name, value, "a float in (0, 1)")
-        _require(_is_number(self.dropout) and 0.0 <= self.dropout < 1.0, "dropout", self.dropout, "[0, 1)")
-        for name in ("sparse_embedding_size", "dense_embedding_size"):
-            value = getattr(self, name)
-            _require(_is_int(value) and value >= 1, name, value, "an int >= 1")
-        _require(
-            _is_int(self.num_mlp_layers) and self.num_mlp_layers >= 0,
-            "num_mlp_layers",
-            self.num_mlp_layers,
-            "an int >= 0",
-        )
-        _require(
-            _is_int(self.mlp_neuron_scale) and self.mlp_neuron_scale >= 1,
-            "mlp_neuron_scale",
-            self.mlp_neuron_scale,
-            "an int >= 1",
-        )
-        for name in ("use_missing_sub_branch", "use_record_weight"):
-            _require(isinstance(getattr(self, name), bool), name, getattr(self, name), "a bool")
-        _require(
-            _is_number(self.smooth_weight) and self.smooth_weight >= 0.0,
-            "smooth_weight",
-            self.smooth_weight,
-            "a float >= 0",
-        )
-        _require(
-            _is_number(self.min_record_weight) and 0.0 <= self.min_record_weight <= 1.0,
-            "min_record_weight",
-            self.min_record_weight,
-            "a float in [0, 1]",
-        )
-        _require(self.task in TASKS, "task", self.task, f"one of {TASKS}")
-        _require(
-            self.adaptive_transform in ADAPTIVE_TRANSFORMS,
-            "adaptive_transform",
-            self.adaptive_transform,
-            f"one of {ADAPTIVE_TRANSFORMS}",
-        )
-        _require(_is_number(self.missing_value), "missing_value", self.missing_value, "a finite float")
-        if self.trainable_regexes is not None:
-            _require(
-                isinstance(self.trainable_regexes, tuple)
-                and len(self.trainable_regexes) > 0
-                and all(isinstance(r, str) and r for r in self.trainable_regexes),
-                "trainable_regexes",
-                self.trainable_regexes,
-                "None or a non-empty tuple of non-empty strings",
-            )
+    smooth_weight: Annotated[float, Field(ge=0.0)] = 0.0
+    min_record_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    task: TaskName = "HeavyRankPosition"
+    adaptive_transform: Literal["tiny", "default"] = "tiny"
+    adaptive_bn_momentum: _Momentum = 0.9999
+    missing_value: float = DEFAULT_MISSING_VALUE
+    trainable_regexes: Annotated[tuple[_Regex, ...], Field(min_length=1, strict=False)] | None = None
 
     @property
     def mlp_widths(self) -> tuple[int, ...]:
-        """Hidden widths, e.g. (64, 16, 4) for the defaults (spec 2.2 step 13)."""
+        """Hidden widths, e.g. (64, 16, 4) for the defaults (docs/model.md, "DeepNorm")."""
         n = self.num_mlp_layers
         return tuple(self.mlp_neuron_scale ** (n + 1 - layer) for layer in range(1, n + 1))
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (tuples become lists)."""
-        return _to_dict(self)
 
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> DeepNormConfig:
-        """Inverse of `to_dict`; unknown keys raise `ValueError`, missing keys take defaults."""
-        values = dict(values)
-        if values.get("trainable_regexes") is not None:
-            values["trainable_regexes"] = tuple(values["trainable_regexes"])
-        return _from_dict(cls, values)
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    """How the light ranker is fitted; defaults are the original's (spec 2.1, 3.4, 7.19).
+class TrainingConfig(ConfigModel):
+    """How the light ranker is fitted; defaults are the original's (docs/model.md, "Training").
 
     Attributes:
         optimizer: "sgd" (the original), "adagrad" or "adam"; always the legacy Keras classes,
             whose SGD and Adagrad update the 2**18-row embedding sparsely (legacy Adam still
             rescales its moment slots densely, so it is much slower per step).
-        learning_rate: Constant learning rate (the original's decay was a no-op, spec 7.5).
+        learning_rate: Constant learning rate (the original's decay schedule never decayed).
         batch_size: Training and evaluation batch size; used by whoever batches the datasets.
         eval_every_steps: Evaluate every this many steps; None evaluates only at the end of training
             (the original's one full pass, `train.steps = -1`).
@@ -177,85 +96,34 @@ class TrainingConfig:
         seed: Seeds TF's global generator (dropout, initialisers); None leaves it unseeded.
     """
 
-    optimizer: str = "sgd"
-    learning_rate: float = 0.002
-    batch_size: int = 32
-    eval_every_steps: int | None = None
-    max_steps: int | None = None
-    early_stop_patience: int | None = None
-    early_stop_min_delta: float = 0.0
+    optimizer: Literal["sgd", "adagrad", "adam"] = "sgd"
+    learning_rate: Annotated[float, Field(gt=0.0)] = 0.002
+    batch_size: _Positive = 32
+    eval_every_steps: _Positive | None = None
+    max_steps: _Positive | None = None
+    early_stop_patience: _Positive | None = None
+    early_stop_min_delta: Annotated[float, Field(ge=0.0)] = 0.0
     seed: int | None = None
-
-    def __post_init__(self) -> None:
-        _require(self.optimizer in OPTIMIZERS, "optimizer", self.optimizer, f"one of {OPTIMIZERS}")
-        _require(
-            _is_number(self.learning_rate) and self.learning_rate > 0.0,
-            "learning_rate",
-            self.learning_rate,
-            "a float > 0",
-        )
-        _require(
-            _is_int(self.batch_size) and self.batch_size >= 1, "batch_size", self.batch_size, "an int >= 1"
-        )
-        for name in ("eval_every_steps", "max_steps", "early_stop_patience"):
-            value = getattr(self, name)
-            _require(value is None or (_is_int(value) and value >= 1), name, value, "None or an int >= 1")
-        _require(
-            _is_number(self.early_stop_min_delta) and self.early_stop_min_delta >= 0.0,
-            "early_stop_min_delta",
-            self.early_stop_min_delta,
-            "a float >= 0",
-        )
-        _require(self.seed is None or _is_int(self.seed), "seed", self.seed, "None or an int")
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict."""
-        return _to_dict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> TrainingConfig:
-        """Inverse of `to_dict`; unknown keys raise `ValueError`, missing keys take defaults."""
-        return _from_dict(cls, dict(values))
-
-
-_Config = TypeVar("_Config", DeepNormConfig, TrainingConfig)
-
-
-def _to_dict(config: DeepNormConfig | TrainingConfig) -> dict[str, Any]:
-    return {
-        field.name: list(value) if isinstance(value, tuple) else value
-        for field in dataclasses.fields(config)
-        for value in [getattr(config, field.name)]
-    }
-
-
-def _from_dict(cls: type[_Config], values: dict[str, Any]) -> _Config:
-    known = {field.name for field in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - known)
-    if unknown:
-        raise ValueError(f"unknown {cls.__name__} keys: {unknown}; known keys: {sorted(known)}")
-    return cls(**values)
 
 
 #: Named (model, training) starting points. "original" is the original's argparse defaults:
 #: missing branch off, plain SGD at 0.002, batch 32, one pass, no early stopping. "default"
-#: is the best measured on the sample data: the missing marker masked properly (spec 7.4),
-#: Adagrad at 0.1 (sparse updates of the hashed table, per-coordinate rates for rarely seen
-#: ids), batch 256, momentum 0.99 instead of 0.99999 (with 0.99999 the merge batch
-#: renormalisation keeps its initial statistics for ~1e5 steps, spec 7.17), an evaluation every
-#: 300 steps and early stopping on the unweighted RCE after 3 evaluations without improvement
-#: (spec 7.19), within 3,000 steps (about 10 passes over the sample's 80k training candidates).
-#: The evidence is BENCHMARKS.md, "DeepNorm settings" (`make bench`): one change at a time
-#: from the preset, eval RCE on held-out requests. Two sweeps from the same settings at
-#: Adagrad 0.05, on two pipeline runs' Transform outputs, read: 0.05 16.48 / 16.35; 0.1
-#: 17.18 / 17.73 (hence 0.1); 0.02 16.17 / 12.14; plain SGD at 0.05 8.94 / 9.07; batch 1,024
-#: at 0.1 14.94 / 16.40; missing branch off 16.20 / 15.86; momentum 0.999 8.96 / 9.36; a
-#: 6,000-step budget 16.71 / 16.35 (it stops early before 4,200); the original preset -231.6
-#: after its single pass. Training is seeded: one Transform output gave the same numbers
-#: again; another pipeline run's Transform output of the same data moves them as the two
-#: columns show. Legacy Adam updates its slots densely (~3.6k examples/s at batch 256), so it is not
-#: used.
-PRESETS: dict[str, tuple[DeepNormConfig, TrainingConfig]] = {
+#: is the best measured on the sample data: the missing marker masked properly, Adagrad at
+#: 0.1 (sparse updates of the hashed table, per-coordinate rates for rarely seen ids), batch
+#: 256, momentum 0.99 instead of 0.99999 (with 0.99999 the merge batch renormalisation keeps
+#: its initial statistics for ~1e5 steps), an evaluation every 300 steps and early stopping
+#: on the unweighted RCE after 3 evaluations without improvement, within 3,000 steps (about
+#: 10 passes over the sample's 80k training candidates). The evidence is BENCHMARKS.md,
+#: "DeepNorm settings" (`make bench`): one change at a time from the preset, eval RCE on
+#: held-out requests. Two sweeps from the same settings at Adagrad 0.05, on two pipeline
+#: runs' Transform outputs, read: 0.05 16.48 / 16.35; 0.1 17.18 / 17.73 (hence 0.1); 0.02
+#: 16.17 / 12.14; plain SGD at 0.05 8.94 / 9.07; batch 1,024 at 0.1 14.94 / 16.40; missing
+#: branch off 16.20 / 15.86; momentum 0.999 8.96 / 9.36; a 6,000-step budget 16.71 / 16.35
+#: (it stops early before 4,200); the original preset -231.6 after its single pass. Training
+#: is seeded: one Transform output gave the same numbers again; another pipeline run's
+#: Transform output of the same data moves them as the two columns show. Legacy Adam updates
+#: its slots densely (~3.6k examples/s at batch 256), so it is not used.
+PRESETS: dict[PresetName, tuple[DeepNormConfig, TrainingConfig]] = {
     "original": (DeepNormConfig(), TrainingConfig()),
     "default": (
         DeepNormConfig(use_missing_sub_branch=True, momentum=0.99),

@@ -1,23 +1,26 @@
-"""The pipeline configuration: one YAML file, one typed, validated dataclass tree.
+"""The pipeline configuration: one YAML file, one strict, frozen pydantic model tree.
 
 Every runner (local, Kubeflow, Vertex) builds the same pipeline from a
 `PipelineConfig`, so what a run did is fully described by one file plus the
 `--set` overrides given on the command line. Relative paths are resolved against
 the current working directory when the config is loaded (the repository root for
-`make run`), and stored absolute, so the MLMD record of a run is unambiguous.
+`make run`), and stored absolute, so the ML Metadata record of a run is unambiguous
+(docs/configuration.md).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+from pydantic import Field, ValidationError, model_validator
 
 from lightrank.errors import ConfigError
+from lightrank.models.config_model import ConfigModel
 from lightrank.models.settings import ModelConfig
 from lightrank.models.yaml_loader import load_yaml
 from lightrank.pipeline.config.cloud import (
@@ -27,22 +30,14 @@ from lightrank.pipeline.config.cloud import (
     VertexServingConfig,
     VertexTrainingConfig,
 )
-from lightrank.pipeline.config.loader import apply_overrides, from_mapping, to_mapping
+from lightrank.pipeline.config.loader import apply_overrides, config_error
+from lightrank.pipeline.io import is_remote
 
 #: The config `make run` and every command use by default: the embedded sample data.
 SAMPLE_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "sample.yaml")
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
-def _absolute(path: str) -> str:
-    return path if not path or _is_remote(path) else os.path.abspath(os.path.expanduser(path))
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
+class DataConfig(ConfigModel):
     """Where the candidates are and how requests are split into train and eval.
 
     Attributes:
@@ -58,23 +53,23 @@ class DataConfig:
     train_buckets: int = 4
     eval_buckets: int = 1
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> DataConfig:
         if not self.path:
             raise ValueError("data.path is empty: point it at a directory of TFRecord files")
         if self.train_buckets < 1 or self.eval_buckets < 1:
             raise ValueError("data.train_buckets and data.eval_buckets must both be >= 1")
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class SchemaConfig:
+class SchemaConfig(ConfigModel):
     """The curated schema and the feature spec (the single source of truth for features)."""
 
     path: str
     feature_spec: str
 
 
-@dataclasses.dataclass(frozen=True)
-class MySQLConfig:
+class MySQLConfig(ConfigModel):
     """A shared ML Metadata store; the password is read from an environment variable."""
 
     host: str
@@ -84,20 +79,20 @@ class MySQLConfig:
     password_env: str = "LIGHTRANK_MLMD_PASSWORD"
 
 
-@dataclasses.dataclass(frozen=True)
-class MetadataConfig:
+class MetadataConfig(ConfigModel):
     """Which ML Metadata store records the runs: local SQLite (default) or MySQL."""
 
     sqlite: str | None = None
     mysql: MySQLConfig | None = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _exactly_one(self) -> MetadataConfig:
         if (self.sqlite is None) == (self.mysql is None):
             raise ValueError("metadata needs exactly one of 'sqlite' (a file path) or 'mysql'")
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class ThresholdConfig:
+class ThresholdConfig(ConfigModel):
     """A quality gate on one metric: an absolute bound and/or a change bound.
 
     A change bound compares with the last blessed model; the first run of a
@@ -110,15 +105,16 @@ class ThresholdConfig:
     absolute: float | None = None
     relative: float | None = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> ThresholdConfig:
         if self.lower_bound is None and self.upper_bound is None and self.change is None:
             raise ValueError("a threshold needs lower_bound, upper_bound or change")
         if self.change is not None and self.absolute is None and self.relative is None:
             raise ValueError("a change threshold needs 'absolute' or 'relative'")
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
+class EvaluationConfig(ConfigModel):
     """What the Evaluator measures and which gates a model must pass to be pushed.
 
     Attributes:
@@ -129,23 +125,35 @@ class EvaluationConfig:
             baseline (e.g. after a schema change); it is never dropped silently.
     """
 
-    thresholds: dict[str, ThresholdConfig] = dataclasses.field(
+    thresholds: dict[str, ThresholdConfig] = Field(
         default_factory=lambda: {"auc_unweighted": ThresholdConfig(lower_bound=0.5)}
     )
-    slices: list[list[str]] = dataclasses.field(default_factory=list)
+    slices: list[list[str]] = Field(default_factory=list)
     compare_to_baseline: bool = True
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _gated(self) -> EvaluationConfig:
         if not self.thresholds:
             raise ValueError(
                 "evaluation.thresholds is empty: without a threshold TFX writes no blessing "
                 "and nothing could ever be pushed"
             )
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class PipelineConfig:
+# `schema` is the config's key (docs/configuration.md) and the attribute every caller reads; it
+# shadows pydantic's deprecated `BaseModel.schema()`, which nothing here uses, so the warning
+# pydantic gives for that once at import is not shown to every command.
+warnings.filterwarnings(
+    "ignore", message='Field name "schema" in "PipelineConfig" shadows', category=UserWarning
+)
+
+
+class PipelineConfig(ConfigModel):
     """Everything one pipeline run needs.
+
+    `model_dump(mode="json")` is its plain, JSON-safe form (recorded in ML Metadata by
+    `components/run_settings.py`); `from_dict` turns it back into an equal config.
 
     Attributes:
         name: Pipeline name; the MLMD `pipeline` context and the run history
@@ -163,53 +171,53 @@ class PipelineConfig:
     root: str
     serving_dir: str
     data: DataConfig
-    schema: SchemaConfig
+    schema: SchemaConfig  # see the warnings filter above
     metadata: MetadataConfig
-    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
-    evaluation: EvaluationConfig = dataclasses.field(default_factory=EvaluationConfig)
-    beam_args: list[str] = dataclasses.field(
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    beam_args: list[str] = Field(
         default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
     )
     enable_cache: bool = True
     cloud: CloudConfig | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """A plain mapping that `from_dict` turns back into an equal config."""
-        return to_mapping(self)
-
     def digest(self) -> str:
         """A short, stable fingerprint of the effective config (recorded in MLMD)."""
-        text = yaml.safe_dump(self.to_dict(), sort_keys=True)
+        text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _resolve_paths(config: PipelineConfig) -> PipelineConfig:
-    metadata = config.metadata
-    if metadata.sqlite is not None:
-        metadata = dataclasses.replace(metadata, sqlite=_absolute(metadata.sqlite))
-    model = config.model
-    if model.warm_start_from is not None:
-        model = dataclasses.replace(model, warm_start_from=_absolute(model.warm_start_from))
-    return dataclasses.replace(
-        config,
-        model=model,
-        root=_absolute(config.root),
-        serving_dir=_absolute(config.serving_dir),
-        data=dataclasses.replace(config.data, path=_absolute(config.data.path)),
-        schema=SchemaConfig(
-            path=_absolute(config.schema.path), feature_spec=_absolute(config.schema.feature_spec)
-        ),
-        metadata=metadata,
-    )
+def _absolute(path: str) -> str:
+    return path if not path or is_remote(path) else os.path.abspath(os.path.expanduser(path))
 
 
 def from_dict(data: dict[str, Any], *, source: str = "") -> PipelineConfig:
-    """Validates a raw mapping into a `PipelineConfig` with absolute local paths."""
-    config = from_mapping(PipelineConfig, data, source=source)
-    from lightrank.models.settings import validate_model_config
+    """Validates a raw mapping into a `PipelineConfig` with absolute local paths.
 
-    validate_model_config(config.model, source=source)
-    return _resolve_paths(config)
+    Raises:
+        ConfigError: A key or value is invalid; one line naming the key and `source`.
+    """
+    try:
+        config = PipelineConfig.model_validate(data)
+    except ValidationError as error:
+        raise config_error(error, PipelineConfig, source) from error
+    model, metadata = config.model, config.metadata
+    if model.warm_start_from is not None:
+        model = model.model_copy(update={"warm_start_from": _absolute(model.warm_start_from)})
+    if metadata.sqlite is not None:
+        metadata = metadata.model_copy(update={"sqlite": _absolute(metadata.sqlite)})
+    return config.model_copy(
+        update={
+            "root": _absolute(config.root),
+            "serving_dir": _absolute(config.serving_dir),
+            "data": config.data.model_copy(update={"path": _absolute(config.data.path)}),
+            "schema": SchemaConfig(
+                path=_absolute(config.schema.path), feature_spec=_absolute(config.schema.feature_spec)
+            ),
+            "metadata": metadata,
+            "model": model,
+        }
+    )
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> PipelineConfig:
@@ -228,11 +236,11 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> Pipelin
         raise ConfigError(f"{path} is not valid YAML: {error}") from error
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a mapping of sections, got {type(data).__name__}")
-    data = apply_overrides(data, overrides or [])
-    return from_dict(data, source=str(path))
+    return from_dict(apply_overrides(data, overrides or []), source=str(path))
 
 
 __all__ = [
+    "SAMPLE_CONFIG",
     "BigQueryConfig",
     "CloudConfig",
     "ConfigError",

@@ -6,16 +6,12 @@ cloud variants of the components read it; a local run never does. See docs/deplo
 
 from __future__ import annotations
 
-import dataclasses
+from pydantic import Field, model_validator
+
+from lightrank.models.config_model import ConfigModel
 
 
-def _require_gcs(key: str, value: str | None) -> None:
-    if value is not None and not value.startswith("gs://"):
-        raise ValueError(f"{key} must be a gs:// location, got {value!r}")
-
-
-@dataclasses.dataclass(frozen=True)
-class DataflowConfig:
+class DataflowConfig(ConfigModel):
     """Run the Beam-based components (statistics, Transform, Evaluator) on Dataflow.
 
     The workers run the pipeline image (`--sdk_container_image`), so the
@@ -29,17 +25,18 @@ class DataflowConfig:
 
     machine_type: str = "n1-standard-4"
     max_workers: int = 10
-    extra_args: list[str] = dataclasses.field(default_factory=list)
+    extra_args: list[str] = Field(default_factory=list)
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> DataflowConfig:
         if not self.machine_type:
             raise ValueError("cloud.dataflow.machine_type is empty")
         if self.max_workers < 1:
             raise ValueError("cloud.dataflow.max_workers must be >= 1")
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class BigQueryConfig:
+class BigQueryConfig(ConfigModel):
     """Read the candidates with a BigQuery query instead of TFRecord files.
 
     The query must return one row per (request, candidate) with the columns the
@@ -48,13 +45,14 @@ class BigQueryConfig:
 
     query: str
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> BigQueryConfig:
         if not self.query.strip():
             raise ValueError("cloud.bigquery.query is empty")
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class VertexTrainingConfig:
+class VertexTrainingConfig(ConfigModel):
     """Run the Trainer as a Vertex AI custom job on this machine (the pipeline image).
 
     Attributes:
@@ -70,17 +68,18 @@ class VertexTrainingConfig:
     accelerator_type: str | None = None
     accelerator_count: int = 0
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> VertexTrainingConfig:
         if not self.machine_type:
             raise ValueError("cloud.vertex_training.machine_type is empty")
         if (self.accelerator_type is None) != (self.accelerator_count == 0) or self.accelerator_count < 0:
             raise ValueError(
                 "cloud.vertex_training: set accelerator_type and accelerator_count >= 1 together, or neither"
             )
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class VertexServingConfig:
+class VertexServingConfig(ConfigModel):
     """Push blessed models to a Vertex AI endpoint instead of `serving_dir`.
 
     Attributes:
@@ -97,15 +96,16 @@ class VertexServingConfig:
     min_replicas: int = 1
     max_replicas: int = 1
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> VertexServingConfig:
         if not self.endpoint_name or not self.serving_image:
             raise ValueError("cloud.vertex_serving needs endpoint_name and serving_image")
         if not 1 <= self.min_replicas <= self.max_replicas:
             raise ValueError("cloud.vertex_serving needs 1 <= min_replicas <= max_replicas")
+        return self
 
 
-@dataclasses.dataclass(frozen=True)
-class CloudConfig:
+class CloudConfig(ConfigModel):
     """Running on Vertex AI Pipelines or Kubeflow Pipelines (`lightrank compile/submit`).
 
     Every section is off by default; the local runner ignores this whole block.
@@ -130,10 +130,12 @@ class CloudConfig:
     vertex_training: VertexTrainingConfig | None = None
     vertex_serving: VertexServingConfig | None = None
 
-    def __post_init__(self) -> None:
+    @model_validator(mode="after")
+    def _check(self) -> CloudConfig:
         if self.image is not None and (not self.image or any(ch.isspace() for ch in self.image)):
             raise ValueError(f"cloud.image must be an image reference, got {self.image!r}")
-        _require_gcs("cloud.temp_location", self.temp_location)
+        if self.temp_location is not None and not self.temp_location.startswith("gs://"):
+            raise ValueError(f"cloud.temp_location must be a gs:// location, got {self.temp_location!r}")
         enabled = [
             name
             for name in ("dataflow", "bigquery", "vertex_training", "vertex_serving")
@@ -149,3 +151,4 @@ class CloudConfig:
                 raise ValueError(
                     f"cloud.{name} needs cloud.temp_location (a gs:// directory for Beam's temporary files)"
                 )
+        return self

@@ -1,136 +1,113 @@
-"""Strict YAML -> frozen dataclass loading, shared by every config section.
+"""`--set` overrides, and pydantic's validation errors as one-line `ConfigError`s.
 
-A misspelt key in a pipeline config is the most common way to silently train the
-wrong model (the setting is ignored, the default wins). So loading is strict: an
-unknown key, a missing required key or a value of the wrong type is a
-`ConfigError` that names the key path and the file, and suggests the closest
-valid key.
+pydantic does the checking (unknown keys, missing keys, types, bounds); this module only
+words its first error the way the command line reports every config problem: one line
+naming the key path and the file, with the closest valid key for a misspelt one
+(docs/configuration.md).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from lightrank.errors import ConfigError
 from lightrank.models.yaml_loader import load_yaml
 
-T = TypeVar("T")
+#: How a pydantic error type reads after the key path; `{...}` are its context values.
+_MESSAGES = {
+    "bool_type": "must be true or false",
+    "int_type": "must be an integer",
+    "float_type": "must be a number",
+    "finite_number": "must be a finite number",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "tuple_type": "must be a list",
+    "dict_type": "must be a mapping",
+    "model_type": "must be a mapping",
+    "literal_error": "must be one of {expected}",
+    "greater_than": "must be > {gt}",
+    "greater_than_equal": "must be >= {ge}",
+    "less_than": "must be < {lt}",
+    "less_than_equal": "must be <= {le}",
+    "too_short": "must hold at least {min_length} item(s)",
+    "string_too_short": "must not be empty",
+}
 
 
-def _describe(path: str, source: str) -> str:
+def _options(annotation: Any) -> list[Any]:
+    """The types an annotation admits, with `Annotated` and unions unwrapped."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _options(typing.get_args(annotation)[0])
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [option for arg in typing.get_args(annotation) for option in _options(arg)]
+    return [annotation]
+
+
+def _keys_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The valid keys of the section at `loc` below `root` (none if it is not a section)."""
+    annotation: Any = root
+    for part in loc:
+        for option in _options(annotation):
+            if isinstance(option, type) and issubclass(option, BaseModel) and part in option.model_fields:
+                annotation = option.model_fields[str(part)].annotation
+                break
+            if typing.get_origin(option) in (dict, list, tuple):
+                annotation = typing.get_args(option)[-1 if typing.get_origin(option) is dict else 0]
+                break
+        else:
+            return []
+    sections = [o for o in _options(annotation) if isinstance(o, type) and issubclass(o, BaseModel)]
+    return sorted(sections[0].model_fields) if sections else []
+
+
+def _describe(loc: tuple[int | str, ...], source: str) -> str:
+    parts = (f"[{part}]" if isinstance(part, int) else f".{part}" for part in loc if part != "[key]")
+    path = "".join(parts).lstrip(".")
     return f"'{path}' in {source}" if source else f"'{path}'"
 
 
-def _convert(value: Any, annotation: Any, path: str, source: str) -> Any:
-    """Checks `value` against a type annotation and converts it where lossless."""
-    origin = typing.get_origin(annotation)
-    args = typing.get_args(annotation)
-    if annotation is Any:
-        return value
-    if origin in (typing.Union, types.UnionType):
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for option in (a for a in args if a is not type(None)):
-            try:
-                return _convert(value, option, path, source)
-            except ConfigError as error:
-                errors.append(str(error))
-        raise ConfigError(
-            errors[0] if len(errors) == 1 else f"{_describe(path, source)}: {value!r} fits none of {args}"
+def _message(error: ErrorDetails, root: type[BaseModel], source: str) -> str:
+    loc, kind = error["loc"], error["type"]
+    if kind == "extra_forbidden":
+        known = _keys_at(root, loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(known)}"
+        return f"unknown key {_describe(loc, source)}{hint}"
+    if kind == "missing":
+        return f"missing required key {_describe(loc, source)}"
+    if kind in ("value_error", "assertion_error"):
+        where = f" in section {_describe(loc, '')}" if loc else ""
+        return f"{error.get('ctx', {}).get('error', error['msg'])}{where}" + (
+            f" ({source})" if source else ""
         )
-    if dataclasses.is_dataclass(annotation):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{_describe(path, source)} must be a mapping, got {value!r}")
-        return from_mapping(annotation, value, source=source, prefix=path)
-    if origin in (list, tuple):
-        if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"{_describe(path, source)} must be a list, got {value!r}")
-        item_type = args[0] if args else Any
-        items = [_convert(v, item_type, f"{path}[{i}]", source) for i, v in enumerate(value)]
-        return tuple(items) if origin is tuple else items
-    if origin in (dict, Mapping) or annotation in (dict, Mapping):
-        if not isinstance(value, Mapping):
-            raise ConfigError(f"{_describe(path, source)} must be a mapping, got {value!r}")
-        value_type = args[1] if len(args) == 2 else Any
-        return {str(k): _convert(v, value_type, f"{path}.{k}", source) for k, v in value.items()}
-    if annotation is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{_describe(path, source)} must be true or false, got {value!r}")
-        return value
-    if annotation is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{_describe(path, source)} must be an integer, got {value!r}")
-        return value
-    if annotation is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{_describe(path, source)} must be a number, got {value!r}")
-        return float(value)
-    if annotation is str:
-        if not isinstance(value, str):
-            raise ConfigError(f"{_describe(path, source)} must be a string, got {value!r}")
-        return value
-    if origin is typing.Literal:
-        if value not in args:
-            raise ConfigError(f"{_describe(path, source)} must be one of {list(args)}, got {value!r}")
-        return value
-    raise TypeError(f"unsupported config annotation {annotation!r} at {path}")
+    template = _MESSAGES.get(kind)
+    text = (
+        template.format(**error.get("ctx", {})) if template else error["msg"][:1].lower() + error["msg"][1:]
+    )
+    return f"{_describe(loc, source)} {text}, got {error['input']!r}"
 
 
-def from_mapping(cls: type[T], data: Mapping[str, Any], *, source: str = "", prefix: str = "") -> T:
-    """Builds dataclass `cls` from a mapping, rejecting unknown and mistyped keys.
+def config_error(error: ValidationError, root: type[BaseModel], source: str = "") -> ConfigError:
+    """The first problem pydantic found, as a one-line `ConfigError`.
 
     Args:
-        cls: A dataclass type; nested dataclass fields are built recursively.
-        data: The parsed YAML mapping for this section.
-        source: The file name, used in error messages.
-        prefix: The dotted key path of this section, used in error messages.
+        error: What `root.model_validate` raised.
+        root: The model that was validated, to find the valid keys of a section.
+        source: The file name, used in the message.
 
     Returns:
-        An instance of `cls`. Its `__post_init__` validation runs as usual; a
-        `ValueError` raised there is re-raised as `ConfigError` with the path.
-
-    Raises:
-        ConfigError: On an unknown key, a missing required key or a bad value.
+        A `ConfigError` naming the key path and the file; an unknown key comes first
+        (a misspelt required key is also reported missing) with the closest valid key.
     """
-    hints = typing.get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
-    for key in data:
-        if key not in fields:
-            path = f"{prefix}.{key}" if prefix else str(key)
-            close = difflib.get_close_matches(str(key), list(fields), n=1)
-            hint = f"; did you mean '{close[0]}'?" if close else f"; valid keys: {', '.join(sorted(fields))}"
-            raise ConfigError(f"unknown key {_describe(path, source)}{hint}")
-    kwargs = {}
-    for name, field in fields.items():
-        path = f"{prefix}.{name}" if prefix else name
-        if name in data:
-            kwargs[name] = _convert(data[name], hints[name], path, source)
-        elif field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING:
-            raise ConfigError(f"missing required key {_describe(path, source)}")
-    try:
-        return cls(**kwargs)
-    except ConfigError:
-        raise
-    except (ValueError, TypeError) as error:
-        where = f" in section '{prefix}'" if prefix else ""
-        raise ConfigError(f"{error}{where}" + (f" ({source})" if source else "")) from error
-
-
-def to_mapping(instance: Any) -> dict[str, Any]:
-    """The inverse of `from_mapping`: plain dicts and lists, safe for YAML and JSON."""
-    if dataclasses.is_dataclass(instance):
-        return {f.name: to_mapping(getattr(instance, f.name)) for f in dataclasses.fields(instance)}
-    if isinstance(instance, Mapping):
-        return {str(k): to_mapping(v) for k, v in instance.items()}
-    if isinstance(instance, (list, tuple)):
-        return [to_mapping(v) for v in instance]
-    return instance
+    errors = sorted(error.errors(), key=lambda details: details["type"] != "extra_forbidden")
+    return ConfigError(_message(errors[0], root, source))
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str], *, source: str = "--set") -> dict[str, Any]:

@@ -69,7 +69,7 @@ def test_the_gate_records_the_runs_config_digest_and_code_version(tmp_path, monk
     (gate,) = [c for c in create_pipeline(config).components if c.id == "AnomalyGate"]
     recorded = gate.exec_properties
     assert (recorded["config_digest"], recorded["code_version"]) == (config.digest(), "image-7")
-    assert json.loads(recorded["pipeline_config"]) == json.loads(json.dumps(config.to_dict()))
+    assert json.loads(recorded["pipeline_config"]) == json.loads(json.dumps(config.model_dump(mode="json")))
     assert json.loads(recorded["pipeline_config"])["model"]["training"]["learning_rate"] == 0.02
     artifact = _artifact(tmp_path, {"train": anomalies_pb2.Anomalies()})
     AnomalyGate.test_call(anomalies=artifact, **recorded)  # the parameters do not change what it checks

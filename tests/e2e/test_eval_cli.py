@@ -43,7 +43,7 @@ def evaluated(tmp_path_factory: pytest.TempPathFactory, first_pipeline_run) -> d
     (evaluator,) = [c for c in record.components if c.component == "Evaluator"]
     eval_split = os.path.join(_evaluator_examples_uri(config, evaluator.execution_id), "Split-eval")
     config_file = workdir / "config.yaml"
-    config_file.write_text(yaml.safe_dump(config.to_dict()))  # the run's exact config
+    config_file.write_text(yaml.safe_dump(config.model_dump(mode="json")))  # the run's exact config
     outputs = {
         "out": workdir / "eval",
         "json": workdir / "metrics.json",

@@ -177,7 +177,7 @@ def test_a_run_stopped_at_the_gate_recorded_its_config(store, capfd, tmp_path):
     code, out, _ = _cli(["compare", run_a.run_id, stopped.run_id, "--json", *store["args"]], capfd)
     compared = json.loads(out)
     assert code == 0 and compared["b"]["config_digest"] == store["c"].digest()
-    paths = (store["a"].to_dict()["data"]["path"], store["c"].to_dict()["data"]["path"])
+    paths = (store["a"].data.path, store["c"].data.path)
     assert compared["config_differences"] == [["data.path", *paths]]
     page = tmp_path / "stopped.html"
     assert _cli(["report", stopped.run_id, "--out", str(page), *store["args"]], capfd)[0] == 0

@@ -64,7 +64,7 @@ def _metadata_override(database: str) -> str:
 
 
 def _config_file(config: PipelineConfig, path: Path) -> str:
-    path.write_text(yaml.safe_dump(config.to_dict()))
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     return str(path)
 
 

@@ -44,6 +44,15 @@ INVALID = [
     ("{image: 'has space'}", "cloud.image must be an image reference"),
     ("{imagee: x}", "unknown key 'cloud.imagee'.*did you mean 'image'"),
     (
+        "{project: p, dataflow: {max_worker: 3}}",
+        "unknown key 'cloud.dataflow.max_worker'.*did you mean 'max_workers'",
+    ),
+    (
+        "{project: p, dataflow: {max_workers: many}}",
+        "'cloud.dataflow.max_workers' .* must be an integer, got 'many'",
+    ),
+    ("{vertex_serving: {endpoint_name: e, serving_image: i, min_replicas: 1.5}}", "min_replicas' .* integer"),
+    (
         "{project: p, region: r, temp_location: gs://t, dataflow: {max_workers: 0}}",
         "max_workers must be >= 1",
     ),

@@ -79,7 +79,7 @@ def exported(
     for variable in model.trainable_variables:
         variable.assign(variable + tf.random.normal(variable.shape, stddev=0.1, dtype=variable.dtype))
     export_dir = str(work / "model")
-    settings = {"kind": "deepnorm", "task": "HeavyRankPosition", "deepnorm": config.to_dict()}
+    settings = {"kind": "deepnorm", "task": "HeavyRankPosition", "deepnorm": config.model_dump(mode="json")}
     export_serving_model(model, transform_output, FEATURES, (CONTINUOUS, SPARSE_IDS), export_dir, settings)
     return export_dir, model, transform_output, rows
 

@@ -111,8 +111,8 @@ def _custom(kind: str, training_config: TrainingConfig) -> dict:
         "kind": kind,
         "task": TASK,
         "preset": "default",
-        "deepnorm": DEEPNORM.to_dict(),
-        "training": training_config.to_dict(),
+        "deepnorm": DEEPNORM.model_dump(mode="json"),
+        "training": training_config.model_dump(mode="json"),
         "input_size_bits": BITS,
         "max_steps": training_config.max_steps,
     }
@@ -192,7 +192,7 @@ def _write_base(directory: str, kind: str, model: tf.keras.Model) -> str:
     """What a warm start reads from the base model's export: settings, feature list, Keras weights."""
     model.save_weights(os.path.join(directory, KERAS_WEIGHTS_DIR, "weights"))
     with open(os.path.join(directory, SETTINGS_FILE), "w") as f:
-        json.dump({"kind": kind, "task": TASK, "deepnorm": OLD_DEEPNORM.to_dict()}, f)
+        json.dump({"kind": kind, "task": TASK, "deepnorm": OLD_DEEPNORM.model_dump(mode="json")}, f)
     with open(os.path.join(directory, FEATURE_LIST_FILE), "w") as f:
         json.dump(list(OLD_CONTINUOUS), f)
     return directory

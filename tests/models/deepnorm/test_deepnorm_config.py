@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-import dataclasses
 import json
+import re
+import typing
 
 import pytest
+from pydantic import ValidationError
 
-from lightrank.models.deepnorm.config import PRESETS, DeepNormConfig, TrainingConfig
+from lightrank.models.deepnorm.config import PRESETS, TASKS, DeepNormConfig, TaskName, TrainingConfig
+from lightrank.models.features import DEFAULT_MISSING_VALUE
 
 
 def test_defaults_are_the_originals() -> None:
@@ -51,7 +54,7 @@ def test_mlp_widths_follow_the_neuron_scale() -> None:
     ],
 )
 def test_impossible_model_configs_name_the_field_and_value(field: str, value: object) -> None:
-    with pytest.raises(ValueError, match=rf"^{field}={value!r}".replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=rf"\n{field}\n .*input_value={re.escape(repr(value))}"):
         DeepNormConfig(**{field: value})
 
 
@@ -69,28 +72,30 @@ def test_impossible_model_configs_name_the_field_and_value(field: str, value: ob
     ],
 )
 def test_impossible_training_configs_name_the_field_and_value(field: str, value: object) -> None:
-    with pytest.raises(ValueError, match=rf"^{field}={value!r}"):
+    with pytest.raises(ValueError, match=rf"\n{field}\n .*input_value={re.escape(repr(value))}"):
         TrainingConfig(**{field: value})
 
 
 def test_configs_round_trip_through_json() -> None:
     config = DeepNormConfig(use_missing_sub_branch=True, trainable_regexes=("mlp_.*", "logit/.*"))
-    restored = DeepNormConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    restored = DeepNormConfig.model_validate(json.loads(json.dumps(config.model_dump(mode="json"))))
     assert restored == config
-    assert config.to_dict()["trainable_regexes"] == ["mlp_.*", "logit/.*"]
+    assert config.model_dump(mode="json")["trainable_regexes"] == ["mlp_.*", "logit/.*"]
     training = TrainingConfig(optimizer="adagrad", eval_every_steps=10, early_stop_patience=3)
-    assert TrainingConfig.from_dict(json.loads(json.dumps(training.to_dict()))) == training
+    assert TrainingConfig.model_validate(json.loads(json.dumps(training.model_dump(mode="json")))) == training
 
 
 def test_from_dict_rejects_unknown_keys_and_fills_defaults() -> None:
-    with pytest.raises(ValueError, match="unknown DeepNormConfig keys: \\['num_layers'\\]"):
-        DeepNormConfig.from_dict({"num_layers": 3})
-    assert TrainingConfig.from_dict({"batch_size": 64}) == TrainingConfig(batch_size=64)
+    with pytest.raises(ValueError, match=r"DeepNormConfig\nnum_layers\n  Extra inputs are not permitted"):
+        DeepNormConfig.model_validate({"num_layers": 3})
+    assert TrainingConfig.model_validate({"batch_size": 64}) == TrainingConfig(batch_size=64)
 
 
 def test_configs_are_frozen() -> None:
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ValidationError, match="frozen"):
         DeepNormConfig().dropout = 0.5  # type: ignore[misc]
+    with pytest.raises(ValidationError, match="frozen"):
+        TrainingConfig().learning_rate = 0.5  # type: ignore[misc]
 
 
 def test_presets() -> None:
@@ -100,3 +105,16 @@ def test_presets() -> None:
     assert default_model.use_missing_sub_branch is True
     assert default_training.optimizer in ("adagrad", "adam") and default_training.batch_size == 256
     assert default_training.early_stop_patience is not None and default_training.eval_every_steps is not None
+
+
+def test_nothing_is_converted_implicitly() -> None:
+    with pytest.raises(ValidationError, match="batch_size"):
+        TrainingConfig(batch_size="64")  # type: ignore[arg-type]
+    with pytest.raises(ValidationError, match="use_missing_sub_branch"):
+        DeepNormConfig(use_missing_sub_branch="true")  # type: ignore[arg-type]
+    assert TrainingConfig(learning_rate=1).learning_rate == 1.0  # an int is a number
+
+
+def test_one_home_for_the_task_names_and_the_missing_value_marker() -> None:
+    assert TASKS == typing.get_args(TaskName) == ("Sent", "HeavyRankPosition", "HeavyRankProbability")
+    assert DeepNormConfig().missing_value == DEFAULT_MISSING_VALUE
