@@ -1,4 +1,7 @@
-"""`lightrank bench` and `make bench`: how fast and how good the light ranker is, measured (issue 7).
+"""`lightrank-bench` and `make bench`: how fast and how good the light ranker is, measured.
+
+The goals these measurements answer, and the history of the speed work, are in
+`docs/performance.md`; the current numbers are in `BENCHMARKS.md`, which `make bench` writes.
 
 Serving: `serving` (an exported model's `serving_default`, one subprocess per thread setting),
 `serving_spec` (the parse spec the model reads), `flops` (its cost per candidate, for the
@@ -7,7 +10,7 @@ hardware ceiling). Comparisons on the same candidates: `comparators` (timing and
 Training: `training` (examples/s of the real loop on a Transform output). Quality: `quality`,
 `quality_models` and `quality_metrics` (every model on one split). Pipeline: `pipeline_bench`,
 `pipeline_workdir` and `memory` (wall time from ML Metadata, peak RSS per component). Output:
-`stats`, `report` (Markdown tables with machine, versions and command) and `document`
-(assembles BENCHMARKS.md); `worker` runs a measurement in a fresh process; `cli` registers the
-sub-commands; `errors` holds `BenchInputError`.
+`stats`, `tables` (Markdown tables with machine, versions and command) and `document`
+(assembles BENCHMARKS.md); `worker` runs a measurement in a fresh process; `cli` is the
+`lightrank-bench` command line (also `python -m lightrank_bench`); `errors` holds `BenchInputError`.
 """

@@ -1,18 +1,18 @@
 """LightGBM and ONNX Runtime scoring the same candidates as our exported model's `serving_default`.
 
-Issue 7 asks whether the light ranker is faster than the two things a team would use instead:
-a gradient-boosted tree model ("LightGBM, 200 trees, 31 leaves, trained on the same features")
-and "the same model run through ONNX Runtime if it converts". Every system here scores the
-candidates `lightrank bench serving` uses (`serving.load_candidates`), at the same request
+One of the goals in `docs/performance.md` is that the light ranker be faster than the two things
+a team would use instead: a gradient-boosted tree model (LightGBM, 200 trees, 31 leaves, trained
+on the same features) and the same model run through ONNX Runtime, if it converts. Every system
+here scores the candidates `lightrank-bench serving` uses (`serving.load_candidates`), at the same request
 sizes, in the same process per thread setting, timed with the same `time_requests`:
 
 - DeepNorm, TensorFlow `serving_default`: serialized candidates in, as `bench serving`.
 - DeepNorm, TensorFlow `serving_transformed`: already-transformed tensors (`continuous`,
   `ids`, `row_lengths`) in, the reference for ONNX Runtime on the same inputs.
 - DeepNorm, ONNX Runtime (`onnx_model`): `serving_transformed` converted by tf2onnx, on the
-  same tensors (the issue's reference figure); and end to end, after the serving featurisation.
+  same tensors (the goal's reference figure); and end to end, after the serving featurisation.
 - LightGBM (`gbdt`), trained once on the Transform's `continuous` of the same data with the
-  model task's label: from an in-memory array (the issue's reference figure) and end to end.
+  model task's label: from an in-memory array (the goal's reference figure) and end to end.
 - The serving featurisation alone: end to end is about it plus the in-memory row.
 
 "End to end" starts from the serialized request and featurises it as the export serves it
@@ -276,7 +276,7 @@ def comparators_table(results: Sequence[ComparatorsResult], command: Sequence[st
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Worker entry point: sizes TF's thread pools before TF runs anything, times, prints JSON."""
-    parser = argparse.ArgumentParser(description="one thread setting of `lightrank bench comparators`")
+    parser = argparse.ArgumentParser(description="one thread setting of `lightrank-bench comparators`")
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--workdir", required=True)

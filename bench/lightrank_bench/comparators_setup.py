@@ -1,4 +1,4 @@
-"""What `lightrank bench comparators` does once, before timing: LightGBM and the ONNX model.
+"""What `lightrank-bench comparators` does once, before timing: LightGBM and the ONNX model.
 
 `prepare_comparators` trains LightGBM (`gbdt`) on the Transform's `continuous` of the candidates
 the requests hold, with the model task's label, and converts `serving_transformed` to ONNX
@@ -152,7 +152,7 @@ def prepare_comparators(
     import tensorflow as tf
 
     from lightrank.models.export import load_settings
-    from lightrank.models.preprocessing import CONTINUOUS
+    from lightrank.models.features import CONTINUOUS
     from lightrank_bench.featurizer import featurizer
     from lightrank_bench.gbdt import DEFAULT_LEAVES, DEFAULT_TREES, continuous_matrix, train_lightgbm
     from lightrank_bench.onnx_model import convert_to_onnx

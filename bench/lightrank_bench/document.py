@@ -1,4 +1,4 @@
-"""Assembles `BENCHMARKS.md` from the tables the `lightrank bench` commands wrote (`make bench`).
+"""Assembles `BENCHMARKS.md` from the tables the `lightrank-bench` commands wrote (`make bench`).
 
 Each benchmark appends its own Markdown table (with machine, packages and exact command) to
 a part file; this module puts the parts in a fixed order under one heading each, with a short
@@ -50,7 +50,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "scored on the same eval split (held-out requests). The Keras models stop early on that eval "
         "split, as the Trainer does, which flatters them slightly; LightGBM has a fixed size and "
         "sees only the continuous features. AUC here is exact (scikit-learn). The Evaluator's AUC "
-        "is the original's (`tf.metrics.auc` with 200 evenly spaced thresholds, spec 4.1), which "
+        "is the original's (`tf.metrics.auc` with 200 evenly spaced thresholds), which "
         "lumps together the many predictions near the 1.3% base rate and reads lower (0.807 against "
         "an exact 0.820 for the same sample model and split when this was written).",
     ),
@@ -137,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         write_atomically(args.out, assemble(args.parts_dir))
     except FileNotFoundError as error:
-        print(f"lightrank bench: error: {error}", file=sys.stderr)
+        print(f"lightrank-bench: error: {error}", file=sys.stderr)
         return 2
     print(f"Wrote {args.out}")
     return 0

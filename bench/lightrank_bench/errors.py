@@ -1,4 +1,4 @@
-"""The one error class of `lightrank bench` a user can fix from its message alone."""
+"""The one error class of `lightrank-bench` a user can fix from its message alone."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ def featurizer(loaded: Any, source: str | None = None) -> Featurizer:
     """
     import tensorflow as tf
 
-    from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS
+    from lightrank.models.features import CONTINUOUS, SPARSE_IDS
 
     source = source or (SERVING_FEATURES if SERVING_FEATURES in loaded.signatures else TFT_LAYER)
     if source == SERVING_FEATURES:

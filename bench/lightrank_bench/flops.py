@@ -1,6 +1,6 @@
 """Floating-point operations per candidate of a light-ranker Keras model, from its weight shapes.
 
-The cost of one candidate is what the hardware ceiling is measured against (issue 7): a
+The cost of one candidate is what the hardware ceiling is measured against (`docs/performance.md`): a
 matrix-multiply GFLOP/s figure divided by this count is the most candidates per second
 the model could score. What is counted:
 

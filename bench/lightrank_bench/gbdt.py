@@ -1,13 +1,14 @@
 """The LightGBM comparator: a gradient-boosted tree model on the Transform's continuous features.
 
-Issue 7 asks for LightGBM "(200 trees, 31 leaves, trained on the same features)" next to our
-model, for speed (`comparators`) and quality. LightGBM sees only the Transform's `continuous`
-`[B, G]` matrix, not `sparse_ids`: those are hashed into `2**input_size_bits` (2^18) buckets,
-i.e. a 262,144-wide one-hot with a few ones per row. Trees split on one column at a time, so
-each of those columns is a split on one rare id; 31-leaf trees would spend their few splits on
-the handful of frequent ids and ignore the rest, and the sparse-to-dense conversion alone would
-dominate prediction time. Continuous-only is the usual way a GBDT light ranker is built, and it
-keeps the comparison about scoring cost, not about how a tree library copes with hashed ids.
+The goals in `docs/performance.md` set LightGBM (200 trees, 31 leaves, trained on the same
+features) next to our model, for speed (`comparators`) and quality. LightGBM sees only the
+Transform's `continuous` `[B, G]` matrix, not `sparse_ids`: those are hashed into
+`2**input_size_bits` (2^18) buckets, i.e. a 262,144-wide one-hot with a few ones per row.
+Trees split on one column at a time, so each of those columns is a split on one rare id;
+31-leaf trees would spend their few splits on the handful of frequent ids and ignore the rest,
+and the sparse-to-dense conversion alone would dominate prediction time. Continuous-only is the
+usual way a GBDT light ranker is built, and it keeps the comparison about scoring cost, not
+about how a tree library copes with hashed ids.
 
 The Transform writes an absent value as the spec's missing marker (-1.23456789); LightGBM
 handles missing values natively when they are NaN (each split learns which side NaN goes to),
@@ -25,7 +26,7 @@ from lightrank_bench.errors import BenchInputError
 if TYPE_CHECKING:
     import lightgbm
 
-#: Issue 7's LightGBM: 200 trees of 31 leaves.
+#: The LightGBM of `docs/performance.md`'s goals: 200 trees of 31 leaves.
 DEFAULT_TREES = 200
 DEFAULT_LEAVES = 31
 
@@ -76,7 +77,7 @@ def train_lightgbm(
 
     `deterministic=True` with `force_row_wise=True` and a fixed `seed` make the same inputs give
     the same trees whatever the thread count, so a quality or speed table can be regenerated.
-    No early stopping and no validation set: the issue fixes the model's size (trees, leaves),
+    No early stopping and no validation set: the goal fixes the model's size (trees, leaves),
     which is what the speed comparison needs.
 
     Args:

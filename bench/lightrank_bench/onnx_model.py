@@ -1,6 +1,7 @@
 """Our exported model in ONNX Runtime: `serving_transformed` converted by tf2onnx, checked, and served.
 
-Issue 7 asks for "the same model run through ONNX Runtime if it converts". The SavedModel's
+The goals in `docs/performance.md` compare the same model run through ONNX Runtime, if it
+converts. The SavedModel's
 `serving_transformed` signature (already-transformed `continuous`, `ids`, `row_lengths` in,
 `prediction` out) is the part another runtime can run: parsing `tf.Example`s and hashing
 strings have no ONNX equivalent worth timing. `convert_to_onnx` converts it and compares ONNX
@@ -86,7 +87,7 @@ def convert_to_onnx(loaded: Any, inputs: Sequence[np.ndarray], path: str) -> tup
     """Converts `serving_transformed` with tf2onnx and checks ONNX Runtime's predictions against it.
 
     Never raises for a model that does not convert: the reason is the result, because "does it
-    convert" is one of the questions the issue asks.
+    convert" is one of the questions `docs/performance.md` asks.
 
     Args:
         loaded: The loaded SavedModel.

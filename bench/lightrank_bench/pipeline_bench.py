@@ -121,7 +121,7 @@ def component_rows(record: RunRecord, windows: dict[str, Window]) -> tuple[Compo
 
 
 def run_pipeline_bench(
-    config_path: str, root: str, requests: int, seed: int, console: TextIO
+    config_path: str, root: str, requests: int, seed: int, console: TextIO, overrides: Sequence[str] = ()
 ) -> PipelineBenchResult:
     """Generates (or reuses) the data, runs the pipeline and measures every component.
 
@@ -132,6 +132,7 @@ def run_pipeline_bench(
         requests: Sample requests to generate (430 is the sample: 100,374 candidates).
         seed: Sample data seed.
         console: Where progress lines go.
+        overrides: `KEY=VALUE` overrides of the config, as `lightrank run --set`.
 
     Raises:
         PipelineBenchError: If `requests`, `seed` or `root` is unusable.
@@ -140,7 +141,7 @@ def run_pipeline_bench(
     """
     check_arguments(root, requests, seed)
     process_start_mib = _rss_or_none()
-    config = bench_config(config_path, root)
+    config = bench_config(config_path, root, overrides)
     prepare_root(root)
     from lightrank.pipeline.local_runner import run_local  # TensorFlow and TFX
 

@@ -1,4 +1,4 @@
-"""The directory `lightrank bench pipeline` works in: its data, its config, its previous outputs.
+"""The directory `lightrank-bench pipeline` works in: its data, its config, its previous outputs.
 
 Generating a million candidates takes minutes, so the data is kept in `<root>/data` with a
 manifest of what it is (`<root>/data.json`: beside the data, since the pipeline reads every
@@ -10,10 +10,10 @@ directory is only used if it is new, empty or marked as the benchmark's own: a m
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from lightrank_bench.errors import BenchInputError
@@ -31,7 +31,7 @@ RUN_OUTPUTS = ("pipeline", "serving", "metadata.db")
 
 
 class PipelineBenchError(BenchInputError):
-    """A `lightrank bench pipeline` argument (requests, seed, root directory) is unusable."""
+    """A `lightrank-bench pipeline` argument (requests, seed, root directory) is unusable."""
 
 
 def default_root(requests: int) -> str:
@@ -55,7 +55,7 @@ def check_arguments(root: str, requests: int, seed: int) -> None:
         raise PipelineBenchError(f"--root {root} is a file: expected a directory for the benchmark")
     if os.path.isdir(root) and os.listdir(root) and not os.path.isfile(os.path.join(root, MARKER_FILE)):
         raise PipelineBenchError(
-            f"--root {root} is not empty and not a `lightrank bench pipeline` directory (no {MARKER_FILE}): "
+            f"--root {root} is not empty and not a `lightrank-bench pipeline` directory (no {MARKER_FILE}): "
             "pass a new or empty directory, since each run replaces pipeline/, serving/ and metadata.db in it"
         )
 
@@ -67,7 +67,7 @@ def prepare_root(root: str) -> None:
     """
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, MARKER_FILE), "w") as f:
-        f.write("lightrank bench pipeline: pipeline/, serving/ and metadata.db are replaced by every run\n")
+        f.write("lightrank-bench pipeline: pipeline/, serving/ and metadata.db are replaced by every run\n")
     for name in RUN_OUTPUTS:
         path = os.path.join(root, name)
         if os.path.isdir(path):
@@ -107,17 +107,24 @@ def prepare_data(root: str, requests: int, seed: int, console: TextIO) -> tuple[
     return summary.candidates, False
 
 
-def bench_config(config_path: str, root: str) -> PipelineConfig:
-    """The config at `config_path` with data, outputs and ML Metadata (SQLite) in `root`, cache off."""
+def bench_config(config_path: str, root: str, overrides: Sequence[str] = ()) -> PipelineConfig:
+    """The config at `config_path` plus `overrides`, with data, outputs and ML Metadata in `root`.
+
+    ML Metadata is a SQLite file; the cache is off, so every component really runs.
+
+    Raises:
+        ConfigError: If the config or an override is invalid.
+    """
     from lightrank.pipeline.config import MetadataConfig, load_config
 
-    config = load_config(config_path)
+    config = load_config(config_path, list(overrides))
     root = os.path.abspath(root)
-    return dataclasses.replace(
-        config,
-        root=os.path.join(root, "pipeline"),
-        serving_dir=os.path.join(root, "serving"),
-        data=dataclasses.replace(config.data, path=os.path.join(root, "data")),
-        metadata=MetadataConfig(sqlite=os.path.join(root, "metadata.db")),
-        enable_cache=False,
+    return config.model_copy(
+        update={
+            "root": os.path.join(root, "pipeline"),
+            "serving_dir": os.path.join(root, "serving"),
+            "data": config.data.model_copy(update={"path": os.path.join(root, "data")}),
+            "metadata": MetadataConfig(sqlite=os.path.join(root, "metadata.db")),
+            "enable_cache": False,
+        }
     )

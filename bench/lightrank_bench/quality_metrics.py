@@ -31,8 +31,8 @@ class QualityMetrics:
         auc: ROC AUC of the scores against `label != 0` (NaN if one class only).
         rce: Relative cross entropy in percent (`lightrank.models.metrics.formulas.rce`).
         recall_50_3: Mean over requests of the heavy top 3 found in the light top 50.
-        recall_100_3: Same for the heavy top 3 in the light top 100: the issue's headline
-            comparison of the presets.
+        recall_100_3: Same for the heavy top 3 in the light top 100: the headline
+            comparison of the presets (`docs/performance.md`).
         recall_100_10: Same for the heavy top 10 in the light top 100.
         cgr_100_10: Mean cumulative gain ratio at light 100, heavy 10.
     """

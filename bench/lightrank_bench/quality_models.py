@@ -68,7 +68,7 @@ def read_split(
     files: str, transform_output: tft.TFTransformOutput, subject: ModelUnderTest, with_continuous: bool
 ) -> Split:
     """Reads the labels, heavy scores, request keys, `meta.weight` and, if asked, `continuous`."""
-    from lightrank.models.preprocessing import CONTINUOUS
+    from lightrank.models.features import CONTINUOUS
 
     features = subject.features
     keys = [features.heavy_score, features.request_key, *([CONTINUOUS] if with_continuous else [])]

@@ -172,7 +172,7 @@ def exported_model_flops(model_dir: str, ids_per_row: float) -> float:
     from lightrank_bench.flops import count_flops
 
     settings, feature_list = load_settings(model_dir)
-    config = DeepNormConfig.from_dict(settings["deepnorm"])
+    config = DeepNormConfig.model_validate(settings["deepnorm"])
     if settings["kind"] == "logistic":
         model = logistic_regression(len(feature_list), config.input_size_bits, config.missing_value)
     else:
@@ -247,7 +247,7 @@ def run_serving(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Worker entry point: sizes the thread pools before TF runs anything, measures, prints JSON."""
-    parser = argparse.ArgumentParser(description="one thread setting of `lightrank bench serving`")
+    parser = argparse.ArgumentParser(description="one thread setting of `lightrank-bench serving`")
     parser.add_argument("--model", required=True)
     parser.add_argument("--data", required=True)
     parser.add_argument("--seconds", type=float, required=True)

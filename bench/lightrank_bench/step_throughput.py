@@ -23,7 +23,8 @@ import numpy as np
 import tensorflow as tf
 
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
-from lightrank.models.deepnorm.model import CONTINUOUS, SPARSE_IDS, deepnorm_light_ranker
+from lightrank.models.deepnorm.model import deepnorm_light_ranker
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS
 from lightrank.models.training.loop import make_optimizer, make_train_step, select_trainable_variables
 
 

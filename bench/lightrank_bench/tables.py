@@ -1,7 +1,7 @@
 """Markdown tables of benchmark results, each with the machine, package versions and command.
 
 A throughput figure means nothing without the hardware and software it was measured on and
-a way to reproduce it, so every table `lightrank bench` prints opens with those.
+a way to reproduce it, so every table `lightrank-bench` prints opens with those.
 """
 
 from __future__ import annotations

@@ -174,12 +174,13 @@ def training_throughput(
             [train_files], transform_output, repeat=True, shuffle=True, seed=0, **dataset_args
         )
         eval_ds = make_dataset([train_files], transform_output, repeat=False, shuffle=False, **dataset_args)
-        settings = dataclasses.replace(
-            subject.training,
-            max_steps=warmup_steps + steps,
-            eval_every_steps=warmup_steps,
-            early_stop_patience=None,
-            seed=0,
+        settings = subject.training.model_copy(
+            update={
+                "max_steps": warmup_steps + steps,
+                "eval_every_steps": warmup_steps,
+                "early_stop_patience": None,
+                "seed": 0,
+            }
         )
         with tempfile.TemporaryDirectory() as log_dir:
             train(model, train_ds, eval_ds.take(1), settings, subject.deepnorm, log_dir=log_dir)

@@ -5,16 +5,13 @@ No speed is asserted: the numbers only have to be present, positive and consiste
 
 from __future__ import annotations
 
-import argparse
 import types
 
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_bench_smoke import tiny  # noqa: F401  (the module-scoped tiny model)
 
 from lightrank.pipeline.config import SAMPLE_CONFIG
-from lightrank_bench.cli import register
 from lightrank_bench.comparators import (
     FEATURIZATIONS,
     LIGHTGBM,
@@ -46,7 +43,7 @@ LABEL = "label.top3"
 
 
 @pytest.fixture(scope="module")
-def loaded(tiny):  # noqa: F811
+def loaded(tiny):
     """The tiny exported model, loaded once for the tests that call its signatures in this process."""
     return tf.saved_model.load(tiny["model"])
 
@@ -91,7 +88,7 @@ def test_train_lightgbm_is_deterministic_and_separates_a_separable_set():
         train_lightgbm(features, labels[:10], trees=2)
 
 
-def test_records_are_the_serving_candidates_with_their_labels(tiny):  # noqa: F811
+def test_records_are_the_serving_candidates_with_their_labels(tiny):
     labeled = read_records(tiny["data"], 350)
     served = load_candidates(tiny["data"], 350)
     assert len(labeled) == 350 and labeled[300] == labeled[0]
@@ -104,7 +101,7 @@ def test_records_are_the_serving_candidates_with_their_labels(tiny):  # noqa: F8
         assert example == tf.train.Example.FromString(request)
 
 
-def test_both_featurisations_give_serving_transformed_the_predictions_of_serving_default(tiny, loaded):  # noqa: F811
+def test_both_featurisations_give_serving_transformed_the_predictions_of_serving_default(tiny, loaded):
     request = tf.constant(load_candidates(tiny["data"], 40))
     current = featurizer(loaded)
     assert current.source == SERVING_FEATURES  # the tiny export is current: it has the signature
@@ -135,7 +132,7 @@ def test_both_featurisations_give_serving_transformed_the_predictions_of_serving
         featurizer(loaded, "parse_only")
 
 
-def test_onnx_conversion_keeps_infinite_inputs_finite_as_tensorflow_does(tiny, loaded, tmp_path):  # noqa: F811
+def test_onnx_conversion_keeps_infinite_inputs_finite_as_tensorflow_does(tiny, loaded, tmp_path):
     inputs = [
         value.numpy()
         for value in featurizer(loaded).featurize(tf.constant(load_candidates(tiny["data"], 30)))
@@ -153,7 +150,7 @@ def test_prediction_difference_treats_nan_as_a_mismatch_unless_both_are_nan():
     assert prediction_difference(np.array([np.nan, 0.1]), np.array([0.2, 0.1])) == np.inf
 
 
-def test_comparators_run_every_system_and_onnx_matches_tensorflow(tiny):  # noqa: F811
+def test_comparators_run_every_system_and_onnx_matches_tensorflow(tiny):
     results = run_comparators(tiny["model"], tiny["data"], LABEL, [10, 50], 0.01, [1], train_candidates=300)
     [result] = results
     setup = result.setup
@@ -173,9 +170,9 @@ def test_comparators_run_every_system_and_onnx_matches_tensorflow(tiny):  # noqa
     assert "DeepNorm, serving featurisation (`serving_features`), then ONNX Runtime" in dict(names)
     for row in result.rows:
         assert row.requests >= 5 and row.candidates_per_sec > 0 and 0 < row.p50_ms <= row.p99_ms
-    command = ["lightrank", "bench", "comparators", "--model", tiny["model"]]
+    command = ["lightrank-bench", "comparators", "--model", tiny["model"]]
     table = comparators_table(results, command)
-    assert f"`lightrank bench comparators --model {tiny['model']}`" in table
+    assert f"`lightrank-bench comparators --model {tiny['model']}`" in table
     assert "lightgbm 4." in table and "onnxruntime 1." in table and "tf2onnx 1." in table
     assert "- End-to-end rows featurise with the export's `serving_features` signature" in table
     for row in result.rows:
@@ -185,7 +182,7 @@ def test_comparators_run_every_system_and_onnx_matches_tensorflow(tiny):  # noqa
         )
 
 
-def test_a_worker_featurises_as_told_and_names_the_rows_after_it(tiny, tmp_path):  # noqa: F811
+def test_a_worker_featurises_as_told_and_names_the_rows_after_it(tiny, tmp_path):
     # A booster and no ONNX file: the worker times every system but the two ONNX Runtime ones.
     rng = np.random.default_rng(0)
     features = rng.normal(size=(50, 2)).astype(np.float32)
@@ -213,7 +210,7 @@ def test_table_shows_ratios_to_serving_default_a_failed_conversion_and_the_fallb
         ComparatorRow(LIGHTGBM, "`continuous` array", 100, 10, 125_000.0, 0.8, 1.0),
     )
     reason = "did not convert: tf2onnx: ValueError: unsupported op SparseSegmentSum"
-    table = comparators_table([ComparatorsResult(0, _setup(reason), rows)], ["lightrank", "bench"])
+    table = comparators_table([ComparatorsResult(0, _setup(reason), rows)], ["lightrank-bench"])
     assert "| all cores | 100 | LightGBM | `continuous` array | 125,000 | 0.80 | 1.00 | 2.50x |" in table
     assert "| 50,000 | 2.00 | 3.00 | 1.00x |" in table
     assert f"opset 17): {reason}" in table
@@ -224,7 +221,7 @@ def test_table_shows_ratios_to_serving_default_a_failed_conversion_and_the_fallb
     assert "this export has no `serving_features` signature" in table
 
 
-def test_bad_labels_are_user_errors(tiny):  # noqa: F811
+def test_bad_labels_are_user_errors(tiny):
     with pytest.raises(BenchInputError, match=r"label 'label\.nope' is not an output.*\['continuous'"):
         training_labels({"continuous": np.zeros([3, 2]), LABEL: np.zeros([3, 1])}, "label.nope", 3, "d/")
     with pytest.raises(BenchInputError, match=r"1 distinct value\(s\) in 3 candidates of d/"):
@@ -232,11 +229,3 @@ def test_bad_labels_are_user_errors(tiny):  # noqa: F811
     np.testing.assert_array_equal(training_labels({LABEL: np.array([[1], [0]])}, LABEL, 2, "d/"), [1.0, 0.0])
     # The tiny model's task is in the sample feature spec, under the sample's column name.
     assert task_label(tiny["model"], SAMPLE_CONFIG) == "meta.ranking.is_top3"
-
-
-def test_register_adds_the_comparators_benchmark_to_the_cli():
-    parser = argparse.ArgumentParser(prog="lightrank")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bench", "comparators", "--model", "m", "--seconds", "0.5"])
-    assert args.batch_sizes == [100, 1_000, 5_000] and args.threads == [1, 0] and args.seconds == 0.5
-    assert args.label is None and args.config == SAMPLE_CONFIG and callable(args.handler)

@@ -1,4 +1,4 @@
-"""`lightrank bench pipeline`: memory windows, the benchmark directory, the ML Metadata join, the table.
+"""`lightrank-bench pipeline`: memory windows, the benchmark directory, the ML Metadata join, the table.
 
 The real pipeline run the benchmark reads back is tested in `tests/e2e/test_bench_pipeline_e2e.py`
 (on the e2e suite's shared run); nothing here starts a pipeline.
@@ -6,7 +6,6 @@ The real pipeline run the benchmark reads back is tested in `tests/e2e/test_benc
 
 from __future__ import annotations
 
-import argparse
 import io
 import logging
 import os
@@ -20,7 +19,6 @@ import pytest
 from lightrank.pipeline.config import SAMPLE_CONFIG
 from lightrank.pipeline.metadata.runs import ComponentRun, RunRecord
 from lightrank_bench import memory
-from lightrank_bench.cli import register
 from lightrank_bench.errors import BenchInputError
 from lightrank_bench.memory import ComponentPeaks, PeakMeter, Window, parse_status
 from lightrank_bench.pipeline_bench import ComponentRow, PipelineBenchResult, component_rows, pipeline_table
@@ -152,8 +150,8 @@ def _result(**changes: object) -> PipelineBenchResult:
 
 
 def test_table_has_one_row_per_component_and_the_whole_run():
-    table = pipeline_table(_result(), ["lightrank", "bench", "pipeline", "--requests", "4300"])
-    assert "- Command: `lightrank bench pipeline --requests 4300`" in table
+    table = pipeline_table(_result(), ["lightrank-bench", "pipeline", "--requests", "4300"])
+    assert "- Command: `lightrank-bench pipeline --requests 4300`" in table
     assert (
         "- Data: 1,002,345 candidates of 4,300 requests (`lightrank data generate`, seed 0; reused)" in table
     )
@@ -242,14 +240,5 @@ def test_config_points_everything_into_the_bench_directory(tmp_path):
     assert config.data.path == str(tmp_path / "data")
     assert config.metadata.sqlite == str(tmp_path / "metadata.db") and config.metadata.mysql is None
     assert config.enable_cache is False and config.name == "lightrank-sample"
-
-
-def test_cli_checks_arguments_before_creating_anything(tmp_path):
-    parser = argparse.ArgumentParser(prog="lightrank")
-    register(parser.add_subparsers(dest="command", required=True))
-    root = tmp_path / "bench"
-    args = parser.parse_args(["bench", "pipeline", "--requests", "0", "--root", str(root)])
-    assert args.seed == 0 and args.config == SAMPLE_CONFIG
-    with pytest.raises(PipelineBenchError, match="--requests=0"):
-        args.handler(args)
-    assert not root.exists()
+    overridden = bench_config(SAMPLE_CONFIG, str(tmp_path), ["model.training.max_steps=7", "root=elsewhere"])
+    assert overridden.model.training.max_steps == 7 and overridden.root == config.root  # root is the bench's

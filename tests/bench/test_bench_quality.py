@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 
 import numpy as np
 import pytest
 import tensorflow_transform as tft
-from test_bench_smoke import BITS, DEEPNORM, FEATURES, SPEC, _row, _write_gz
+from bench_tiny import BITS, DEEPNORM, FEATURES, SPEC, write_gz
+from bench_tiny import row as candidate
 from tiny_transform import transformed_records, write_transform_graph
 
 from lightrank.models.deepnorm.config import TrainingConfig
 from lightrank.pipeline.config import SAMPLE_CONFIG
-from lightrank_bench.cli import register
 from lightrank_bench.quality import (
     MODELS,
     QualityRow,
@@ -137,15 +136,15 @@ def test_a_malformed_variant_is_rejected_naming_it(text):
 def splits(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A Transform output in TFX's layout: 10 train requests and 5 eval requests of 20 candidates."""
     rng = np.random.default_rng(0)
-    rows = [_row(rng, i) for i in range(300)]
+    rows = [candidate(rng, i) for i in range(300)]
     transform = tmp_path_factory.mktemp("quality") / "Transform"
     transform_output = write_transform_graph(
         rows, SPEC, FEATURES, BITS, str(transform / "transform_graph" / "4")
     )
     records = transformed_records(rows, SPEC, transform_output)
     examples = transform / "transformed_examples" / "4"
-    _write_gz(str(examples / "Split-train" / "part-0.gz"), records[:200])
-    _write_gz(str(examples / "Split-eval" / "part-0.gz"), records[200:])
+    write_gz(str(examples / "Split-train" / "part-0.gz"), records[:200])
+    write_gz(str(examples / "Split-eval" / "part-0.gz"), records[200:])
     return str(transform)
 
 
@@ -179,7 +178,7 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
     assert by_model["random"].train_seconds == 0.0 and by_model["logistic"].train_seconds > 0.0
     assert by_model["sgd variant"].training.startswith("3 steps (max_steps")
 
-    table = quality_table(rows, ["lightrank", "bench", "quality", "--transform", splits])
+    table = quality_table(rows, ["lightrank-bench", "quality", "--transform", splits])
     lines = table.splitlines()
     assert "100 candidates of 5 requests" in table and "lightgbm " in table and "scikit-learn " in table
     assert sum(line.startswith("| ") and "---" not in line for line in lines) == 2 + len(MODELS)
@@ -198,17 +197,6 @@ def test_rows_from_different_splits_cannot_share_a_table():
 def test_a_transform_output_without_an_eval_split_is_a_user_error(tmp_path):
     for kind in ("transform_graph", "transformed_examples/2/Split-train"):
         os.makedirs(tmp_path / kind.replace("transform_graph", "transform_graph/2"))
-    _write_gz(str(tmp_path / "transformed_examples" / "2" / "Split-train" / "part-0.gz"), [b"x"])
+    write_gz(str(tmp_path / "transformed_examples" / "2" / "Split-train" / "part-0.gz"), [b"x"])
     with pytest.raises(TransformOutputError, match="Split-eval"):
         locate_splits(str(tmp_path))
-
-
-def test_register_adds_the_quality_benchmark():
-    parser = argparse.ArgumentParser(prog="lightrank")
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["bench", "quality", "--transform", "t", "--set", "model.training.max_steps=5"])
-    assert (
-        args.models == list(MODELS) and args.set == ["model.training.max_steps=5"] and callable(args.handler)
-    )
-    with pytest.raises(SystemExit):
-        parser.parse_args(["bench", "quality", "--transform", "t", "--models", "xgboost"])

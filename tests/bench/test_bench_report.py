@@ -15,12 +15,12 @@ RESULT = ServingResult(threads=1, matmul_gflops=100.0, flops_per_candidate=200_0
 
 
 def test_serving_table_derives_the_time_after_parsing_and_labels_thread_settings():
-    table = serving_table([RESULT, dataclasses.replace(RESULT, threads=0)], ["lightrank", "bench", "serving"])
+    table = serving_table([RESULT, dataclasses.replace(RESULT, threads=0)], ["lightrank-bench", "serving"])
     # 1/100k - 1/400k = 7.5 us per candidate after parsing -> 133,333 candidates/s.
     assert "| 1 thread | 1,000 | 100,000 | 9.50 | 12.25 | 400,000 | 25% | 133,333 | 20.0% |" in table
     assert "| all cores | 1,000 |" in table
     assert "ceiling 500,000 candidates/s" in table and "200.0 kFLOP/candidate" in table
-    assert "- Command: `lightrank bench serving`" in table
+    assert "- Command: `lightrank-bench serving`" in table
     assert "peak RSS" not in table  # not measured: not printed
     measured = serving_table([dataclasses.replace(RESULT, peak_rss_mib=1234.4)], ["lightrank"])
     assert "serving process peak RSS 1,234 MiB" in measured
@@ -38,6 +38,6 @@ def test_serving_result_survives_the_workers_json_round_trip():
 
 def test_training_table_has_one_row_per_batch_size():
     table = training_table([TrainingRow(32, 200, 12_000.0, 2.67), TrainingRow(1_024, 200, 50_000.0, 20.48)],
-                           ["lightrank", "bench", "training", "--transform", "a dir"])  # fmt: skip
+                           ["lightrank-bench", "training", "--transform", "a dir"])  # fmt: skip
     assert "| 32 | 200 | 12,000 | 2.67 |" in table and "| 1,024 | 200 | 50,000 | 20.48 |" in table
-    assert "`lightrank bench training --transform 'a dir'`" in table
+    assert "`lightrank-bench training --transform 'a dir'`" in table

@@ -1,87 +1,25 @@
-"""Each benchmark runs end to end for about a second on a tiny exported model and Transform output.
+"""Each benchmark's measurement runs for about a second on a tiny exported model and Transform output.
 
 No speed is asserted: the numbers only have to be present, positive and consistent.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 
-import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from tiny_transform import RAW_SPEC, serialize_example, transformed_records, write_transform_graph
+from bench_tiny import DEEPNORM, FEATURES, SPEC
 
-from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
-from lightrank.models.deepnorm.model import deepnorm_light_ranker
-from lightrank.models.export import export_serving_model
-from lightrank.models.features import ResolvedFeatures
-from lightrank.models.preprocessing import CONTINUOUS, SPARSE_IDS, serving_parse_spec
-from lightrank_bench.cli import register, resolve_serving_model
+from lightrank.models.deepnorm.config import TrainingConfig
+from lightrank.models.preprocessing import serving_parse_spec
+from lightrank_bench.cli import resolve_serving_model
 from lightrank_bench.errors import BenchInputError
 from lightrank_bench.serving import load_candidates, run_serving
 from lightrank_bench.serving_spec import serving_feature_spec
 from lightrank_bench.tables import serving_table, training_table
 from lightrank_bench.training import ModelUnderTest, locate_transform_output, training_throughput
-
-BITS = 8
-FEATURES = ResolvedFeatures(
-    continuous=("u.age", "c.likes"),
-    sparse=("c.source", "u.id"),
-    int_sparse=("u.id",),
-    request_key="meta.key",
-    example_weight="meta.weight",
-    heavy_score="meta.score",
-    labels={"HeavyRankPosition": "label.top3"},
-    missing_value=-1.23456789,
-    slice_buckets={},
-)
-SPEC = {name: spec for name, spec in RAW_SPEC.items() if name != "u.opens"}
-DEEPNORM = DeepNormConfig(input_size_bits=BITS, sparse_embedding_size=4, dense_embedding_size=8)
-
-
-def _row(rng: np.random.Generator, i: int) -> dict[str, object]:
-    return {
-        "u.age": [float(rng.gamma(2.0, 100.0))],
-        "c.likes": [float(rng.poisson(20))] if i % 4 else [],
-        "c.source": [rng.choice([b"in", b"oon", b"topic"])],
-        "u.id": [int(rng.integers(1, 10**9)), int(rng.integers(1, 10**9))][: 1 + i % 2],
-        "meta.key": i // 20,
-        "meta.weight": float(i % 20),
-        "meta.score": float(rng.uniform()),
-        "label.top3": int(i % 20 < 3),
-    }
-
-
-def _write_gz(path: str, records: list[bytes]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-        for record in records:
-            writer.write(record)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Raw candidates (with labels), a Transform output in TFX's layout and an exported model."""
-    rng = np.random.default_rng(0)
-    rows = [_row(rng, i) for i in range(300)]
-    work = tmp_path_factory.mktemp("bench")
-    _write_gz(str(work / "data" / "part-00000.tfrecord.gz"), [serialize_example(row) for row in rows])
-    graph_dir = str(work / "Transform" / "transform_graph" / "3")
-    transform_output = write_transform_graph(rows, SPEC, FEATURES, BITS, graph_dir)
-
-    records = transformed_records(rows, SPEC, transform_output)
-    _write_gz(str(work / "Transform" / "transformed_examples" / "3" / "Split-train" / "part-0.gz"), records)
-
-    tf.keras.utils.set_random_seed(1)
-    model = deepnorm_light_ranker(DEEPNORM, len(FEATURES.continuous))
-    model_dir = str(work / "serving" / "1700000000")
-    settings = {"kind": "deepnorm", "task": "HeavyRankPosition", "deepnorm": DEEPNORM.to_dict()}
-    export_serving_model(model, transform_output, FEATURES, (CONTINUOUS, SPARSE_IDS), model_dir, settings)
-    return {"data": str(work / "data"), "transform": str(work / "Transform"), "model": model_dir,
-            "serving": str(work / "serving")}  # fmt: skip
 
 
 def test_serving_spec_is_read_back_from_the_exported_graph(tiny):
@@ -120,9 +58,9 @@ def test_serving_benchmark_runs_one_thread_in_a_subprocess(tiny):
         assert row.ceiling_fraction == pytest.approx(
             row.candidates_per_sec / result.ceiling_candidates_per_sec
         )
-    table = serving_table([result], ["lightrank", "bench", "serving"])
+    table = serving_table([result], ["lightrank-bench", "serving"])
     assert (
-        "`lightrank bench serving`" in table
+        "`lightrank-bench serving`" in table
         and "| 1 thread | 50 |" in table
         and "Packages: tensorflow" in table
     )
@@ -136,7 +74,7 @@ def test_training_benchmark_times_steady_state_steps(tiny):
     )
     assert [(row.batch_size, row.steps) for row in rows] == [(16, 20)]
     assert rows[0].examples_per_sec == pytest.approx(16 * 1000.0 / rows[0].ms_per_step)
-    assert "| 16 | 20 |" in training_table(rows, ["lightrank", "bench", "training"])
+    assert "| 16 | 20 |" in training_table(rows, ["lightrank-bench", "training"])
 
 
 def test_inputs_that_are_not_benchmark_inputs_are_user_errors(tiny, tmp_path):
@@ -145,14 +83,3 @@ def test_inputs_that_are_not_benchmark_inputs_are_user_errors(tiny, tmp_path):
         resolve_serving_model(str(tmp_path))
     with pytest.raises(BenchInputError, match="not a Transform output"):
         locate_transform_output(str(tmp_path))
-
-
-def test_register_adds_both_benchmarks_to_the_cli():
-    parser = argparse.ArgumentParser(prog="lightrank")
-    register(parser.add_subparsers(dest="command", required=True))
-    serving = parser.parse_args(["bench", "serving", "--model", "m"])
-    assert (
-        serving.batch_sizes == [100, 1_000, 5_000] and serving.threads == [1, 0] and callable(serving.handler)
-    )
-    training = parser.parse_args(["bench", "training", "--transform", "t", "--batch-sizes", "32"])
-    assert training.batch_sizes == [32] and training.steps == 200 and callable(training.handler)

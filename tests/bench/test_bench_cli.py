@@ -1,0 +1,207 @@
+"""`lightrank-bench`: every sub-command through `main` on the tiny inputs, and its user errors.
+
+Each run appends its table to an `--out` file that already holds a line, as `make bench` does,
+and is checked on the table's command line and rows. No speed is asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from lightrank.pipeline.commands.data import SAMPLE_DATA_DIR
+from lightrank.pipeline.config import SAMPLE_CONFIG
+from lightrank_bench import document
+from lightrank_bench.cli import build_parser, main
+from lightrank_bench.quality import MODELS
+from lightrank_bench.serving import SERVING_BATCH_SIZES
+from lightrank_bench.training import TRAINING_BATCH_SIZES
+
+#: A Keras budget of seconds for the training and quality runs.
+QUICK = ["--set", "model.training.max_steps=4", "--set", "model.training.eval_every_steps=2",
+         "--set", "model.training.batch_size=32"]  # fmt: skip
+
+
+def _out(tmp_path) -> str:
+    path = tmp_path / "part.md"
+    path.write_text("an earlier table\n")
+    return str(path)
+
+
+def _appended(out: str, printed: str) -> str:
+    """The table `main` appended to `out`: after the earlier line, exactly what it printed."""
+    with open(out) as f:
+        text = f.read()
+    assert text.startswith("an earlier table\n")
+    table = text[len("an earlier table\n") :]
+    assert table.strip() and table.strip() in printed
+    return table
+
+
+def _rows(table: str) -> list[list[str]]:
+    """The cells of the table's data rows (header and separator left out)."""
+    lines = [line for line in table.splitlines() if line.startswith("| ")]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
+
+
+def _one_line_error(capsys: pytest.CaptureFixture[str], *needles: str) -> str:
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("lightrank-bench: error: "), err
+    for needle in needles:
+        assert needle in lines[0]
+    return lines[0]
+
+
+def test_parser_defaults_are_makes_and_the_samples():
+    parser = build_parser()
+    serving = parser.parse_args(["serving", "--model", "m"])
+    assert serving.batch_sizes == list(SERVING_BATCH_SIZES) == [100, 1_000, 5_000]
+    assert (serving.threads, serving.seconds, serving.out) == ([1, 0], 3.0, None)
+    assert serving.data == SAMPLE_DATA_DIR
+    comparators = parser.parse_args(["comparators", "--model", "m", "--seconds", "0.5"])
+    assert comparators.seconds == 0.5 and comparators.label is None and comparators.config == SAMPLE_CONFIG
+    training = parser.parse_args(["training", "--transform", "t", "--batch-sizes", "32"])
+    assert training.batch_sizes == [32] and (training.steps, training.warmup_steps) == (200, 20)
+    assert parser.parse_args(["training", "--transform", "t"]).batch_sizes == list(TRAINING_BATCH_SIZES)
+    quality = parser.parse_args(["quality", "--transform", "t", "--set", "model.training.max_steps=5"])
+    assert quality.models == list(MODELS) and quality.set == ["model.training.max_steps=5"]
+    pipeline = parser.parse_args(["pipeline", "--requests", "5"])
+    assert (pipeline.seed, pipeline.root, pipeline.config, pipeline.set) == (0, None, SAMPLE_CONFIG, [])
+    for args in (serving, comparators, training, quality, pipeline):
+        assert args.handler.__name__ == f"_{args.command}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[], ["bench", "serving"], ["serving"], ["quality", "--transform", "t", "--models", "xgboost"],
+     ["serving", "--model", "m", "--batch-sizes", "ten"], ["pipeline", "--requests", "many"]],
+    ids=["no command", "old bench prefix", "no model", "unknown model", "batch not a number", "requests"],
+)  # fmt: skip
+def test_malformed_command_lines_exit_2_with_usage(argv, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "usage: lightrank-bench" in capsys.readouterr().err
+
+
+def test_serving_writes_its_table_and_the_document_takes_it(tiny, tmp_path, capsys):
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    out = _out(parts).replace("part.md", "serving.md")
+    os.rename(_out(parts), out)
+    argv = ["serving", "--model", tiny["serving"], "--data", tiny["data"], "--batch-sizes", "10", "30",
+            "--threads", "1", "--seconds", "0.2", "--out", out]  # fmt: skip
+    assert main(argv) == 0
+    table = _appended(out, capsys.readouterr().out)
+    assert f"- Command: `lightrank-bench serving --model {tiny['serving']} --data {tiny['data']}" in table
+    rows = _rows(table)
+    assert [row[:2] for row in rows] == [["1 thread", "10"], ["1 thread", "30"]]
+    assert all(len(row) == 9 and float(row[2].replace(",", "")) > 0 for row in rows)  # candidates/s
+
+    document_out = tmp_path / "BENCHMARKS.md"
+    assert document.main(["--parts-dir", str(parts), "--out", str(document_out)]) == 0
+    text = document_out.read_text()
+    assert "## Serving throughput" in text and table.strip() in text and "## Training throughput" not in text
+
+
+@pytest.mark.e2e
+def test_comparators_take_the_label_from_the_config_and_time_every_system(tiny, tmp_path, capsys):
+    out = _out(tmp_path)
+    argv = ["comparators", "--model", tiny["model"], "--data", tiny["data"], "--config", tiny["config"],
+            "--batch-sizes", "20", "--threads", "1", "--seconds", "0.05", "--out", out]  # fmt: skip
+    assert main(argv) == 0
+    table = _appended(out, capsys.readouterr().out)
+    assert f"--config {tiny['config']} --batch-sizes 20 --threads 1 --seconds 0.05`" in table
+    assert "`lightrank-bench comparators --model" in table and "label.top3" in table
+    systems = {row[2]: row for row in _rows(table)}
+    assert systems["LightGBM"][4] != "did not convert" and float(systems["LightGBM"][4].replace(",", "")) > 0
+    reference = next(row for name, row in systems.items() if "`serving_default`" in name)
+    assert reference[:2] == ["1 thread", "20"] and reference[-1] == "1.00x"
+
+
+def test_training_measures_each_batch_size_with_the_configs_model(tiny, tmp_path, capsys):
+    out = _out(tmp_path)
+    argv = ["training", "--transform", tiny["transform"], "--config", tiny["config"], *QUICK,
+            "--batch-sizes", "8", "16", "--steps", "4", "--warmup-steps", "2", "--out", out]  # fmt: skip
+    assert main(argv) == 0
+    table = _appended(out, capsys.readouterr().out)
+    assert "--set model.training.batch_size=32 --batch-sizes 8 16 --steps 4 --warmup-steps 2`" in table
+    rows = _rows(table)
+    assert [row[:2] for row in rows] == [["8", "4"], ["16", "4"]]
+    for batch, _, per_sec, ms in rows:
+        assert float(per_sec.replace(",", "")) == pytest.approx(int(batch) * 1000 / float(ms), rel=0.01)
+
+
+def test_quality_scores_the_chosen_models_and_variants_on_the_eval_split(tiny, tmp_path, capsys):
+    out = _out(tmp_path)
+    argv = ["quality", "--transform", tiny["transform"], "--config", tiny["config"], *QUICK,
+            "--models", "random", "deepnorm-default", "lightgbm",
+            "--variant", "sgd:model.training.optimizer=sgd", "--out", out]  # fmt: skip
+    assert main(argv) == 0
+    table = _appended(out, capsys.readouterr().out)
+    assert "--models random deepnorm-default lightgbm --variant sgd:model.training.optimizer=sgd`" in table
+    assert "- Eval split: 100 candidates of 5 requests" in table
+    rows = _rows(table)
+    assert [row[0] for row in rows] == ["deepnorm-default", "lightgbm", "random", "sgd"]  # MODELS order
+    assert rows[0][7].startswith("4 steps") and rows[3][7].startswith("4 steps")
+    assert all(0.0 <= float(row[1]) <= 1.0 for row in rows)  # AUC
+
+
+def test_pipeline_checks_its_arguments_before_writing_anything(tiny, tmp_path, capsys):
+    root = tmp_path / "bench"
+    assert main(["pipeline", "--requests", "0", "--root", str(root)]) == 2
+    _one_line_error(capsys, "--requests=0 is invalid")
+    assert main(["pipeline", "--requests", "3", "--root", str(root), "--set", "model.nope=1"]) == 2
+    _one_line_error(capsys, "model.nope")
+    assert not root.exists()
+    foreign = tmp_path / "runs"
+    (foreign / "pipeline").mkdir(parents=True)
+    assert main(["pipeline", "--requests", "3", "--root", str(foreign), "--seed", "-1"]) == 2
+    _one_line_error(capsys, "--seed=-1 is invalid")
+    assert main(["pipeline", "--requests", "3", "--root", str(foreign)]) == 2
+    _one_line_error(capsys, f"--root {foreign} is not empty")
+    assert os.listdir(foreign) == ["pipeline"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "needle"),
+    [
+        (["serving", "--model", "{missing}"], "is not an exported model"),
+        (["comparators", "--model", "{missing}", "--label", "label.top3"], "is not an exported model"),
+        (["serving", "--model", "{serving}", "--seconds", "0"], "--seconds=0.0 is invalid"),
+        (["comparators", "--model", "{serving}", "--seconds", "-1"], "--seconds=-1.0 is invalid"),
+        (["serving", "--model", "{serving}", "--batch-sizes", "0"], "--batch-sizes=[0] is invalid"),
+        (["serving", "--model", "{serving}", "--batch-sizes", "10", "-5"], "--batch-sizes=[10, -5] is"),
+        (["serving", "--model", "{serving}", "--threads", "-1"], "--threads=[-1] is invalid"),
+        (["serving", "--model", "{serving}", "--data", "{missing}"], "does not exist"),
+        (["training", "--transform", "{missing}"], "is not a Transform output"),
+        (["training", "--transform", "{transform}", "--batch-sizes", "0"], "--batch-sizes=[0] is invalid"),
+        (["training", "--transform", "{transform}", "--steps", "0"], "--steps=0"),
+        (["training", "--transform", "{transform}", "--config", "{missing}"], "{missing}"),
+        (["quality", "--transform", "{missing}"], "is not a Transform output"),
+        (["quality", "--transform", "{transform}", "--variant", "no colon"], "--variant: variant 'no colon'"),
+        (["quality", "--transform", "{transform}", "--set", "model.kind=xgboost"], "xgboost"),
+    ],
+)  # fmt: skip
+def test_bad_inputs_exit_2_with_one_line(tiny, tmp_path, capsys, argv, needle):
+    paths = {**tiny, "missing": str(tmp_path / "nothing-here")}
+    assert main([arg.format(**paths) for arg in argv]) == 2
+    _one_line_error(capsys, needle.format(**paths))
+    assert capsys.readouterr().out == ""
+
+
+def test_python_m_runs_the_same_command(tmp_path):
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    argv = [sys.executable, "-m", "lightrank_bench", "pipeline", "--requests", "0", "--root", str(tmp_path)]
+    result = subprocess.run(argv, capture_output=True, text=True, env=env)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "lightrank-bench: error: --requests=0 is invalid: expected a positive " \
+        "number of requests"  # fmt: skip
+    help_text = subprocess.run([sys.executable, "-m", "lightrank_bench", "--help"], capture_output=True,
+                               text=True, env=env, check=True).stdout  # fmt: skip
+    assert help_text.startswith("usage: lightrank-bench")
+    assert "{serving,comparators,training,quality,pipeline}" in help_text
