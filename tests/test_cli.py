@@ -1,13 +1,351 @@
-"""The command line: user errors end with one clear message and exit status 2."""
+"""`lightrank.cli`: the wiring of every sub-command, how `main` ends, and the commands' user errors.
+
+Each command's behaviour is tested next to its layer through `main`, as the console script
+runs it; `COMMAND_TESTS` names those tests, and a test here checks that every command has one.
+"""
 
 from __future__ import annotations
 
+import argparse
+import ast
+import importlib
 import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import tomli
 
-from lightrank.cli import main
+from lightrank import cli
+from lightrank.cli import build_parser, main
+from lightrank.errors import ConfigError, UserError
+from lightrank.kubeflow import cli as deploy_commands
+from lightrank.pipeline.commands import data as data_commands
+from lightrank.pipeline.commands import eval as eval_commands
+from lightrank.pipeline.commands import lineage as lineage_commands
+from lightrank.pipeline.commands import run as run_commands
+from lightrank.pipeline.commands.common import PipelineFailedError
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: Every command `lightrank` has, as documented in `lightrank/cli.py`: the shortest command line
+#: that parses, and the module function that handles it. A new command fails
+#: `test_the_parser_has_exactly_the_documented_commands` until it is added here and to `COMMAND_TESTS`.
+COMMANDS: dict[str, tuple[list[str], object, str]] = {
+    "data generate": (["data", "generate"], data_commands, "_generate"),
+    "run": (["run"], run_commands, "_run"),
+    "eval": (["eval", "--model", "m", "--data", "d"], eval_commands, "_handle"),
+    "runs": (["runs"], lineage_commands, "_runs"),
+    "lineage": (["lineage"], lineage_commands, "_lineage"),
+    "compare": (["compare", "a", "b"], lineage_commands, "_compare"),
+    "report": (["report"], lineage_commands, "_report"),
+    "compile": (["compile", "--target", "vertex"], deploy_commands, "_compile"),
+    "submit": (["submit", "--target", "kubeflow"], deploy_commands, "_submit"),
+}
+
+#: The tests that run each command's real handler through `lightrank.cli.main` on tiny inputs
+#: and assert what it does (exit status, printed lines, files written).
+COMMAND_TESTS: dict[str, list[str]] = {
+    "data generate": ["tests/test_cli.py::test_generate_refuses_to_overwrite_and_if_missing_skips"],
+    "run": [
+        "tests/e2e/test_run_cli.py::test_lightrank_run_trains_evaluates_and_pushes_on_tiny_data",
+        "tests/test_cli.py::test_a_failing_run_exits_1_naming_its_log",
+        "tests/test_cli.py::test_a_missing_data_path_is_named_and_nothing_is_written",
+    ],
+    "eval": [
+        "tests/pipeline/test_evaluate.py::test_eval_through_the_command_line_writes_report_metrics_and_log"
+    ],
+    "runs": ["tests/pipeline/test_lineage_cli.py::test_runs_prints_a_table_and_json_newest_first"],
+    "lineage": [
+        "tests/pipeline/test_lineage_cli.py::test_lineage_dot_and_downstream_need_no_artifact_files",
+        "tests/pipeline/test_lineage_cli.py::test_lineage_notes_a_missing_evaluation_and_still_shows_the_rest",
+    ],
+    "compare": [
+        "tests/pipeline/test_lineage_cli.py::test_compare_reads_the_config_a_run_stopped_at_the_gate_recorded",
+    ],
+    "report": [
+        "tests/pipeline/test_lineage_cli.py::"
+        "test_compare_and_report_note_a_missing_evaluation_and_still_show_the_rest",
+    ],
+    "compile": [
+        "tests/kubeflow/test_example_configs.py::test_the_kubeflow_example_compiles_through_the_command_line",
+    ],
+    "submit": [
+        "tests/kubeflow/test_submit.py::test_kubeflow_submit_reads_the_endpoint_and_token_from_the_environment",
+        "tests/kubeflow/test_submit.py::test_kubeflow_submit_sends_the_namespace_experiment_and_token_flags",
+    ],
+}
+
+#: The folder of each package of the distribution (`lightrank.models` lives in `models/`, ...).
+PYPROJECT = tomli.loads((REPO / "pyproject.toml").read_text())
+PACKAGE_DIRS: dict[str, str] = PYPROJECT["tool"]["setuptools"]["package-dir"]
+
+
+# --- the parser: exactly the documented commands, each with its handler -------------------------
+
+
+def _sub_commands(parser: argparse.ArgumentParser, prefix: str = "") -> Iterator[str]:
+    """The leaf commands of `parser` (`data generate`, `run`, ...), in registration order."""
+    actions = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not actions:
+        yield prefix
+        return
+    (action,) = actions
+    for name, sub_parser in action.choices.items():
+        yield from _sub_commands(sub_parser, f"{prefix} {name}".strip())
+
+
+def test_the_parser_has_exactly_the_documented_commands():
+    assert list(_sub_commands(build_parser())) == list(COMMANDS)
+    usage = [line.strip() for line in cli.__doc__.split("\n\n")[1].splitlines()]
+    for command in COMMANDS:
+        assert any(f" {command} " in f" {line} " for line in usage), f"{command} is not in the usage"
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_has_its_handler(command):
+    argv, module, name = COMMANDS[command]
+    assert build_parser().parse_args(argv).handler is getattr(module, name)
+
+
+def _calls_main(function: ast.FunctionDef, helpers: dict[str, ast.FunctionDef], seen: set[str]) -> bool:
+    """Whether `function` calls `main(...)` / `x.main(...)`, itself or through the module's helpers."""
+    for node in ast.walk(function):
+        if not isinstance(node, ast.Call):
+            continue
+        callee = node.func
+        name = callee.id if isinstance(callee, ast.Name) else getattr(callee, "attr", None)
+        if name == "main":
+            return True
+        if name in helpers and name not in seen:
+            seen.add(name)
+            if _calls_main(helpers[name], helpers, seen):
+                return True
+    return False
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_has_a_test_through_main(command):
+    assert COMMAND_TESTS.keys() == COMMANDS.keys()
+    for test_id in COMMAND_TESTS[command]:
+        path, name = test_id.split("::")
+        tree = ast.parse((REPO / path).read_text())
+        functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+        assert name in functions, f"{test_id} does not exist"
+        assert _calls_main(functions[name], functions, set()), f"{test_id} does not go through main"
+
+
+# --- nothing imports the CLI: it is the top layer ------------------------------------------------
+
+
+def _package_sources() -> Iterator[tuple[str, Path]]:
+    """(module name, file) of every source file of the distribution."""
+    for package, folder in PACKAGE_DIRS.items():
+        for path in sorted((REPO / folder).rglob("*.py")):
+            parts = path.relative_to(REPO / folder).with_suffix("").parts
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+            yield ".".join((package, *parts)), path
+
+
+def cli_imports(source: str, module: str, is_package: bool = False) -> list[int]:
+    """The lines of `source` (module `module`) that import `lightrank.cli` or name it for importlib."""
+    package = module if is_package else module.rpartition(".")[0]
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            names = [base, *(f"{base}.{alias.name}" for alias in node.names)]
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+            names = [node.value]
+        if any(name == "lightrank.cli" or name.startswith("lightrank.cli.") for name in names):
+            lines.append(node.lineno)
+    return lines
+
+
+@pytest.mark.parametrize(
+    ("source", "module", "found"),
+    [
+        ("import lightrank.cli", "lightrank.pipeline.x", True),
+        ("import lightrank.cli as entry", "lightrank.models.x", True),
+        ("from lightrank.cli import main", "lightrank.kubeflow.x", True),
+        ("from lightrank import cli", "lightrank.components.x", True),
+        ("from .. import cli", "lightrank.pipeline.x", True),
+        ("from . import cli", "lightrank.x", True),
+        ("importlib.import_module('lightrank.cli')", "lightrank.pipeline.x", True),
+        ("from lightrank.kubeflow import cli", "lightrank.x", False),
+        ("from . import cli", "lightrank.kubeflow.x", False),
+        ("import lightrank.client", "lightrank.x", False),
+    ],
+)
+def test_the_import_scan_finds_every_form_of_import(source, module, found):
+    assert bool(cli_imports(source, module)) is found
+
+
+def test_no_module_of_the_package_imports_the_cli():
+    sources = dict(_package_sources())
+    expected = {"lightrank.kubeflow.cli", "lightrank.pipeline.commands.lineage", "lightrank.models"}
+    assert expected <= set(sources)
+    offenders = [
+        f"{path.relative_to(REPO)}:{line}"
+        for module, path in sources.items()
+        if module != "lightrank.cli"
+        for line in cli_imports(path.read_text(), module, is_package=path.name == "__init__.py")
+    ]
+    assert offenders == []
+
+
+# --- how `main` ends: 0, 2 for a user error, 1 for a failed pipeline, 141 for a closed pipe ---------
+
+
+def _user_error_classes() -> list[tuple[str, str]]:
+    """(module, class) of every subclass of `UserError` defined in the package, found in its source."""
+    defined = [
+        (module, node)
+        for module, path in _package_sources()
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ClassDef)
+    ]
+    names, found = {"UserError"}, []
+    while True:
+        new = [
+            (module, node.name)
+            for module, node in defined
+            if node.name not in names
+            and any(getattr(base, "id", getattr(base, "attr", None)) in names for base in node.bases)
+        ]
+        if not new:
+            return sorted(found)
+        found.extend(new)
+        names.update(name for _, name in new)
+
+
+USER_ERROR_CLASSES = _user_error_classes()
+
+
+def _raising(error: BaseException) -> Callable[[argparse.Namespace], int]:
+    def handler(args: argparse.Namespace) -> int:
+        raise error
+
+    return handler
+
+
+def test_every_user_error_class_of_the_package_is_checked():
+    names = {name for _, name in USER_ERROR_CLASSES}
+    assert {"ConfigError", "LineageError", "EvalInputError", "InputDataError", "DeploymentError"} <= names
+    assert {"SubmitError", "CompileError", "RunParameterError", "DataAnomaliesError"} <= names
+
+
+@pytest.mark.parametrize(("module", "name"), USER_ERROR_CLASSES, ids=[n for _, n in USER_ERROR_CLASSES])
+def test_a_user_error_of_any_class_is_one_line_with_exit_2(monkeypatch, capsys, module, name):
+    error_class = getattr(importlib.import_module(module), name)
+    assert issubclass(error_class, UserError)
+    monkeypatch.setattr(lineage_commands, "_runs", _raising(error_class("no run 'x' in store.db")))
+    assert main(["runs"]) == 2
+    assert capsys.readouterr() == ("", "lightrank: error: no run 'x' in store.db\n")
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_every_command_turns_a_user_error_into_one_line_with_exit_2(monkeypatch, capsys, command):
+    argv, module, name = COMMANDS[command]
+    monkeypatch.setattr(module, name, _raising(ConfigError(f"{command}: unknown key 'modle'")))
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", f"lightrank: error: {command}: unknown key 'modle'\n")
+
+
+@pytest.mark.parametrize("error", [FileNotFoundError("no file x.yaml"), FileExistsError("out exists")])
+def test_a_missing_or_existing_file_is_one_line_with_exit_2(monkeypatch, capsys, error):
+    monkeypatch.setattr(data_commands, "_generate", _raising(error))
+    assert main(["data", "generate"]) == 2
+    assert capsys.readouterr() == ("", f"lightrank: error: {error}\n")
+
+
+def test_a_failed_pipeline_exits_1_with_one_line_and_the_log(monkeypatch, capsys):
+    message = "Trainer: ValueError: in user code:\n\n    File model.py, line 3\n\n  NaN loss at step 20"
+    monkeypatch.setattr(run_commands, "_run", _raising(PipelineFailedError(message, "/tmp/run.log")))
+    assert main(["run"]) == 1
+    assert capsys.readouterr() == (
+        "",
+        "lightrank: the pipeline failed: Trainer: ValueError: in user code: ... NaN loss at step 20\n"
+        "(full log: /tmp/run.log)\n",
+    )
+
+
+def test_any_other_error_is_a_bug_and_keeps_its_traceback(monkeypatch):
+    monkeypatch.setattr(lineage_commands, "_lineage", _raising(KeyError("execution")))
+    with pytest.raises(KeyError, match="execution"):
+        main(["lineage"])
+
+
+def test_a_closed_pipe_stops_quietly_with_141(capsys, monkeypatch, tmp_path):
+    """`lightrank runs | head`: the reader went away while the handler printed."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stdout = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stdout", stdout)
+
+    def print_many_rows(args: argparse.Namespace) -> int:
+        for i in range(100_000):
+            print(f"run-{i}")
+        return 0
+
+    monkeypatch.setattr(lineage_commands, "_runs", print_many_rows)
+    try:
+        assert main(["runs"]) == 141
+        print("more after the reader left")  # stdout now goes to /dev/null
+        stdout.flush()
+    finally:
+        monkeypatch.undo()
+        stdout.close()
+    assert capsys.readouterr().err == ""
+
+
+# --- `lightrank` alone, `--help`, and a group without its command -------------------------------
+
+
+def test_lightrank_alone_names_the_missing_command_and_exits_2(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main([])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("usage: lightrank") and "the following arguments are required: command" in err
+
+
+def test_help_lists_every_command_and_exits_0(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        main(["--help"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert "{data,run,eval,runs,lineage,compare,report,compile,submit}" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "status", "stream", "text"),
+    [
+        ([], 2, "stderr", "the following arguments are required: command"),
+        (["--help"], 0, "stdout", "{data,run,eval,runs,lineage,compare,report,compile,submit}"),
+        (["data"], 2, "stderr", "the following arguments are required: data_command"),
+        (["data", "generate", "--help"], 0, "stdout", "--if-missing"),
+    ],
+)
+def test_the_console_script_exit_statuses(argv, status, stream, text):
+    script = Path(sys.executable).parent / "lightrank"
+    if not script.is_file():
+        pytest.skip("the lightrank console script is not installed (pip install -e .)")
+    done = subprocess.run([str(script), *argv], capture_output=True, text=True, timeout=60)
+    assert done.returncode == status
+    assert text in getattr(done, stream) and "Traceback" not in done.stderr
+
+
+# --- the commands' own checks, through `main` -----------------------------------------------------
 
 
 def test_a_config_typo_is_one_clear_error(tmp_path, capsys):
@@ -83,6 +421,31 @@ def _run_with(tmp_path, *overrides: str) -> int:
         *overrides,
     ]
     return main(["run", *[arg for setting in settings for arg in ("--set", setting)]])
+
+
+def test_a_failing_run_exits_1_naming_its_log(tmp_path, capfd, monkeypatch):
+    """The real `run` handler around a pipeline that fails for a reason other than bad input."""
+    import lightrank.pipeline.local_runner as local_runner
+
+    def failing_run_local(config, console, log_file):
+        console.write("ImportExampleGen                 complete    1.0 s\n")
+        raise RuntimeError("Trainer: in user code:\n\n    File model.py\n\n  NaN loss at step 20")
+
+    monkeypatch.setattr(local_runner, "run_local", failing_run_local)
+    log = tmp_path / "logs" / "run.log"
+    sets = [f"root={tmp_path}/root", f"metadata.sqlite={tmp_path}/m.db", f"data.path={tmp_path}/data"]
+    code = main(["run", "--log-file", str(log), *[arg for s in sets for arg in ("--set", s)]])
+    out, err = capfd.readouterr()
+    assert code == 1
+    header = out.splitlines()[:3]
+    assert header[0] == f"Pipeline 'lightrank-sample' on {tmp_path}/data"
+    assert header[1].startswith("Model: ") and header[2] == f"Full log: {log}"
+    assert "Quality gates: " in out and "ImportExampleGen                 complete" in out
+    assert err == (
+        "lightrank: the pipeline failed: RuntimeError: Trainer: in user code: ... NaN loss at step 20\n"
+        f"(full log: {log})\n"
+    )
+    assert log.is_file() and not (tmp_path / "m.db").exists()
 
 
 def test_a_misspelt_threshold_metric_fails_before_the_data_is_read(tmp_path, capsys):

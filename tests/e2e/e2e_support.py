@@ -9,22 +9,23 @@ from lightrank.pipeline.config import SAMPLE_CONFIG, PipelineConfig, load_config
 from lightrank.pipeline.local_runner import run_local
 
 
+def tiny_overrides(workdir: Path, data_path: str) -> list[str]:
+    """The `--set` values that point the sample config at `workdir`, with a training budget of seconds."""
+    return [
+        f"root={workdir}/root",
+        f"serving_dir={workdir}/serving",
+        f"metadata.sqlite={workdir}/metadata.db",
+        f"data.path={data_path}",
+        "model.training.max_steps=40",
+        "model.training.eval_every_steps=20",
+        "model.training.batch_size=64",
+        "evaluation.thresholds={auc_unweighted: {lower_bound: 0.0}}",
+    ]
+
+
 def tiny_config(workdir: Path, data_path: str, *overrides: str) -> PipelineConfig:
     """The sample config pointed at `workdir`, with a training budget of seconds."""
-    return load_config(
-        SAMPLE_CONFIG,
-        [
-            f"root={workdir}/root",
-            f"serving_dir={workdir}/serving",
-            f"metadata.sqlite={workdir}/metadata.db",
-            f"data.path={data_path}",
-            "model.training.max_steps=40",
-            "model.training.eval_every_steps=20",
-            "model.training.batch_size=64",
-            "evaluation.thresholds={auc_unweighted: {lower_bound: 0.0}}",
-            *overrides,
-        ],
-    )
+    return load_config(SAMPLE_CONFIG, [*tiny_overrides(workdir, data_path), *overrides])
 
 
 def run(config: PipelineConfig, workdir: Path) -> str:

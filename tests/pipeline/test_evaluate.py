@@ -20,6 +20,7 @@ import pytest
 import tensorflow as tf
 import tensorflow_model_analysis as tfma
 
+from lightrank.cli import main
 from lightrank.pipeline.commands.eval import register
 from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
 from lightrank.pipeline.eval.evaluate import (
@@ -411,3 +412,50 @@ def _raw_metrics(evaluation_dir: str) -> dict[str, dict[str, float]]:
             if kv.value.HasField("double_value") and not kv.key.HasField("sub_key")
         }
     return raw
+
+
+def test_eval_through_the_command_line_writes_report_metrics_and_log(tmp_path, scorer_dir, capfd):
+    data = _write(tmp_path / "part-0.tfrecord", [_candidate(*candidate) for candidate in CANDIDATES])
+    out, predictions = tmp_path / "out", tmp_path / "p.parquet"
+    sets = [
+        f"schema.path={REPO / 'schema' / 'sample' / 'schema.pbtxt'}",
+        f"schema.feature_spec={REPO / 'schema' / 'sample' / 'feature_spec.yaml'}",
+        "model.task=HeavyRankPosition",
+        "evaluation.slices=[[user.device]]",
+    ]
+    argv = [
+        "eval",
+        "--model",
+        scorer_dir,
+        "--data",
+        data,
+        "--out",
+        str(out),
+        "--predictions",
+        str(predictions),
+    ]
+    code = main([*argv, *[arg for setting in sets for arg in ("--set", setting)]])
+    printed, err = capfd.readouterr()
+    assert code == 0, err
+    first = printed.splitlines()[0]
+    assert first.startswith(f"Evaluating {scorer_dir} on {data} (full log: ")
+    temporary_log = first.split("(full log: ")[1].rstrip(")")
+    assert not os.path.exists(temporary_log)  # moved into --out
+    assert "Overall" in printed and "user.device:ios" in printed  # the table
+    assert f"Metrics:     {out / 'metrics.json'}" in printed
+    with open(out / "metrics.json") as f:
+        overall = json.load(f)["metrics"]["Overall"]
+    assert (overall["example_count"], overall["num_requests"]) == (7.0, 3.0)
+    assert (out / "eval.log").is_file()
+    assert pq.read_table(predictions).column("meta.trace_id").to_pylist() == [c[0] for c in CANDIDATES]
+
+
+def test_eval_of_a_missing_model_is_one_line_with_exit_2(tmp_path, capfd):
+    data = _write(tmp_path / "part-0.tfrecord", [_candidate(*CANDIDATES[0])])
+    code = main(["eval", "--model", str(tmp_path / "no-model"), "--data", data, "--out", str(tmp_path / "o")])
+    printed, err = capfd.readouterr()
+    assert code == 2
+    assert err.startswith("lightrank: error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "no-model" in err and not (tmp_path / "o").exists()
+    temporary_log = printed.split("(full log: ")[1].split(")")[0]
+    assert not os.path.exists(temporary_log)  # a user error leaves no log behind
