@@ -56,7 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `lightrank` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        status = args.handler(args)
+        sys.stdout.flush()  # a reader that left before the last buffered line is seen here
+        return status
     except USER_ERRORS as error:
         print(f"lightrank: error: {error}", file=sys.stderr)
         return 2
@@ -65,8 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except BrokenPipeError:
         # The reader went away (`lightrank lineage ... | head`): stop quietly, as Unix tools do.
+        # Python flushes stdout again at exit: point it at /dev/null so that flush cannot fail.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return 141
 
 

@@ -491,3 +491,24 @@ def _config_with_store(tmp_path, store) -> str:
     text = Path(SAMPLE_CONFIG).read_text().replace("sqlite: runs/sample/metadata.db", f"sqlite: {store}")
     config.write_text(text)
     return str(config)
+
+
+def test_a_reader_that_left_before_the_last_buffered_line_also_gives_141(capsys, monkeypatch):
+    """`lightrank runs | head -0`: the handler's few lines are still buffered when it returns."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stdout = os.fdopen(write_end, "w")
+    monkeypatch.setattr(sys, "stdout", stdout)
+
+    def print_one_row(args: argparse.Namespace) -> int:
+        print("run-1")  # buffered: nothing reaches the pipe before main flushes
+        return 0
+
+    monkeypatch.setattr(lineage_commands, "_runs", print_one_row)
+    try:
+        assert main(["runs"]) == 141
+        stdout.flush()  # as Python does at exit: must not raise any more
+    finally:
+        monkeypatch.undo()
+        stdout.close()
+    assert capsys.readouterr().err == ""
