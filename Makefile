@@ -56,7 +56,7 @@ test-e2e: setup
 
 lint: setup
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
-	@$(VENV)/bin/lint-imports --no-cache
+	@$(PY) scripts/lint_imports.py --no-logo
 
 format: setup
 	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

@@ -35,11 +35,7 @@ def test_every_package_folder_is_listed():
         for directory in SETUPTOOLS["package-dir"].values()
         for init in (ROOT / directory).rglob("__init__.py")
     }
-    # `lightrank` itself is a namespace package (no __init__.py): grimp, and so import-linter,
-    # can take its sub-packages as roots only under a namespace parent (tests/test_architecture.py).
-    assert sorted(["lightrank", *(_package_of(folder) for folder in folders)]) == sorted(
-        SETUPTOOLS["packages"]
-    )
+    assert sorted(_package_of(folder) for folder in folders) == sorted(SETUPTOOLS["packages"])
 
 
 @pytest.fixture(scope="module")
@@ -74,9 +70,8 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> zipfile.ZipFile:
 def test_the_wheel_installs_only_the_lightrank_package(wheel: zipfile.ZipFile):
     top_level = {name.split("/")[0] for name in wheel.namelist()}
     assert {name for name in top_level if not name.endswith(".dist-info")} == {"lightrank"}
-    assert "lightrank/__init__.py" not in wheel.namelist()  # a namespace package, see above
     names = set(wheel.namelist())
-    expected = ["cli.py", "errors.py", "models/trainer.py", "components/runtime_trainer.py",
+    expected = ["__init__.py", "cli.py", "errors.py", "models/trainer.py", "components/runtime_trainer.py",
                 "pipeline/pipeline.py", "kubeflow/compiler.py", "pipeline/configs/sample.yaml"]  # fmt: skip
     for module in expected:
         assert f"lightrank/{module}" in names, module
