@@ -14,8 +14,10 @@ from typing import Any
 from tfx.extensions.google_cloud_ai_platform import constants as vertex_constants
 from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_trainer_executor
 
+from lightrank.components.vertex_pusher import MODEL_NAME_KEY
 from lightrank.kubeflow.errors import CompileError
 from lightrank.pipeline.config import CloudConfig, PipelineConfig
+from lightrank.pipeline.config.cloud import MODEL_ID_PATTERN, MODEL_ID_RULE
 
 #: The image `make image` builds when no IMAGE is given; `compile` falls back to it.
 DEFAULT_IMAGE = "lightrank-pipeline:latest"
@@ -121,8 +123,30 @@ def vertex_training_config(config: PipelineConfig) -> dict[str, Any]:
     }
 
 
+def registry_model_name(config: PipelineConfig) -> str:
+    """The Vertex AI Model Registry model the pushes add versions to: `model_name`, else the pipeline name.
+
+    Raises:
+        CompileError: No `model_name` and a pipeline name that is no Vertex AI model ID (longer
+            than 63 characters, or with characters a model ID refuses).
+    """
+    serving = cloud_of(config).vertex_serving
+    if serving is not None and serving.model_name:
+        return serving.model_name
+    if not MODEL_ID_PATTERN.match(config.name):
+        raise CompileError(
+            f"the pipeline name {config.name!r} cannot name the Vertex AI registry model ({MODEL_ID_RULE}): "
+            "set cloud.vertex_serving.model_name"
+        )
+    return config.name
+
+
 def vertex_serving_config(config: PipelineConfig) -> dict[str, Any]:
-    """The Pusher `custom_config` that deploys a blessed model to a Vertex AI endpoint."""
+    """The Pusher `custom_config` that pushes a blessed model to the registry and a Vertex AI endpoint.
+
+    TFX's keys (region, serving image, `ai_platform_serving_args`) plus the registry model's name,
+    read by `lightrank.components.vertex_pusher.VertexRegistryPusherExecutor`.
+    """
     cloud = cloud_of(config)
     serving = cloud.vertex_serving
     if serving is None:
@@ -138,4 +162,5 @@ def vertex_serving_config(config: PipelineConfig) -> dict[str, Any]:
             "min_replica_count": serving.min_replicas,
             "max_replica_count": serving.max_replicas,
         },
+        MODEL_NAME_KEY: registry_model_name(config),
     }

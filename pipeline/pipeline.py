@@ -25,6 +25,7 @@ from lightrank.components.run_settings import run_settings
 from lightrank.components.run_values import RunParameters
 from lightrank.components.runtime_evaluator import DIFFERS_FROM_BASELINE, RuntimeEvaluator
 from lightrank.components.runtime_trainer import RuntimeTrainer
+from lightrank.components.vertex_pusher import VertexRegistryPusher
 from lightrank.models.features import ResolvedFeatures
 from lightrank.models.settings import model_custom_config
 from lightrank.pipeline.config import PipelineConfig
@@ -126,12 +127,24 @@ def _push_condition(blessing: Any, parameters: RunParameters | None) -> Any:
     return ph.logical_and(blessing.custom_property("blessed") == 1, is_new)
 
 
-def _pusher(config: PipelineConfig, runner: RunnerSettings, **channels: Any) -> BaseComponent:
-    """The Pusher: to `serving_dir`, or to the runner's Vertex AI endpoint."""
+def _pusher(
+    config: PipelineConfig, runner: RunnerSettings, evaluation: Any, **channels: Any
+) -> BaseComponent:
+    """The Pusher: to `serving_dir`, or a new version in the Vertex AI Model Registry and endpoint.
+
+    For Vertex it is `VertexRegistryPusher` (TFX's Vertex Pusher with our executor, docs/deploy.md),
+    under the id `Pusher` so the DAG, its condition and the views keep their names. It takes
+    the `evaluation` of the Evaluator that blessed the model, so the registry shows the numbers
+    that blessed it; it also records what produced the run, as AnomalyGate does, and labels
+    the version with it. The local Pusher takes no evaluation.
+    """
     if runner.vertex_serving is not None:
-        return tfx.extensions.google_cloud_ai_platform.Pusher(
-            custom_config=dict(runner.vertex_serving), **channels
-        )
+        return VertexRegistryPusher(
+            custom_config=dict(runner.vertex_serving),
+            evaluation=evaluation,
+            **run_settings(config),
+            **channels,
+        ).with_id("Pusher")
     return tfx.components.Pusher(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)
@@ -251,7 +264,11 @@ def create_pipeline(
 
     with tfx.dsl.Cond(_push_condition(evaluator.outputs["blessing"].future()[0], parameters)):
         pusher = _pusher(
-            config, runner, model=trainer.outputs["model"], model_blessing=evaluator.outputs["blessing"]
+            config,
+            runner,
+            evaluation=evaluator.outputs["evaluation"],
+            model=trainer.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
         )
     components.append(pusher)
     # Last: one self-contained HTML report of the run, an artifact next to it in the

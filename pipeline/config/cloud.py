@@ -6,6 +6,8 @@ cloud variants of the components read it; a local run never does. See docs/deplo
 
 from __future__ import annotations
 
+import re
+
 from pydantic import Field, model_validator
 
 from lightrank.models.config_model import ConfigModel
@@ -79,6 +81,12 @@ class VertexTrainingConfig(ConfigModel):
         return self
 
 
+#: A Vertex AI model ID (the registry model's name): it must also be a valid display name and
+#: label value, so one rule serves all three.
+MODEL_ID_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
+MODEL_ID_RULE = "1-63 lower-case letters, digits, hyphens and underscores, starting with a letter"
+
+
 class VertexServingConfig(ConfigModel):
     """Push blessed models to a Vertex AI endpoint instead of `serving_dir`.
 
@@ -88,6 +96,9 @@ class VertexServingConfig(ConfigModel):
             image matching the TensorFlow version of the pipeline image.
         machine_type: The serving machine type.
         min_replicas, max_replicas: Autoscaling bounds of the deployed model.
+        model_name: The Vertex AI Model Registry model every push adds a version to
+            (`lightrank.components.vertex_pusher`); its model ID and display name. None: the
+            pipeline name. A model ID, so `MODEL_ID_RULE`.
     """
 
     endpoint_name: str
@@ -95,6 +106,7 @@ class VertexServingConfig(ConfigModel):
     machine_type: str = "n1-standard-4"
     min_replicas: int = 1
     max_replicas: int = 1
+    model_name: str | None = None
 
     @model_validator(mode="after")
     def _check(self) -> VertexServingConfig:
@@ -102,6 +114,11 @@ class VertexServingConfig(ConfigModel):
             raise ValueError("cloud.vertex_serving needs endpoint_name and serving_image")
         if not 1 <= self.min_replicas <= self.max_replicas:
             raise ValueError("cloud.vertex_serving needs 1 <= min_replicas <= max_replicas")
+        if self.model_name is not None and not MODEL_ID_PATTERN.match(self.model_name):
+            raise ValueError(
+                f"cloud.vertex_serving.model_name {self.model_name!r} is not a Vertex AI model ID: "
+                f"use {MODEL_ID_RULE}"
+            )
         return self
 
 

@@ -15,8 +15,10 @@ from lightrank.kubeflow.cloud import (
     vertex_serving_config,
     vertex_training_config,
 )
+from lightrank.kubeflow.compiler import compile_pipeline
 from lightrank.kubeflow.errors import CompileError
 
+SERVING = "{project: p, region: r, vertex_serving: {endpoint_name: e, serving_image: i, model_name: %s}}"
 BASE = "cloud={project: my-project, region: europe-west4, temp_location: gs://b/tmp, image: reg/lightrank:7}"
 
 
@@ -40,6 +42,19 @@ INVALID = [
     (
         "{project: p, region: r, vertex_serving: {endpoint_name: e}}",
         "missing required key 'cloud.vertex_serving.serving_image'",
+    ),
+    (
+        SERVING % "Light.Ranker",
+        r"model_name 'Light.Ranker' is not a Vertex AI model ID: use 1-63 lower-case letters, digits, "
+        "hyphens and underscores, starting with a letter",
+    ),
+    (
+        SERVING % ("m" * 64),
+        "is not a Vertex AI model ID",
+    ),
+    (
+        "{project: p, region: r, vertex_serving: {endpoint_name: e, serving_image: i, model_name: 7up}}",
+        "model ID",
     ),
     ("{image: 'has space'}", "cloud.image must be an image reference"),
     ("{imagee: x}", "unknown key 'cloud.imagee'.*did you mean 'image'"),
@@ -129,6 +144,44 @@ def test_vertex_serving_deploys_to_the_named_endpoint():
         "min_replica_count": 2,
         "max_replica_count": 4,
     }
+    # The registry model every push adds a version to: the pipeline name by default.
+    assert custom["lightrank_registry_model"] == "lightrank-sample"
+
+
+def test_the_registry_model_is_model_name_or_a_pipeline_name_that_is_a_model_id():
+    serving = "cloud.vertex_serving={endpoint_name: e, serving_image: i, model_name: light_ranker_v2}"
+    assert (
+        vertex_serving_config(sample_config(BASE, serving))["lightrank_registry_model"] == "light_ranker_v2"
+    )
+    config = sample_config(
+        BASE, "name=" + "l" * 70, "cloud.vertex_serving={endpoint_name: e, serving_image: i}"
+    )
+    with pytest.raises(
+        CompileError,
+        match=r"cannot name the Vertex AI registry model .*set cloud\.vertex_serving\.model_name",
+    ):
+        vertex_serving_config(config)
+
+
+def test_a_vertex_endpoint_compiles_into_our_registry_pusher_with_the_evaluation(tmp_path):
+    config = sample_config(
+        "root=gs://b/root",
+        "data.path=gs://b/candidates",
+        "cloud={project: p, region: us-central1, "
+        "vertex_serving: {endpoint_name: lightrank, serving_image: 'us-docker.pkg.dev/x/y:1'}}",
+    )
+    spec = compile_pipeline(config, "vertex", str(tmp_path / "p.json")).pipeline_spec
+    args = spec["deploymentSpec"]["executors"]["Pusher_executor"]["container"]["args"]
+    assert args[args.index("--executor_class_path") + 1] == (
+        "lightrank.components.vertex_pusher.VertexRegistryPusherExecutor"
+    )
+    pusher = spec["root"]["dag"]["tasks"]["Pusher"]
+    assert pusher["inputs"]["artifacts"]["evaluation"]["taskOutputArtifact"] == {
+        "producerTask": "Evaluator",
+        "outputArtifactKey": "evaluation",
+    }
+    assert "triggerPolicy" in pusher  # still only for a new blessed model
+    assert set(pusher["inputs"]["parameters"]) >= {"config_digest", "code_version", "custom_config"}
 
 
 def test_the_schema_is_read_from_the_image_or_from_gcs(tmp_path):

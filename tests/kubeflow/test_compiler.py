@@ -270,7 +270,8 @@ def test_bigquery_and_a_vertex_endpoint_replace_the_data_and_serving_paths(tmp_p
     assert "BigQueryExampleGen" in tasks and "ImportExampleGen" not in tasks
     assert "data_root" not in compiled.parameters
     executors = compiled.pipeline_spec["deploymentSpec"]["executors"]
-    assert "google_cloud_ai_platform.pusher" in executors["Pusher_executor"]["container"]["args"][1]
+    pusher = executors["Pusher_executor"]["container"]["args"][1]
+    assert pusher == "lightrank.components.vertex_pusher.VertexRegistryPusherExecutor"
 
 
 def test_wrong_extension_and_bad_names_are_refused(tmp_path):
