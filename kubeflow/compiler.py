@@ -39,6 +39,7 @@ from lightrank.kubeflow.cloud import cloud_of, pipeline_image
 from lightrank.kubeflow.errors import CompileError
 from lightrank.kubeflow.run_parameters import collect_runtime_parameters
 from lightrank.kubeflow.runner import runner_settings
+from lightrank.kubeflow.ui_outputs import add_ui_outputs
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.config.names import check_config_names
 from lightrank.pipeline.pipeline import create_pipeline
@@ -264,6 +265,7 @@ def compile_pipeline(
         )
     )
     job = dag_runner.run(pipeline, write_out=False)
+    add_ui_outputs(job["pipelineSpec"], config, image)
     add_parameter_defaults(job["pipelineSpec"], parameters)
     validate_spec(job)
     write_spec(job, target, out)

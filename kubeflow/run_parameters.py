@@ -53,6 +53,18 @@ def _parameter(name: str, ptype: type, default: Any, description: str) -> Runtim
     return RuntimeParameter(name=name, ptype=ptype, default=value, description=description)
 
 
+def _threshold_description(metric: str, field: str, change: str | None) -> str:
+    """A quality gate's run parameter in words, as the run form of the UI shows it."""
+    worse = "rise above" if change == "lower_is_better" else "fall below"
+    words = {
+        "lower_bound": f"Quality gate: the lowest {metric} (eval split) a pushed model may have",
+        "upper_bound": f"Quality gate: the highest {metric} (eval split) a pushed model may have",
+        "absolute": f"Quality gate: how far {metric} may {worse} the last blessed model's (absolute)",
+        "relative": f"Quality gate: how far {metric} may {worse} the last blessed model's (relative)",
+    }
+    return f"{words[field]} (evaluation.thresholds.{metric}.{field})"
+
+
 def define_run_parameters(
     config: PipelineConfig, *, data_root: str | None, model_config: Mapping[str, Any]
 ) -> RunParameters:
@@ -77,17 +89,32 @@ def define_run_parameters(
             name = threshold_parameter_name(metric, field)
             if name in thresholds:
                 raise RunParameterError(f"thresholds on two metrics map to the run parameter '{name}'")
-            thresholds[name] = _parameter(name, float, value, f"evaluation.thresholds.{metric}.{field}")
+            thresholds[name] = _parameter(
+                name, float, value, _threshold_description(metric, field, threshold.change)
+            )
     return RunParameters(
         data_root=(
-            _parameter(DATA_ROOT, str, data_root, "directory of the candidate TFRecord files")
+            _parameter(
+                DATA_ROOT,
+                str,
+                data_root,
+                "Directory of the candidate files (gzipped TFRecords of tf.Example) to read",
+            )
             if data_root is not None
             else None
         ),
         train_steps=_parameter(
-            TRAIN_STEPS, int, model_config["max_steps"], "training steps (0: until early stopping)"
+            TRAIN_STEPS,
+            int,
+            model_config["max_steps"],
+            "Most training steps (0: train until the data ends or early stopping stops it)",
         ),
-        learning_rate=_parameter(LEARNING_RATE, float, training["learning_rate"], "learning rate"),
+        learning_rate=_parameter(
+            LEARNING_RATE,
+            float,
+            training["learning_rate"],
+            "Learning rate of the optimizer (model.training.learning_rate)",
+        ),
         thresholds=thresholds,
     )
 

@@ -5,9 +5,11 @@
     lightrank eval --model PATH --data GLOB [--config FILE] [--out DIR] [--json FILE] [--predictions FILE]
     lightrank runs | lineage [MODEL] | compare RUN_A RUN_B | report [RUN]
     lightrank compile --target vertex|kubeflow --out FILE | submit --target vertex|kubeflow
+    lightrank run-spec SPEC [--config FILE] [--param NAME=VALUE ...]
 
 This module only wires the sub-commands together; each lives with its layer
-(`lightrank.pipeline.commands.*`, `lightrank.kubeflow.cli`) and nothing imports this one.
+(`lightrank.pipeline.commands.*`, `lightrank.kubeflow.cli`, `lightrank.kubeflow.spec_cli`) and
+nothing imports this one.
 Errors a user can fix (`lightrank.errors.UserError`: a bad config key, missing data, a corrupt
 file, schema anomalies) print one clear message and exit with status 2; nothing is pushed.
 A pipeline that fails for another reason prints one line and the log's path and exits 1.
@@ -27,6 +29,7 @@ import warnings
 
 from lightrank.errors import UserError
 from lightrank.kubeflow import cli as deploy_commands
+from lightrank.kubeflow import spec_cli as spec_commands
 from lightrank.pipeline.commands import data as data_commands
 from lightrank.pipeline.commands import eval as eval_commands
 from lightrank.pipeline.commands import lineage as lineage_commands
@@ -47,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="lightrank", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    for module in (data_commands, run_commands, eval_commands, lineage_commands, deploy_commands):
+    modules = (data_commands, run_commands, eval_commands, lineage_commands, deploy_commands, spec_commands)
+    for module in modules:
         module.register(commands)
     return parser
 

@@ -22,6 +22,7 @@ from lightrank import cli
 from lightrank.cli import build_parser, main
 from lightrank.errors import ConfigError, UserError
 from lightrank.kubeflow import cli as deploy_commands
+from lightrank.kubeflow import spec_cli as spec_commands
 from lightrank.pipeline.commands import data as data_commands
 from lightrank.pipeline.commands import eval as eval_commands
 from lightrank.pipeline.commands import lineage as lineage_commands
@@ -43,6 +44,7 @@ COMMANDS: dict[str, tuple[list[str], object, str]] = {
     "report": (["report"], lineage_commands, "_report"),
     "compile": (["compile", "--target", "vertex"], deploy_commands, "_compile"),
     "submit": (["submit", "--target", "kubeflow"], deploy_commands, "_submit"),
+    "run-spec": (["run-spec", "pipeline.json"], spec_commands, "_run_spec"),
 }
 
 #: The tests that run each command's real handler through `lightrank.cli.main` on tiny inputs
@@ -75,6 +77,10 @@ COMMAND_TESTS: dict[str, list[str]] = {
     "submit": [
         "tests/kubeflow/test_submit.py::test_kubeflow_submit_reads_the_endpoint_and_token_from_the_environment",
         "tests/kubeflow/test_submit.py::test_kubeflow_submit_sends_the_namespace_experiment_and_token_flags",
+    ],
+    "run-spec": [
+        "tests/e2e/test_spec_run.py::test_kubeflow_spec_runs_every_task_and_fills_the_ui_artifacts",
+        "tests/kubeflow/test_spec_cli.py::test_a_spec_compiled_from_another_config_is_refused",
     ],
 }
 
@@ -324,14 +330,14 @@ def test_help_lists_every_command_and_exits_0(capsys):
         main(["--help"])
     assert stopped.value.code == 0
     out = capsys.readouterr().out
-    assert "{data,run,eval,runs,lineage,compare,report,compile,submit}" in out
+    assert "{data,run,eval,runs,lineage,compare,report,compile,submit,run-spec}" in out
 
 
 @pytest.mark.parametrize(
     ("argv", "status", "stream", "text"),
     [
         ([], 2, "stderr", "the following arguments are required: command"),
-        (["--help"], 0, "stdout", "{data,run,eval,runs,lineage,compare,report,compile,submit}"),
+        (["--help"], 0, "stdout", "{data,run,eval,runs,lineage,compare,report,compile,submit,run-spec}"),
         (["data"], 2, "stderr", "the following arguments are required: data_command"),
         (["data", "generate", "--help"], 0, "stdout", "--if-missing"),
     ],

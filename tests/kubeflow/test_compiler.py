@@ -35,6 +35,7 @@ COMPONENTS = (
     "Evaluator",
     "Pusher",
     "RunReport",
+    "RunSummary",
 )
 RESOLVER_TASKS = (
     "latest_blessed_model_resolver-model-blessing-resolver",
@@ -67,8 +68,10 @@ def _executor_of(spec: dict, task: dict) -> str:
     executor = spec["deploymentSpec"]["executors"][label]
     if "resolver" in executor:
         return "resolver"
-    args = executor["container"]["args"]
-    return args[args.index("--executor_class_path") + 1]
+    container = executor["container"]
+    if "--executor_class_path" not in container["args"]:
+        return " ".join(container["command"])  # kfp's own executor (the RunSummary)
+    return container["args"][container["args"].index("--executor_class_path") + 1]
 
 
 def normalised(spec: dict) -> dict:

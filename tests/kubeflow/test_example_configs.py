@@ -116,7 +116,7 @@ def test_every_executor_runs_the_configured_image(request, fixture):
     containers = [executor["container"] for executor in executors.values() if "container" in executor]
     resolvers = [executor for executor in executors.values() if "resolver" in executor]
     assert len(containers) + len(resolvers) == len(executors) == len(spec["root"]["dag"]["tasks"])
-    assert len(containers) == 10  # every component but the two Vertex resolver tasks
+    assert len(containers) == 11  # every component but the two Vertex resolver tasks
     assert {container["image"] for container in containers} == {IMAGE}
 
 
