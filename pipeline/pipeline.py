@@ -25,6 +25,7 @@ from lightrank.components.run_settings import run_settings
 from lightrank.components.run_values import RunParameters
 from lightrank.components.runtime_evaluator import DIFFERS_FROM_BASELINE, RuntimeEvaluator
 from lightrank.components.runtime_trainer import RuntimeTrainer
+from lightrank.components.verified_pusher import VerifiedPusher
 from lightrank.components.vertex_pusher import VertexRegistryPusher
 from lightrank.models.features import ResolvedFeatures
 from lightrank.models.settings import model_custom_config
@@ -112,19 +113,28 @@ def _evaluator(
     return tfx.components.Evaluator(eval_config=eval_config, example_splits=["eval"], **channels)
 
 
-def _push_condition(blessing: Any, parameters: RunParameters | None) -> Any:
-    """Push only a blessed model that is not already the blessed baseline.
+def _push_condition(blessing: Any, parameters: RunParameters | None, runner: RunnerSettings) -> Any:
+    """Push every blessed model to `serving_dir`; only a new one to the Vertex AI registry.
 
-    A re-run whose Trainer came from the cache re-evaluates the same model and must
-    not push a copy. Locally the blessing's model ids say so; on Vertex / Kubeflow the
-    RuntimeEvaluator's `differs_from_baseline` does (there the ids are names, and the
-    baseline id is absent on a first run).
+    The filesystem Pusher (`VerifiedPusher`) decides itself whether the model is already
+    served: it skips a model whose complete, loadable version is in `serving_dir`, so a re-run
+    whose Trainer came from the cache pushes nothing, and a model whose push failed is pushed
+    by the next run. The condition used to be "differs from the last blessed model", which a
+    failed push turned false for ever (the half-pushed model was the last blessed one).
+
+    The Vertex AI registry Pusher has no such check (the registry holds the versions), so it
+    keeps that condition: locally the blessing's model ids; on Vertex / Kubeflow the
+    RuntimeEvaluator's `differs_from_baseline` (there the ids are names, and the baseline id is
+    absent on a first run).
     """
+    blessed = blessing.custom_property("blessed") == 1
+    if runner.vertex_serving is None:
+        return blessed
     if parameters is not None:
         is_new = blessing.custom_property(DIFFERS_FROM_BASELINE) == 1
     else:
         is_new = blessing.custom_property("current_model_id") != blessing.custom_property("baseline_model_id")
-    return ph.logical_and(blessing.custom_property("blessed") == 1, is_new)
+    return ph.logical_and(blessed, is_new)
 
 
 def _pusher(
@@ -136,7 +146,9 @@ def _pusher(
     under the id `Pusher` so the DAG, its condition and the views keep their names. It takes
     the `evaluation` of the Evaluator that blessed the model, so the registry shows the numbers
     that blessed it; it also records what produced the run, as AnomalyGate does, and labels
-    the version with it. The local Pusher takes no evaluation.
+    the version with it. Otherwise it is `VerifiedPusher` (TFX's Pusher with an atomic,
+    verified, idempotent executor, docs/reliability.md), also under the id `Pusher`; it takes
+    no evaluation.
     """
     if runner.vertex_serving is not None:
         return VertexRegistryPusher(
@@ -145,12 +157,12 @@ def _pusher(
             **run_settings(config),
             **channels,
         ).with_id("Pusher")
-    return tfx.components.Pusher(
+    return VerifiedPusher(
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)
         ),
         **channels,
-    )
+    ).with_id("Pusher")
 
 
 def create_pipeline(
@@ -262,7 +274,7 @@ def create_pipeline(
     )
     components.append(evaluator)
 
-    with tfx.dsl.Cond(_push_condition(evaluator.outputs["blessing"].future()[0], parameters)):
+    with tfx.dsl.Cond(_push_condition(evaluator.outputs["blessing"].future()[0], parameters, runner)):
         pusher = _pusher(
             config,
             runner,

@@ -36,7 +36,11 @@ def format_summary(
     lines.append(f"  {'total':<32} {'':<9} {total:7.1f} s")
     if run.blessed is not None:
         lines.append(f"Blessed:        {'yes' if run.blessed else 'NO (a quality gate failed)'}")
-    lines.append(f"Pushed model:   {run.pushed_model or 'nothing was pushed'}")
+    pushed = run.pushed_model or "nothing was pushed"
+    if run.pushed_model and any(c.component == "Pusher" and c.state == "cached" for c in run.components):
+        # The Pusher's output came from the cache: an earlier run pushed it, this one copied nothing.
+        pushed += " (pushed by an earlier run; the Pusher came from the cache)"
+    lines.append(f"Pushed model:   {pushed}")
     if run.evaluation_uri:
         overall = metrics_by_slice(run.evaluation_uri).get("Overall", {})
         shown = [(name, overall[name]) for name in KEY_METRICS if name in overall]

@@ -108,7 +108,8 @@ def test_second_run_is_served_from_the_cache(first_run, workdir):
     assert "Trainer                          cached" in output
     # The Evaluator runs again: run 1 blessed a model, which is now its baseline.
     assert states["Evaluator"] == "complete"
-    assert states.get("Pusher") != "complete", states  # the same model is not pushed twice
+    # The Pusher runs (the model is blessed) but finds the model already pushed, whole.
+    assert runs[0].pushed_model is None, runs[0]
     assert len(os.listdir(config.serving_dir)) == 1
 
 
