@@ -5,6 +5,13 @@ context named `<pipeline>.<component id>`, and each component execution with
 its state and timestamps. This module turns that into plain records: which
 component ran (or was served from the cache) for how long, whether the model was
 blessed and pushed, and where it went. It only reads the store.
+
+A run's status comes first from what `lightrank run` recorded when it ended early: the
+custom properties `lightrank_status` (`cancelled` or `failed`) and `lightrank_ended` (ms since
+the epoch) on its `pipeline_run` context (written by `lightrank.pipeline.local_runner`). Only
+then from its executions: a run whose process died records nothing, and its executions stay
+RUNNING for ever; on a SQLite store the run lock (`lightrank.pipeline.run_lock`) tells such an
+`abandoned` run from one still `running`.
 """
 
 from __future__ import annotations
@@ -18,6 +25,13 @@ from ml_metadata.proto import metadata_store_pb2
 
 from lightrank.pipeline.config import MetadataConfig
 from lightrank.pipeline.io import utc_from_millis
+from lightrank.pipeline.run_lock import LockState, lock_path, lock_state
+
+#: Custom properties of a `pipeline_run` context that `lightrank run` writes when a run ends early.
+STATUS_PROPERTY = "lightrank_status"
+ENDED_PROPERTY = "lightrank_ended"
+#: The values of `STATUS_PROPERTY`.
+CANCELLED, FAILED = "cancelled", "failed"
 
 _STATES = {
     metadata_store_pb2.Execution.NEW: "new",
@@ -45,12 +59,16 @@ class RunRecord:
 
     Attributes:
         status: "complete" (every recorded component finished or came from the
-            cache), "failed" (a component failed, e.g. the anomaly gate) or
-            "running" (a component has not finished: the run is in progress, or
-            its process died without recording an outcome).
+            cache), "failed" (a component failed, e.g. the anomaly gate, or the run
+            recorded a failure), "cancelled" (stopped by Ctrl-C or SIGTERM),
+            "running" (a component has not finished and the run's process holds the
+            run lock, or the lock cannot be checked: a MySQL store) or "abandoned"
+            (a component has not finished, yet no process holds the SQLite store's run
+            lock for this run: its process died without recording an outcome).
         failed_component: The first component that failed, if any.
         started, ended: UTC times of the first execution's start and the last
-            execution's last update (None while running or without executions).
+            execution's last update, or the recorded end of a cancelled or failed run
+            (None while running, when abandoned or without executions).
         evaluation_id: The id of the ModelEvaluation artifact at `evaluation_uri`.
     """
 
@@ -107,11 +125,35 @@ def read_only_connection_config(config: MetadataConfig) -> metadata_store_pb2.Co
     return connection
 
 
+class ConfiguredStore(mlmd.MetadataStore):
+    """A store that remembers the config it was opened with.
+
+    Every reader gets its store from `open_store`; keeping the config on it lets
+    `list_runs` find the SQLite store's run lock without a new argument on every caller.
+    """
+
+    def __init__(self, config: MetadataConfig) -> None:
+        super().__init__(read_only_connection_config(config))
+        self.metadata_config = config
+
+
 def open_store(config: MetadataConfig) -> mlmd.MetadataStore:
     """Opens the store for reading: a missing SQLite file is an error, never created."""
     if config.sqlite is not None and not os.path.isfile(config.sqlite):
         raise FileNotFoundError(f"no ML Metadata store at {config.sqlite} (has the pipeline run yet?)")
-    return mlmd.MetadataStore(read_only_connection_config(config))
+    return ConfiguredStore(config)
+
+
+def _lock_state(store: mlmd.MetadataStore) -> LockState | None:
+    """The SQLite store's run lock, probed once per listing (None: not knowable, e.g. MySQL).
+
+    On MySQL the lock is per machine and other orchestrators (Kubeflow, Vertex AI) write
+    runs too, so a free local lock says nothing about a run there.
+    """
+    config = getattr(store, "metadata_config", None)
+    if not isinstance(config, MetadataConfig) or config.sqlite is None:
+        return None
+    return lock_state(lock_path(config, "", ""))
 
 
 def _output_artifacts(store: mlmd.MetadataStore, execution_id: int) -> list[metadata_store_pb2.Artifact]:
@@ -130,6 +172,28 @@ def latest_run(store: mlmd.MetadataStore, pipeline_name: str) -> RunRecord | Non
     return runs[0] if runs else None
 
 
+def run_by_id(store: mlmd.MetadataStore, pipeline_name: str, run_id: str) -> RunRecord | None:
+    """Exactly the run `run_id` of a pipeline (None if it recorded nothing yet).
+
+    `lightrank run` reads its own run back by the id it gave TFX: the newest run
+    of the pipeline may be another process's (issue 14).
+    """
+    context = store.get_context_by_type_and_name("pipeline_run", run_id)
+    if context is None:
+        return None
+    return _run_record(store, context, _Known(_node_names(store, pipeline_name), _lock_state(store)))
+
+
+def _node_names(store: mlmd.MetadataStore, pipeline_name: str) -> dict[int, str]:
+    """Component id by execution id, from the pipeline's `node` contexts."""
+    node_names = {}
+    for node in store.get_contexts_by_type("node"):
+        if node.name.startswith(pipeline_name + "."):
+            for execution in store.get_executions_by_context(node.id):
+                node_names[execution.id] = node.name[len(pipeline_name) + 1 :]
+    return node_names
+
+
 def list_runs(store: mlmd.MetadataStore, pipeline_name: str, limit: int = 0) -> list[RunRecord]:
     """The runs of a pipeline, newest first: all of them, or only the newest `limit` (when > 0).
 
@@ -146,32 +210,56 @@ def list_runs(store: mlmd.MetadataStore, pipeline_name: str, limit: int = 0) -> 
     run_contexts.sort(key=lambda c: (c.create_time_since_epoch, c.id), reverse=True)
     if limit > 0:
         run_contexts = run_contexts[:limit]
-    node_names = {}
-    for node in store.get_contexts_by_type("node"):
-        if node.name.startswith(pipeline_name + "."):
-            for execution in store.get_executions_by_context(node.id):
-                node_names[execution.id] = node.name[len(pipeline_name) + 1 :]
-    return [_run_record(store, context, node_names) for context in run_contexts]
+    known = _Known(_node_names(store, pipeline_name), _lock_state(store))
+    return [_run_record(store, context, known) for context in run_contexts]
 
 
-def _status(components: list[ComponentRun]) -> tuple[str, str | None]:
+def _status(
+    components: list[ComponentRun], context: metadata_store_pb2.Context, lock: LockState | None
+) -> tuple[str, str | None]:
+    """The run's status: what the run recorded when it ended, else what its executions and the lock say.
+
+    Args:
+        components: The run's executions.
+        context: The run's `pipeline_run` context (its custom properties, its name = run id).
+        lock: The store's run lock (None when it cannot be known: MySQL, or no lock file yet).
+    """
     failed = [c.component for c in components if c.state == "failed"]
+    properties = context.custom_properties
+    recorded = properties[STATUS_PROPERTY].string_value if STATUS_PROPERTY in properties else ""
+    if recorded in (CANCELLED, FAILED):
+        return recorded, failed[0] if failed else None
     if failed:
         return "failed", failed[0]
     if not components or any(c.state in ("new", "running") for c in components):
-        return "running", None
+        if lock is None:
+            return "running", None
+        holder_run = lock.holder.run_id if lock.holder else None
+        live = lock.held and (holder_run is None or holder_run == context.name)
+        return ("running" if live else "abandoned"), None
     return "complete", None
 
 
-def _run_record(
-    store: mlmd.MetadataStore, context: metadata_store_pb2.Context, node_names: dict[int, str]
-) -> RunRecord:
+@dataclasses.dataclass(frozen=True)
+class _Known:
+    """What every run's record needs, read once per listing.
+
+    Attributes:
+        node_names: Component id by execution id.
+        lock: The store's run lock (None when it cannot be known).
+    """
+
+    node_names: dict[int, str]
+    lock: LockState | None
+
+
+def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, known: _Known) -> RunRecord:
     executions = sorted(
         store.get_executions_by_context(context.id), key=lambda e: (e.create_time_since_epoch, e.id)
     )
     components, blessed, pushed, evaluation_uri, model_uri, evaluation_id = [], None, None, None, None, None
     for execution in executions:
-        name = node_names.get(execution.id, execution.type)
+        name = known.node_names.get(execution.id, execution.type)
         seconds = max(
             0.0, (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000.0
         )
@@ -187,14 +275,14 @@ def _run_record(
                 evaluation_uri, evaluation_id = artifact.uri, artifact.id
             elif artifact.type == "Model":
                 model_uri = artifact.uri
-    status, failed_component = _status(components)
+    status, failed_component = _status(components, context, known.lock)
     first = executions[0].create_time_since_epoch if executions else context.create_time_since_epoch
     started = utc_from_millis(first)
-    ended = (
-        utc_from_millis(max(e.last_update_time_since_epoch for e in executions))
-        if executions and status != "running"
-        else None
-    )
+    ended = None
+    if ENDED_PROPERTY in context.custom_properties:
+        ended = utc_from_millis(context.custom_properties[ENDED_PROPERTY].int_value)
+    elif executions and status not in ("running", "abandoned"):
+        ended = utc_from_millis(max(e.last_update_time_since_epoch for e in executions))
     return RunRecord(
         context.name,
         tuple(components),

@@ -62,8 +62,7 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
         data["anomalies"]["anomalies"] = (
             artifacts.anomaly_lines(readable["anomalies"].uri) if "anomalies" in readable else None
         )
-        gates = graph.consumers(roles["anomalies"].id, "anomalies")
-        data["anomalies"]["gate"] = execution_json(gates[-1]) if gates else None
+        data["anomalies"]["gate"] = execution_json(trace.gate) if trace.gate is not None else None
     if "schema" in data:
         producer = graph.producer(roles["schema"].id)
         data["schema"]["source"] = producer.properties.get("schema_file") if producer else None

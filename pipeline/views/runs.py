@@ -1,6 +1,7 @@
 """`lightrank runs` output: what ML Metadata recorded about each run, newest first.
 
-Reads nothing but the store, so it needs no TensorFlow and answers in about a second.
+Reads nothing but the store (and, for a SQLite store, probes its run lock), so it needs no
+TensorFlow and answers in about a second.
 """
 
 from __future__ import annotations
@@ -29,6 +30,16 @@ def run_json(run: RunRecord) -> dict[str, Any]:
     }
 
 
+#: What a status that is not self-explanatory means, printed under the table when a run has it.
+STATUS_NOTES = {
+    "cancelled": "cancelled: stopped by Ctrl-C or SIGTERM (recorded by the run as it ended)",
+    "abandoned": (
+        "abandoned: components never finished and no process holds the store's run lock for the run "
+        "(its process died, e.g. killed or out of memory)"
+    ),
+}
+
+
 def _status(run: RunRecord) -> str:
     return f"{run.status} ({run.failed_component})" if run.failed_component else run.status
 
@@ -49,4 +60,6 @@ def runs_table(runs: list[RunRecord]) -> str:
             if not c.component.endswith("_resolver")
         ]
         lines.append("    " + " · ".join(parts))
+    shown = {run.status for run in runs}
+    lines.extend(note for status, note in STATUS_NOTES.items() if status in shown)
     return "\n".join(lines)

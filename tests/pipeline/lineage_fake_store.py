@@ -100,6 +100,12 @@ class FakeTfxStore:
         ids = dict(zip([*(inputs or {}), *(outputs or {})], artifact_ids, strict=True))
         return execution_id, {key: ids[key] for key in outputs or {}}
 
+    def end_early(self, run: pb.Context, status: str, ended_millis: int) -> None:
+        """Records what `lightrank run` records on a run that was cancelled or failed (`lightrank_status`)."""
+        run.custom_properties["lightrank_status"].string_value = status
+        run.custom_properties["lightrank_ended"].int_value = ended_millis
+        self.store.put_contexts([run])
+
     @staticmethod
     def _event(kind: int, key: str) -> pb.Event:
         event = pb.Event(type=kind)
@@ -327,4 +333,97 @@ def add_rerun_with_cached_trainer(fake: FakeTfxStore, ids: dict[str, int], root:
         {"report": fake.artifact("lightrank.RunReport", f"{root}/report/14")},
         **recorded("run-4", 0.01),
     )
+    return ids
+
+
+def populate_shared_readers(fake: FakeTfxStore, root: str) -> dict[str, int]:
+    """One run in which later components read what earlier ones made, as lightrank's do.
+
+    RunReport reads the examples, statistics, anomalies, schema, transform graph, model, its
+    run, the evaluation and the blessing; the Pusher (as on Vertex) reads the evaluation as well
+    as the model and blessing. Each reader comes after the component a trace role names, so a
+    trace that picks "the newest consumer" of an artifact names the wrong execution.
+
+    Returns:
+        Artifact and execution ids by name (`gate`, `report`, `pusher`, ...).
+    """
+    ids: dict[str, int] = {}
+    run = fake.run("shared-1")
+    _, out = fake.execute(
+        run, "ImportExampleGen", outputs={"examples": fake.artifact("Examples", f"{root}/s/examples", span=0)}
+    )
+    ids["examples"] = out["examples"]
+    _, out = fake.execute(
+        run, "ImportSchemaGen", outputs={"schema": fake.artifact("Schema", f"{root}/s/schema")}
+    )
+    ids["schema"] = out["schema"]
+    ids["statisticsgen"], out = fake.execute(
+        run,
+        "StatisticsGen",
+        {"examples": ids["examples"], "schema": ids["schema"]},
+        {"statistics": fake.artifact("ExampleStatistics", f"{root}/s/statistics")},
+    )
+    ids["statistics"] = out["statistics"]
+    ids["validator"], out = fake.execute(
+        run,
+        "ExampleValidator",
+        {"statistics": ids["statistics"], "schema": ids["schema"]},
+        {"anomalies": fake.artifact("ExampleAnomalies", f"{root}/s/anomalies")},
+    )
+    ids["anomalies"] = out["anomalies"]
+    ids["gate"], _ = fake.execute(
+        run,
+        "AnomalyGate",
+        {"anomalies": ids["anomalies"]},
+        execution_type="lightrank.components.anomaly_gate.AnomalyGate",
+        **recorded("shared-1", 0.05),
+    )
+    ids["transform"], out = fake.execute(
+        run,
+        "Transform",
+        {"examples": ids["examples"], "schema": ids["schema"]},
+        {
+            "transform_graph": fake.artifact("TransformGraph", f"{root}/s/transform_graph"),
+            "transformed_examples": fake.artifact("Examples", f"{root}/s/transformed"),
+        },
+    )
+    ids.update(transform_graph=out["transform_graph"], transformed=out["transformed_examples"])
+    ids["trainer"], out = fake.execute(
+        run,
+        "Trainer",
+        {"examples": ids["transformed"], "transform_graph": ids["transform_graph"], "schema": ids["schema"]},
+        {
+            "model": fake.artifact("Model", f"{root}/s/model"),
+            "model_run": fake.artifact("ModelRun", f"{root}/s/model_run"),
+        },
+        custom_config=_trainer_config(0.05),
+    )
+    ids.update(model=out["model"], model_run=out["model_run"])
+    ids["evaluator"], out = fake.execute(
+        run,
+        "Evaluator",
+        {"examples": ids["examples"], "model": ids["model"], "schema": ids["schema"]},
+        {
+            "evaluation": fake.artifact("ModelEvaluation", f"{root}/s/evaluation"),
+            "blessing": fake.artifact("ModelBlessing", f"{root}/s/blessing", blessed=1),
+        },
+    )
+    ids.update(evaluation=out["evaluation"], blessing=out["blessing"])
+    ids["pusher"], out = fake.execute(
+        run,
+        "Pusher",
+        {"model": ids["model"], "model_blessing": ids["blessing"], "evaluation": ids["evaluation"]},
+        {"pushed_model": fake.artifact("PushedModel", f"{root}/s/pushed", pushed=1)},
+    )
+    ids["pushed"] = out["pushed_model"]
+    shared = ("examples", "statistics", "anomalies", "schema", "transform_graph", "model", "model_run")
+    ids["report"], out = fake.execute(
+        run,
+        "RunReport",
+        {**{key: ids[key] for key in shared}, "evaluation": ids["evaluation"], "blessing": ids["blessing"]},
+        {"report": fake.artifact("lightrank.RunReport", f"{root}/s/report")},
+        execution_type="lightrank.components.run_report.component.RunReport",
+        **recorded("shared-1", 0.05),
+    )
+    ids["run_report"] = out["report"]
     return ids

@@ -15,9 +15,13 @@ import socket
 
 import pytest
 from lineage_fake_store import PIPELINE, FakeTfxStore, add_rerun_with_cached_trainer, populate
+from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lightrank.cli import main
 from lightrank.pipeline.commands.lineage import default_report_path, register
+from lightrank.pipeline.config import MetadataConfig
+from lightrank.pipeline.metadata.runs import open_store, run_by_id
+from lightrank.pipeline.run_lock import run_lock
 
 
 @pytest.fixture(scope="module")
@@ -236,3 +240,90 @@ def test_compare_reads_the_config_a_run_stopped_at_the_gate_recorded(fake, capfd
     assert code == 0 and compared["b"]["config_digest"] == "digest-run-3"
     assert compared["config_differences"] == [["model.training.learning_rate", 0.05, 0.01]]
     assert compared["trainer_differences"] is None  # run 3 never trained
+
+
+@pytest.fixture
+def ended_runs(tmp_path: pytest.TempPathFactory) -> tuple[list[str], str]:
+    """A complete run, then four runs whose components never finished (newest last).
+
+    `run-cancelled` recorded that Ctrl-C stopped it; `run-failed` that it failed; `run-dead`
+    and `run-live` recorded nothing: the run lock tells them apart.
+    """
+    path = str(tmp_path / "metadata.db")
+    fake = FakeTfxStore(path)
+    fake.execute(fake.run("run-complete"), "ImportExampleGen")
+    running = pb.Execution.RUNNING
+    for name in ("run-cancelled", "run-failed", "run-dead", "run-live"):
+        run = fake.run(name)
+        fake.execute(run, "ImportExampleGen")
+        fake.execute(run, "Trainer", state=running)
+        if name in ("run-cancelled", "run-failed"):
+            fake.end_early(run, name.removeprefix("run-"), 1_795_999_000_000)
+    return ["--set", f"metadata.sqlite={path}", "--set", f"name={PIPELINE}"], path
+
+
+def test_runs_show_cancelled_failed_running_and_abandoned_runs(ended_runs, capfd):
+    argv, path = ended_runs
+    with run_lock(path + ".lock", pipeline=PIPELINE, run_id="run-live"):
+        code, out, err = _lightrank(["runs", "--json", *argv], capfd)
+        assert code == 0, err
+        table = _lightrank(["runs", *argv], capfd)[1]
+    runs = {run["run_id"]: run for run in json.loads(out)}
+    assert {name: run["status"] for name, run in runs.items()} == {
+        "run-live": "running",  # its process holds the lock
+        "run-dead": "abandoned",  # no process holds it for this run
+        "run-failed": "failed",
+        "run-cancelled": "cancelled",
+        "run-complete": "complete",
+    }
+    assert runs["run-cancelled"]["ended"] == "2026-11-30T00:36:40+00:00"  # the recorded end
+    assert runs["run-dead"]["ended"] is None and runs["run-cancelled"]["failed_component"] is None
+    assert "abandoned: components never finished and no process holds" in table
+    assert "cancelled: stopped by Ctrl-C or SIGTERM" in table
+
+    # Once the live run's process is gone, nothing holds the lock: it is abandoned too.
+    code, out, _ = _lightrank(["runs", "--json", "--limit", "1", *argv], capfd)
+    assert [run["status"] for run in json.loads(out)] == ["abandoned"]
+
+
+def test_without_a_lock_file_unfinished_runs_stay_running(ended_runs, capfd):
+    """A store no locking run ever used (or a MySQL store) cannot tell a dead run from a live one."""
+    argv, path = ended_runs
+    assert not os.path.exists(path + ".lock")
+    code, out, _ = _lightrank(["runs", "--json", *argv], capfd)
+    assert code == 0 and [run["status"] for run in json.loads(out)][:2] == ["running", "running"]
+
+
+def test_run_by_id_reads_exactly_that_run(ended_runs):
+    _, path = ended_runs
+    store = open_store(MetadataConfig(sqlite=path))
+    run = run_by_id(store, PIPELINE, "run-cancelled")
+    assert run is not None and run.run_id == "run-cancelled" and run.status == "cancelled"
+    assert [c.component for c in run.components] == ["ImportExampleGen", "Trainer"]
+    assert run_by_id(store, PIPELINE, "no-such-run") is None
+
+
+def test_report_names_the_recorded_status(ended_runs, capfd, tmp_path):
+    argv, _ = ended_runs
+    code, out, err = _lightrank(["report", "run-cancelled", "--out", str(tmp_path / "r.html"), *argv], capfd)
+    assert code == 0, err
+    assert out.startswith("Report of run run-cancelled (cancelled): ")
+
+
+def test_lineage_json_names_the_anomaly_gate_not_a_later_reader(tmp_path, capfd):
+    """RunReport reads the anomalies after the gate: the JSON's gate is the AnomalyGate itself."""
+    from lineage_fake_store import populate_shared_readers
+
+    ids = populate_shared_readers(FakeTfxStore(str(tmp_path / "metadata.db")), str(tmp_path))
+    argv = [
+        "lineage",
+        "--json",
+        "--set",
+        f"metadata.sqlite={tmp_path}/metadata.db",
+        "--set",
+        f"name={PIPELINE}",
+    ]
+    code, out, _ = _lightrank(argv, capfd)
+    assert code == 0
+    gate = json.loads(out)["data"]["anomalies"]["gate"]
+    assert gate["id"] == ids["gate"] and gate["id"] != ids["report"]
