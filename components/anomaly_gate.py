@@ -20,7 +20,7 @@ from tfx import v1 as tfx
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
-from lightrank.errors import UserError
+from lightrank.errors import UserError, shorten
 
 #: The file ExampleValidator writes per split (tfx/components/example_validator/executor.py).
 ANOMALIES_FILE = "SchemaDiff.pb"
@@ -49,10 +49,13 @@ def describe_anomalies(per_split: dict[str, anomalies_pb2.Anomalies]) -> list[st
             details = "; ".join(reason.description for reason in info.reason if reason.description)
             details = details or info.description
             name = feature.strip("'")  # TFDV keys anomalies by quoted feature path
-            lines.append(f"{split}: feature '{name}': {info.short_description} ({details})")
+            # Descriptions quote data values (a 10 MB string once made a 10 MB error and log line).
+            lines.append(
+                f"{split}: feature '{shorten(name, 100)}': {info.short_description} ({shorten(details)})"
+            )
         if anomalies.HasField("dataset_anomaly_info"):
             info = anomalies.dataset_anomaly_info
-            lines.append(f"{split}: dataset: {info.short_description} ({info.description})")
+            lines.append(f"{split}: dataset: {info.short_description} ({shorten(info.description)})")
     return lines
 
 

@@ -6,9 +6,10 @@ Kubeflow Pipelines. This module adds what the runner leaves out or leaves to
 fail later, in the cloud:
 
 - checks first: resolver strategies the V2 compiler rejects, resolvers on open-source
-  Kubeflow (its backend has no resolver executor), local paths a cloud run cannot read,
-  a pipeline name Vertex rejects; with a `cloud:` section (or when submitting)
-  these are errors, otherwise warnings, so the sample config still compiles;
+  Kubeflow (its backend has no resolver executor), local paths a cloud run cannot read
+  (with a `cloud:` section, or when submitting, errors; otherwise one warning line, so the
+  sample config still compiles for `lightrank run-spec`), a pipeline name the target
+  rejects (always an error: no spec can be built with it);
 - the run parameters' defaults and descriptions, which TFX 1.16 drops from the
   spec (without them every run would have to pass every value);
 - a parse of the result with kfp-pipeline-spec's protobuf classes, so a spec the
@@ -35,6 +36,7 @@ from tfx.dsl.components.common import resolver
 from tfx.orchestration.data_types import RuntimeParameter
 from tfx.utils import deprecation_utils
 
+from lightrank.errors import shorten
 from lightrank.kubeflow.cloud import cloud_of, pipeline_image
 from lightrank.kubeflow.errors import CompileError
 from lightrank.kubeflow.run_parameters import collect_runtime_parameters
@@ -55,6 +57,8 @@ SUPPORTED_STRATEGIES = (
 )
 #: Vertex AI pipeline (and job id) names: lower-case letters, digits and hyphens.
 _VERTEX_NAME = re.compile(r"^[a-z][a-z0-9-]{0,127}$")
+#: What TFX's V2 pipeline builder accepts for either target (`pipeline_builder._check_name`).
+_KFP_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,127}$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,7 +71,7 @@ class CompiledPipeline:
         image: The image every task runs.
         job: The PipelineJob as a dict (for `kubeflow`, only its `pipelineSpec` is written).
         parameters: The run parameters, by name.
-        warnings: Problems that did not stop the compile (see `cloud_problems`).
+        warnings: Problems that did not stop the compile, one line each (see `cloud_warnings`).
     """
 
     path: str
@@ -83,6 +87,29 @@ class CompiledPipeline:
         return self.job["pipelineSpec"]
 
 
+def _local_paths(config: PipelineConfig) -> dict[str, str]:
+    """The config's paths a cloud task must read or write but that are not `gs://`, by key."""
+    cloud = cloud_of(config)
+    paths = {"root": config.root}
+    if cloud.bigquery is None:
+        paths["data.path"] = config.data.path
+    if cloud.vertex_serving is None:
+        paths["serving_dir"] = config.serving_dir
+    return {key: value for key, value in paths.items() if not value.startswith("gs://")}
+
+
+def _other_problems(config: PipelineConfig) -> list[str]:
+    training = cloud_of(config).vertex_training
+    if training is not None and training.accelerator_type is not None:
+        return [
+            f"cloud.vertex_training.accelerator_type {training.accelerator_type} asks for a GPU, but the "
+            "pipeline image has no CUDA libraries: the job would train on the CPU. Remove "
+            "cloud.vertex_training.accelerator_type and accelerator_count (GPU training needs TensorFlow's "
+            "CUDA wheels in the lock and the image)"
+        ]
+    return []
+
+
 def cloud_problems(config: PipelineConfig, target: Target) -> list[str]:
     """What stops this config from running on `target`, one sentence each.
 
@@ -90,39 +117,60 @@ def cloud_problems(config: PipelineConfig, target: Target) -> list[str]:
     image's TensorFlow file system reaches no other remote store (`s3://` needs
     tensorflow-io, which is not in the lock; KFP's `minio://` none at all). Data
     and serving paths are not needed when BigQuery or a Vertex endpoint replaces
-    them. Vertex also rejects pipeline names other than lower-case, digits, hyphens.
-    A GPU for the Vertex AI training job is refused until a GPU image exists: the
+    them. A GPU for the Vertex AI training job is refused until a GPU image exists: the
     pipeline image has no CUDA libraries, so TensorFlow would quietly train on the
-    CPU of an expensive accelerator machine.
+    CPU of an expensive accelerator machine. (The pipeline name is checked by
+    `check_name`: a bad name is always an error, no spec can be built with it.)
 
-    These are errors whenever the config has a `cloud` section (see `compile_pipeline`).
+    These are errors whenever the config has a `cloud` section (see `compile_pipeline`);
+    otherwise `cloud_warnings` words them for the person compiling.
     """
-    cloud = cloud_of(config)
-    paths = {"root": config.root}
-    if cloud.bigquery is None:
-        paths["data.path"] = config.data.path
-    if cloud.vertex_serving is None:
-        paths["serving_dir"] = config.serving_dir
     problems = [
         f"{key} {value} must be a gs:// location: {target} tasks cannot read this machine's disk, "
         "and the image reads no other remote store"
-        for key, value in paths.items()
-        if not value.startswith("gs://")
+        for key, value in _local_paths(config).items()
     ]
+    return problems + _other_problems(config)
+
+
+def cloud_warnings(config: PipelineConfig, target: Target) -> list[str]:
+    """The `cloud_problems` of a non-strict compile, the local paths in ONE line.
+
+    A spec with local paths cannot run in the cloud but is still useful here: `lightrank
+    run-spec` runs it task by task on this machine (docs/deploy.md, "Dry-run a compiled spec
+    here"). So the compile goes on, and one line lists every local path and says so, instead of
+    one warning per path that reads as three separate faults.
+    """
+    local = _local_paths(config)
+    warnings = []
+    if local:
+        listed = ", ".join(f"{key} {value}" for key, value in local.items())
+        warnings.append(
+            f"local paths ({listed}): this {target} spec runs only with `lightrank run-spec` on this "
+            "machine; set them to gs:// locations (or add a cloud: section) for a cloud run"
+        )
+    return warnings + _other_problems(config)
+
+
+def check_name(config: PipelineConfig, target: Target) -> None:
+    """The pipeline name must be one the target accepts, before anything is built.
+
+    TFX's V2 pipeline builder raises a bare ValueError (with a broken format string) for
+    `my_pipeline`, printed as a traceback; Vertex AI further wants a leading letter.
+
+    Raises:
+        CompileError: Naming the name and the rule.
+    """
     if target == "vertex" and not _VERTEX_NAME.match(config.name):
-        problems.append(
-            f"name {config.name!r} is not a valid Vertex AI pipeline name "
-            "(lower-case letters, digits and hyphens, starting with a letter)"
+        raise CompileError(
+            f"name {shorten(config.name, 140)!r} is not a valid Vertex AI pipeline name (lower-case "
+            "letters, digits and hyphens, starting with a letter, at most 128): e.g. --set name=my-pipeline"
         )
-    training = cloud.vertex_training
-    if training is not None and training.accelerator_type is not None:
-        problems.append(
-            f"cloud.vertex_training.accelerator_type {training.accelerator_type} asks for a GPU, but the "
-            "pipeline image has no CUDA libraries: the job would train on the CPU. Remove "
-            "cloud.vertex_training.accelerator_type and accelerator_count (GPU training needs TensorFlow's "
-            "CUDA wheels in the lock and the image)"
+    if not _KFP_NAME.match(config.name):
+        raise CompileError(
+            f"name {shorten(config.name, 140)!r} is not a valid Kubeflow pipeline name (lower-case "
+            "letters, digits and hyphens, at most 128): e.g. --set name=my-pipeline"
         )
-    return problems
 
 
 def check_nodes(nodes: list[Any], target: Target) -> None:
@@ -249,10 +297,12 @@ def compile_pipeline(
         raise CompileError(
             f"--out {out}: a {target} pipeline is written as {' or '.join(EXTENSIONS[target])}"
         )
+    check_name(config, target)
     problems = cloud_problems(config, target)
     strict = config.cloud is not None if strict is None else strict
     if strict and problems:
         raise CompileError("; ".join(problems))
+    warnings = cloud_warnings(config, target) if problems else []
 
     features = check_config_names(config)
     pipeline = create_pipeline(config, features=features, runner=runner_settings(config, features))
@@ -270,5 +320,5 @@ def compile_pipeline(
     validate_spec(job)
     write_spec(job, target, out)
     return CompiledPipeline(
-        path=out, target=target, image=image, job=job, parameters=parameters, warnings=tuple(problems)
+        path=out, target=target, image=image, job=job, parameters=parameters, warnings=tuple(warnings)
     )

@@ -8,32 +8,96 @@ ML Metadata.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
+import math
 import os
-from typing import TYPE_CHECKING
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, TextIO
 
-from lightrank.errors import UserError
+from lightrank.errors import UserError, shorten
 from lightrank.pipeline.io import compression, is_glob, split_pattern
 
 if TYPE_CHECKING:
     from lightrank.pipeline.config import PipelineConfig
 
-#: How many records of each file are parsed as tf.Example (all are CRC-checked).
-PARSED_RECORDS_PER_FILE = 8
-#: Records read per step when counting (and CRC-checking) the rest of a file.
+#: Records parsed as tf.Example at the head and at the tail of each file.
+EDGE_RECORDS_PER_FILE = 8
+#: Records parsed at one stride before the stride doubles: a file of N records gets about
+#: `SAMPLE_BUDGET * log2(N / SAMPLE_BUDGET)` parses, spread over the whole file.
+SAMPLE_BUDGET = 256
+#: Records read per step when counting (and CRC-checking) a file.
 COUNTED_RECORDS_PER_BATCH = 4096
+#: The largest finite magnitude a continuous feature may hold. The model z-scores continuous
+#: features in float32: squares of larger values summed over a million rows overflow
+#: (1e15**2 * 1e6 = 1e36 < 3.4e38), and one 1e38 in 1% of rows made the mean about 3e36, which
+#: flattened every normal value. Real counts and ages stay far below (followers about 1e9).
+MAX_CONTINUOUS_MAGNITUDE = 1e15
+#: Value kinds of a tf.train.Feature, by schema type.
+_KINDS = {"FLOAT": "float_list", "INT": "int64_list", "BYTES": "bytes_list"}
 
 
 class InputDataError(UserError):
     """The configured input data cannot be read as gzipped TFRecords of tf.Example."""
 
 
+@dataclasses.dataclass(frozen=True)
+class Expectations:
+    """What every sampled record must satisfy, resolved once from the schema and feature spec.
+
+    Attributes:
+        request_key: Must be present as one int64 or bytes value (ExampleGen splits on it).
+        kinds: Feature name -> its tf.train.Feature kind (`float_list`, ...) per the schema.
+        finite: Weight and label features: a NaN or Inf there poisons every weighted
+            metric or the loss, so one is refused.
+        continuous: Continuous features, bounded by `MAX_CONTINUOUS_MAGNITUDE`.
+    """
+
+    request_key: str | None = None
+    kinds: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    finite: tuple[str, ...] = ()
+    continuous: tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class FileCheck:
+    """What the check of one file read: all its records (CRCs), and how many it parsed."""
+
+    records: int
+    parsed: int
+
+
+def expectations(config: PipelineConfig, request_key: str | None = None) -> Expectations:
+    """The record checks of a config's schema and feature spec (milliseconds, no TensorFlow graph)."""
+    from lightrank.models.features import FeatureSpec, load_schema, resolve
+
+    schema = load_schema(config.schema.path)
+    features = resolve(FeatureSpec.load(config.schema.feature_spec), schema)
+    types = {f.name: schema_type_name(f.type) for f in schema.feature}
+    kinds = {name: _KINDS[kind] for name, kind in types.items() if kind in _KINDS}
+    finite = tuple(
+        name
+        for name in dict.fromkeys([features.example_weight, *features.labels.values()])
+        if kinds.get(name) == "float_list"
+    )
+    continuous = tuple(name for name in features.continuous if kinds.get(name) == "float_list")
+    return Expectations(request_key or features.request_key, kinds, finite, continuous)
+
+
+def schema_type_name(value: int) -> str:
+    """`FLOAT`, `INT`, `BYTES` (or `TYPE_UNKNOWN`, ...) for a schema FeatureType value."""
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    return schema_pb2.FeatureType.Name(value)
+
+
 def data_files(data_path: str) -> list[str]:
     """The files a data path (directory or glob) stands for, sorted."""
     if os.path.isfile(data_path):
         raise InputDataError(
-            f"data path {data_path} is a file; give its directory or a glob (ImportExampleGen reads "
-            "every file of a directory, or those a pattern matches)"
+            f"data path {shorten(data_path)} is a file; give its directory or a glob (ImportExampleGen "
+            "reads every file of a directory, or those a pattern matches)"
         )
     pattern = os.path.join(*split_pattern(data_path))
     return sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
@@ -61,12 +125,123 @@ def _check_request_key(path: str, index: int, example: object, request_key: str)
         )
 
 
-def check_file(path: str, request_key: str | None = None) -> int:
-    """Reads a whole TFRecord file, checking CRCs and that records are tf.Examples.
+def _check_record(path: str, index: int, record: bytes, expect: Expectations, seen: dict[str, str]) -> None:
+    """One sampled record: a tf.Example whose features have their schema's kind and sane values.
+
+    A feature the schema does not know must keep the kind it had earlier in the file: TFX's
+    statistics and Transform fail on a mixed column with a Beam error naming no record.
+
+    Raises:
+        InputDataError: Naming the file, the record index and the feature.
+    """
+    from tensorflow.core.example import example_pb2
+
+    try:
+        example = example_pb2.Example.FromString(record)
+    except Exception as error:  # a protobuf DecodeError: TFRecord framing fine, payload not an Example
+        raise InputDataError(
+            f"{path}: record {index} is not a serialized tf.train.Example ({shorten(error, 120)})"
+        ) from error
+    if expect.request_key is not None:
+        _check_request_key(path, index, example, expect.request_key)
+    features = example.features.feature
+    for name, feature in features.items():
+        kind = feature.WhichOneof("kind")
+        if kind is None:
+            continue  # an empty feature is a missing value
+        wanted = expect.kinds.get(name) or seen.setdefault(name, kind)
+        if kind != wanted:
+            where = "the schema says" if name in expect.kinds else "earlier records have"
+            raise InputDataError(
+                f"{path}: record {index}: feature {shorten(name, 100)!r} is a {kind}, but {where} "
+                f"{wanted} (a column must keep one type)"
+            )
+    for name in expect.finite:
+        if name in features:
+            bad = [v for v in features[name].float_list.value if not math.isfinite(v)]
+            if bad:
+                raise InputDataError(
+                    f"{path}: record {index}: {name!r} is {bad[0]}; a weight or label must be a finite "
+                    "number (it would turn every weighted metric or the loss into NaN)"
+                )
+    for name in expect.continuous:
+        if name in features:
+            big = [
+                v
+                for v in features[name].float_list.value
+                if math.isfinite(v) and abs(v) > MAX_CONTINUOUS_MAGNITUDE
+            ]
+            if big:
+                raise InputDataError(
+                    f"{path}: record {index}: continuous feature {name!r} is {big[0]:.3g}, beyond "
+                    f"+-{MAX_CONTINUOUS_MAGNITUDE:.0e}: float32 z-scoring would flatten every other value "
+                    "(fix the source, or drop the feature from the feature spec)"
+                )
+
+
+def scan_file(path: str, expect: Expectations | None = None) -> FileCheck:
+    """Reads a whole TFRecord file (every CRC) and parses a sample spread across it.
+
+    Parsed: the first and last `EDGE_RECORDS_PER_FILE` records, and every k-th record in
+    between, k doubling each `SAMPLE_BUDGET` parses, so a bad record in the middle of a
+    million-record file is still likely met while the check stays a few seconds: records are
+    read in batches (one Python step per record took 96.3 s on 993,833 candidates, batches
+    4.7 s), and only the sampled ones are parsed in Python.
 
     Args:
         path: The file.
-        request_key: If given, the first records must carry it as one int64 or bytes value.
+        expect: What a sampled record must satisfy; by default only that it is a tf.Example.
+
+    Returns:
+        How many records the file holds and how many were parsed.
+
+    Raises:
+        InputDataError: Naming the file, and the record index when one record is at fault.
+    """
+    import collections
+
+    import tensorflow as tf  # keeps this module importable without TensorFlow
+
+    expect = expect or Expectations()
+    seen: dict[str, str] = {}
+    records = tf.data.TFRecordDataset(path, compression_type=compression(path))
+    count = parsed = since_doubling = 0
+    stride = 1
+    tail: collections.deque[tuple[int, bytes]] = collections.deque(maxlen=EDGE_RECORDS_PER_FILE)
+    last_parsed = -1
+    try:
+        for batch in records.batch(COUNTED_RECORDS_PER_BATCH).as_numpy_iterator():
+            index = -(-count // stride) * stride  # the first multiple of the stride in this batch
+            while index < count + len(batch):
+                _check_record(path, index, batch[index - count], expect, seen)
+                parsed, since_doubling, last_parsed = parsed + 1, since_doubling + 1, index
+                if since_doubling >= SAMPLE_BUDGET:
+                    stride, since_doubling = stride * 2, 0
+                index = (index // stride + 1) * stride
+            tail.extend((count + i, record) for i, record in enumerate(batch[-EDGE_RECORDS_PER_FILE:]))
+            count += len(batch)
+    except InputDataError:
+        raise
+    except tf.errors.OpError as error:
+        raise InputDataError(
+            f"{path} is not a readable {'gzipped ' if compression(path) else ''}TFRecord file "
+            f"(failed after at least {count} records: {shorten(error.message.splitlines()[0])})"
+        ) from error
+    for index, record in tail:
+        if index > last_parsed:
+            _check_record(path, index, record, expect, seen)
+            parsed += 1
+    if compression(path):
+        _check_gzip_end(path, count)
+    return FileCheck(count, parsed)
+
+
+def check_file(path: str, request_key: str | None = None) -> int:
+    """Reads a whole TFRecord file, checking CRCs and that sampled records are tf.Examples.
+
+    Args:
+        path: The file.
+        request_key: If given, the sampled records must carry it as one int64 or bytes value.
 
     Returns:
         The number of records.
@@ -74,34 +249,7 @@ def check_file(path: str, request_key: str | None = None) -> int:
     Raises:
         InputDataError: Naming the file and what is wrong with it.
     """
-    import tensorflow as tf  # keeps this module importable without TensorFlow
-
-    records = tf.data.TFRecordDataset(path, compression_type=compression(path))
-    count = parsed = 0
-    try:
-        for record in records.take(PARSED_RECORDS_PER_FILE).as_numpy_iterator():
-            example = tf.train.Example.FromString(record)
-            if request_key is not None:
-                _check_request_key(path, parsed, example, request_key)
-            parsed += 1
-        # Every record is read (the reader checks each CRC), in batches: one Python step per
-        # record took 96.3 s on 993,833 candidates, batches take 4.7 s (9.2 -> 0.8 s on the sample).
-        for batch in records.batch(COUNTED_RECORDS_PER_BATCH).as_numpy_iterator():
-            count += len(batch)
-    except InputDataError:
-        raise
-    except tf.errors.OpError as error:
-        raise InputDataError(
-            f"{path} is not a readable {'gzipped ' if compression(path) else ''}TFRecord file "
-            f"(failed after at least {count} records: {error.message.splitlines()[0]})"
-        ) from error
-    except Exception as error:  # a protobuf DecodeError: TFRecord framing fine, payload not an Example
-        raise InputDataError(
-            f"{path}: record {parsed} is not a serialized tf.train.Example ({error})"
-        ) from error
-    if compression(path):
-        _check_gzip_end(path, count)
-    return count
+    return scan_file(path, Expectations(request_key=request_key)).records
 
 
 def _check_gzip_end(path: str, count: int) -> None:
@@ -122,74 +270,156 @@ def _check_gzip_end(path: str, count: int) -> None:
     except (EOFError, OSError, zlib.error) as error:
         raise InputDataError(
             f"{path} is not a readable gzipped TFRecord file (its gzip stream is cut short or "
-            f"damaged after {count} readable records: {error})"
+            f"damaged after {count} readable records: {shorten(error)})"
         ) from error
 
 
-def check_inputs(config: PipelineConfig, request_key: str | None = None) -> int:
-    """Checks a local data path before a run; remote paths are left to the runner.
+def check_writable(config: PipelineConfig) -> None:
+    """The pipeline root (and a SQLite store's directory) must be writable before anything runs.
+
+    Otherwise the first component fails with a PermissionError traceback from deep inside
+    TFX. The nearest existing directory is probed by creating and removing a file, because
+    `os.access` says yes to root on a read-only mount. Remote roots are left to the runner.
+
+    Raises:
+        InputDataError: Naming the path that cannot be written.
+    """
+    import tempfile
+
+    targets = [("root", config.root)]
+    if config.metadata.sqlite:
+        targets.append(("metadata.sqlite", os.path.dirname(config.metadata.sqlite)))
+    for key, path in targets:
+        if "://" in path:
+            continue
+        existing = os.path.abspath(path)
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        try:
+            if not os.path.isdir(existing):
+                raise NotADirectoryError(f"{existing} is not a directory")
+            with tempfile.TemporaryFile(dir=existing, prefix=".lightrank-probe-"):
+                pass
+        except OSError as error:
+            raise InputDataError(
+                f"{key} {shorten(path)} is not writable ({error.strerror or error}: {existing}); "
+                "nothing was run: choose a writable directory (--set root=... / metadata.sqlite=...)"
+            ) from error
+
+
+def check_inputs(
+    config: PipelineConfig, request_key: str | None = None, *, console: TextIO | None = None
+) -> int:
+    """Checks a local data path (and that the outputs can be written) before a run.
+
+    Remote data paths are left to the runner. The pipeline root is checked here too, so the
+    one preflight every local run already calls stops a read-only root before any component.
 
     Args:
         config: The pipeline config (data path; schema and feature spec).
-        request_key: The request key the first records must carry; resolved from the
+        request_key: The request key the sampled records must carry; resolved from the
             config's feature spec when not given.
+        console: Where the one line saying how much was read goes (default: stdout, which a
+            CLI run sends to its log).
 
     Returns:
         The number of candidates found (0 for remote paths, not counted).
 
     Raises:
-        InputDataError: The path is missing, matches no file, a file is empty,
-            corrupt, does not hold tf.Examples, or its first records lack a
-            usable request key.
+        InputDataError: The path is missing, matches no file, a file is empty, corrupt,
+            does not hold tf.Examples, or a sampled record lacks a usable request key, has a
+            feature of the wrong type, a NaN/Inf weight or label, or a continuous value beyond
+            `MAX_CONTINUOUS_MAGNITUDE`; or the pipeline root is not writable.
     """
     path = config.data.path
     if "://" in path:
+        check_writable(config)
         return 0
     base = os.path.dirname(path) if is_glob(path) else path
     if not os.path.exists(base):
         raise InputDataError(
-            f"data path {path} does not exist (generate sample data with `lightrank data generate`)"
+            f"data path {shorten(path)} does not exist (generate sample data with `lightrank data generate`)"
         )
     files = data_files(path)
     if not files:
-        raise InputDataError(f"data path {path} matches no file")
-    if request_key is None:
-        from lightrank.models.features import resolve_files
-
-        request_key = resolve_files(config.schema.path, config.schema.feature_spec).request_key
-    total = 0
+        raise InputDataError(f"data path {shorten(path)} matches no file")
+    expect = expectations(config, request_key)
+    total = parsed = 0
     for file in files:
         if os.path.getsize(file) == 0:
             raise InputDataError(f"{file} is empty")
-        records = check_file(file, request_key)
-        if records == 0:
+        checked = scan_file(file, expect)
+        if checked.records == 0:
             raise InputDataError(f"{file} holds no records")
-        total += records
+        total += checked.records
+        parsed += checked.parsed
+    check_writable(config)
+    print(
+        f"preflight: checked {total} records of {len(files)} file{'s' if len(files) != 1 else ''}, "
+        f"parsed {parsed}",
+        file=console or sys.stdout,
+        flush=True,
+    )
     return total
 
 
 def check_base_model(config: PipelineConfig) -> None:
-    """A local `model.warm_start_from` must be an exported model, found before anything runs.
+    """A local `model.warm_start_from` must be a complete, loadable export, found before anything runs.
 
-    The Trainer would otherwise warn and train from scratch after Transform, minutes in, and
-    the run would look like a warm start in its config. Remote (`gs://`) paths are left to the
-    runner.
+    The Trainer would otherwise fail, or warn and train from scratch, after Transform, minutes
+    in, and the run would look like a warm start in its config. A version that a killed or
+    failed push left behind (variables but no `saved_model.pb`, from before pushes were atomic)
+    has the settings file but is not a model; loading it here refuses it in seconds. Remote
+    (`gs://`) paths are left to the runner.
 
     Raises:
-        InputDataError: The path does not exist or holds no `model_settings.json` (itself or
-            in its `Format-Serving` directory, as a Trainer's model artifact has it).
+        InputDataError: The path does not exist; holds no `model_settings.json` (itself or in
+            its `Format-Serving` directory, as a Trainer's model artifact has it); or the model
+            there is incomplete: no `saved_model.pb`, no Keras weights, settings that are not a
+            lightrank model's, or a SavedModel that does not load. Each message names the path.
     """
-    from lightrank.models.export import SETTINGS_FILE
+    import json
+
+    from lightrank.models.export import KERAS_WEIGHTS_DIR, SETTINGS_FILE
 
     path = config.model.warm_start_from
     if not path or "://" in path:
         return
     if not os.path.isdir(path):
         raise InputDataError(f"model.warm_start_from: {path} is not a directory")
-    if not any(
-        os.path.isfile(os.path.join(d, SETTINGS_FILE)) for d in (path, os.path.join(path, "Format-Serving"))
-    ):
+    found = [
+        d
+        for d in (path, os.path.join(path, "Format-Serving"))
+        if os.path.isfile(os.path.join(d, SETTINGS_FILE))
+    ]
+    if not found:
         raise InputDataError(
             f"model.warm_start_from: {path} is not a model exported by lightrank (no {SETTINGS_FILE} "
             "in it or in its Format-Serving directory); give a pushed version or a Trainer's model"
         )
+    model_dir = found[0]
+    incomplete = f"model.warm_start_from: {model_dir} is an incomplete model"
+    if not os.path.isfile(os.path.join(model_dir, "saved_model.pb")):
+        raise InputDataError(
+            f"{incomplete}: no saved_model.pb (a push that was killed or failed half-way?); "
+            "give a complete pushed version or a Trainer's model"
+        )
+    if not os.path.isfile(os.path.join(model_dir, KERAS_WEIGHTS_DIR, "weights.index")):
+        raise InputDataError(
+            f"{incomplete}: no Keras weights ({KERAS_WEIGHTS_DIR}/weights.index) to start from"
+        )
+    try:
+        with open(os.path.join(model_dir, SETTINGS_FILE)) as f:
+            settings = json.load(f)
+    except (OSError, ValueError) as error:
+        raise InputDataError(f"{incomplete}: {SETTINGS_FILE} does not read as JSON: {error}") from error
+    if not isinstance(settings, dict) or "kind" not in settings:
+        raise InputDataError(f"{incomplete}: its {SETTINGS_FILE} names no model kind")
+    import tensorflow as tf
+
+    try:
+        tf.saved_model.load(model_dir)
+    except Exception as error:  # whatever the loader raises, the model cannot be started from
+        raise InputDataError(
+            f"{incomplete}: the SavedModel does not load: {type(error).__name__}: {error}"
+        ) from error

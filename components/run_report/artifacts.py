@@ -20,6 +20,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tensorflow_model_analysis.writers import eval_config_writer
 
 from lightrank.components.anomaly_gate import ANOMALIES_FILE, describe_anomalies
+from lightrank.errors import shorten
 
 #: Written by `lightrank.models.trainer.run_fn` into the ModelRun directory (the name is not imported from
 #: there: that would load the whole training stack just to read a JSON file).
@@ -76,7 +77,7 @@ def unreadable(role: str, artifact_id: int | None, uri: str) -> str | None:
             return None
         reason = ""
     except tf.errors.OpError as error:
-        reason = f" ({error.message.strip().splitlines()[0]})" if error.message.strip() else ""
+        reason = f" ({shorten(error.message.strip().splitlines()[0])})" if error.message.strip() else ""
     named = f"{role} artifact {artifact_id}" if artifact_id is not None else f"{role} artifact"
     return f"{named} at {uri} is missing or unreadable{reason}"
 

@@ -16,6 +16,7 @@ from typing import Any
 from lightrank.components.model_evaluation import metrics_by_slice
 from lightrank.components.run_report import artifacts
 from lightrank.components.run_report.svg import GraphNode
+from lightrank.errors import shorten
 
 #: The roles whose files a report reads (the others are only listed).
 READ_ROLES = ("statistics", "anomalies", "model", "model_run", "evaluation")
@@ -107,6 +108,8 @@ def collect(
     }
     uris: Mapping[str, str] = {ref.role: ref.uri for ref in refs if ref.role not in notes}
     metrics = metrics_by_slice(uris["evaluation"]) if "evaluation" in uris else {}
+    # Slice names are data values: a huge one must not fill the report (nor collide when cut).
+    metrics = {shorten(name, 200): values for name, values in metrics.items()}
     overall = metrics.get("Overall", {})
     return ReportContent(
         run=run,

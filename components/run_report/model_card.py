@@ -13,6 +13,7 @@ import dataclasses
 import math
 
 from lightrank.components.run_report.content import ReportContent
+from lightrank.errors import shorten
 
 #: Slices with fewer evaluation examples than this get a "noisy" warning.
 SMALL_SLICE = 1000
@@ -88,7 +89,9 @@ def _metrics(content: ReportContent) -> CardSection:
     if sliced:
         worst = min(sliced, key=lambda name: sliced[name]["auc_unweighted"])
         auc, count = sliced[worst]["auc_unweighted"], sliced[worst].get("example_count", math.nan)
-        lines.append(f"Weakest slice by auc_unweighted: {worst} ({auc:.4f} on {count:,.0f} examples).")
+        lines.append(
+            f"Weakest slice by auc_unweighted: {shorten(worst, 200)} ({auc:.4f} on {count:,.0f} examples)."
+        )
     if content.run.blessed is not None:
         lines.append(
             "Blessed: every quality gate passed." if content.run.blessed else "NOT blessed: a gate failed."

@@ -25,8 +25,15 @@ def _generate(args: argparse.Namespace) -> int:
         print(f"Sample data already present in {out} (use --overwrite to regenerate).")
         return 0
     requests = DEFAULT_REQUESTS if args.requests is None else args.requests
+    # Request r goes to shard r % shards: with fewer requests than shards the rest would be
+    # empty files, which the pipeline's preflight refuses. Fewer files keep every output valid.
+    shards = min(args.shards, requests)
+    if shards < args.shards:
+        print(
+            f"Writing {shards} file{'s' if shards != 1 else ''}, not {args.shards}: one per request at most."
+        )
     summary = write_sample_data(
-        str(out), requests=requests, seed=args.seed, shards=args.shards, overwrite=args.overwrite
+        str(out), requests=requests, seed=args.seed, shards=shards, overwrite=args.overwrite
     )
     print(
         f"Wrote {summary.candidates:,} candidates of {summary.requests:,} requests to {summary.out_dir} "
@@ -47,7 +54,12 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="number of requests, at least 1 (default: the sample size)",
     )
     generate.add_argument("--seed", type=count(0), default=0, help="random seed (default: %(default)s)")
-    generate.add_argument("--shards", type=count(1), default=4, help="output files (default: %(default)s)")
+    generate.add_argument(
+        "--shards",
+        type=count(1),
+        default=4,
+        help="output files, at most one per request (default: %(default)s)",
+    )
     generate.add_argument("--overwrite", action="store_true", help="replace existing data (atomically)")
     generate.add_argument("--if-missing", action="store_true", help="do nothing if the directory has data")
     generate.set_defaults(handler=_generate)

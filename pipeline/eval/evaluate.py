@@ -31,7 +31,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from lightrank.components.run_report.numbers import NOT_AVAILABLE
-from lightrank.errors import ConfigError, UserError
+from lightrank.errors import ConfigError, UserError, shorten
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.io import is_remote, isdir
 
@@ -197,12 +197,12 @@ def evaluate(
     try:
         eval_config = build_eval_config(config, features)
     except ValueError as error:  # e.g. a threshold on a metric that does not exist
-        raise ConfigError(f"evaluation config: {error}") from error
+        raise ConfigError(f"evaluation config: {shorten(error)}") from error
     files = data_files(data)
     model_dir = resolve_model_dir(model_dir)
     check_serving_model(model_dir, eval_config.model_specs[0].preprocessing_function_names)
     console.write(f"Model:       {model_dir}\nData:        {len(files)} file(s) matching {data}\n")
-    scan = scan_candidates(files, columns)
+    scan = scan_candidates(files, columns, label=eval_config.model_specs[0].label_key or None)
     console.write(f"Candidates:  {scan.candidates:,} ({scan.missing_heavy_score:,} without a heavy score)\n")
     staging = tempfile.mkdtemp(prefix="lightrank-eval-")
     try:

@@ -33,6 +33,7 @@ from google.protobuf import message, text_format
 from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_metadata.proto.v0 import schema_pb2
 
+from lightrank.errors import shorten
 from lightrank.models.features import ResolvedFeatures
 from lightrank.pipeline.eval.evaluate import EvalInputError
 from lightrank.pipeline.eval_config import PREDICTION_KEY
@@ -134,7 +135,9 @@ def _signatures(model_dir: str) -> Mapping[str, Any]:
         else:
             saved_model.ParseFromString(content)
     except (message.DecodeError, text_format.ParseError, UnicodeDecodeError) as error:
-        raise EvalInputError(f"model {model_dir}: {os.path.basename(path)} is corrupt ({error})") from error
+        raise EvalInputError(
+            f"model {model_dir}: {os.path.basename(path)} is corrupt ({shorten(error)})"
+        ) from error
     graphs = [g for g in saved_model.meta_graphs if "serve" in g.meta_info_def.tags]
     graphs = graphs or list(saved_model.meta_graphs)
     return graphs[0].signature_def if graphs else {}
@@ -200,12 +203,12 @@ def _file_batches(
     except tf.errors.InvalidArgumentError as error:
         raise EvalInputError(
             f"{path}: cannot read {list(names)} as the schema's types from its tf.Examples "
-            f"({error.message.splitlines()[0]})"
+            f"({shorten(error.message.splitlines()[0])})"
         ) from error
     except tf.errors.OpError as error:
         raise EvalInputError(
             f"{path} is not a readable {'gzipped ' if compression(path) else ''}TFRecord file "
-            f"({error.message.splitlines()[0]})"
+            f"({shorten(error.message.splitlines()[0])})"
         ) from error
 
 
@@ -237,24 +240,51 @@ class CandidateScan:
     missing_heavy_score: int
 
 
+def _check_label(path: str, first_record: int, label: str, lengths: np.ndarray) -> None:
+    """TFMA needs the label of every candidate; without it, its combiner fails naming no file.
+
+    Measured: data without the configured label failed with "add_input failed on
+    <..._StreamingCombiner object ...> 'labels': None", minutes in.
+    """
+    bad = np.flatnonzero(lengths != 1)
+    if bad.size:
+        count = int(lengths[bad[0]])
+        raise EvalInputError(
+            f"{path}: record {first_record + int(bad[0])} has {f'{count} values' if count else 'no value'} "
+            f"of the label {label!r} (the model's task's label, see the feature spec); evaluation needs "
+            "exactly one per candidate: give labelled data"
+        )
+
+
 def scan_candidates(
-    files: Sequence[str], columns: CandidateColumns, batch_size: int = DEFAULT_BATCH_SIZE
+    files: Sequence[str],
+    columns: CandidateColumns,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    label: str | None = None,
 ) -> CandidateScan:
-    """Counts candidates and missing heavy scores; checks every candidate's request key.
+    """Counts candidates and missing heavy scores; checks every candidate's request key and label.
 
     A heavy score is missing unless the candidate has exactly one finite value, the rule of
     the grouped metrics' `num_candidates_missing_heavy_score`.
 
+    Args:
+        files: The data files.
+        columns: The columns evaluation reads.
+        batch_size: Records parsed per step.
+        label: The label TFMA evaluates against (one of `columns.labels`); checked if given.
+
     Raises:
-        EvalInputError: A file is unreadable, a request key is absent or repeated (naming the
-            file and record), or the files hold no candidate at all.
+        EvalInputError: A file is unreadable, a request key or the label is absent or repeated
+            (naming the file and record), or the files hold no candidate at all.
     """
-    names = tuple(dict.fromkeys((columns.request_key, columns.heavy_score)))
+    names = tuple(dict.fromkeys((columns.request_key, columns.heavy_score, *([label] if label else []))))
     candidates = missing = 0
     for path in files:
         file_rows = 0
         for _, parsed in _file_batches(path, columns, names, batch_size):
             _check_request_keys(path, file_rows, columns.request_key, parsed[columns.request_key][1])
+            if label:
+                _check_label(path, file_rows, label, parsed[label][1])
             scores, present = _single(*parsed[columns.heavy_score])
             if np.issubdtype(scores.dtype, np.floating):
                 present &= np.isfinite(scores)
@@ -273,7 +303,7 @@ def _arrow_column(name: str, values: np.ndarray, present: np.ndarray, dtype: tf.
         texts = [value.decode() if ok else None for value, ok in zip(values, present, strict=True)]
         return pa.array(texts, type=pa.string())
     except UnicodeDecodeError as error:
-        raise EvalInputError(f"{name} holds a value that is not UTF-8 text ({error})") from error
+        raise EvalInputError(f"{name} holds a value that is not UTF-8 text ({shorten(error)})") from error
 
 
 def candidate_batch(

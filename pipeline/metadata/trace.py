@@ -48,6 +48,12 @@ ROLES = (
     "pushed_model",
     "run_report",
 )
+#: The execution type (its last dotted part) of the component that stops a run on anomalies. The
+#: gate is the one consumer known by identity: it outputs nothing, and RunReport (and, on Vertex,
+#: the Pusher) read the same artifacts, so "the newest consumer" named the wrong execution.
+GATE_TYPE = "AnomalyGate"
+#: The type name (its last dotted part) of the artifact RunReport writes.
+REPORT_ARTIFACT_TYPE = "RunReport"
 #: Upstream depth: model <- Trainer <- transformed examples <- Transform <- examples <- ExampleGen is 5.
 _UPSTREAM_HOPS = 12
 
@@ -112,6 +118,8 @@ class ModelTrace:
         trainer, transform, evaluator, pusher, report: The executions that
             trained it, built its transform graph, evaluated it (the evaluation
             its push relied on, else the newest), pushed it, and reported on it.
+        gate: The AnomalyGate that checked its data's anomalies (of the training run,
+            else the newest), found by its type, never as "a consumer of the anomalies".
         run_id: The pipeline run that trained it.
         graph: Every artifact and execution above, with the events between them.
         settings: The config and code version of the run that trained it
@@ -128,12 +136,23 @@ class ModelTrace:
     run_id: str | None
     graph: LineageGraph
     settings: RunSettings = dataclasses.field(default_factory=RunSettings)
+    gate: ExecutionInfo | None = None
 
     @property
     def pushed(self) -> bool:
         """Whether the model was pushed (a PushedModel with `pushed` = 1)."""
         pushed = self.roles.get("pushed_model")
         return pushed is not None and pushed.properties.get("pushed") == 1
+
+
+def _is_type_name(type_name: str, name: str) -> bool:
+    """Whether a dotted MLMD type name (`pkg.module.AnomalyGate`, `lightrank.RunReport`) names `name`."""
+    return type_name.rsplit(".", 1)[-1] == name
+
+
+def _is_type(execution: ExecutionInfo, name: str) -> bool:
+    """Whether an execution is of the component type `name`."""
+    return _is_type_name(execution.type, name)
 
 
 def _preferred(executions: list[ExecutionInfo], run_id: str | None) -> ExecutionInfo | None:
@@ -145,8 +164,13 @@ def _preferred(executions: list[ExecutionInfo], run_id: str | None) -> Execution
 
 def _data_checks(
     store: mlmd.MetadataStore, examples: ArtifactInfo, schema: ArtifactInfo | None, run_id: str | None
-) -> tuple[LineageGraph, set[int], set[int], dict[str, ArtifactInfo]]:
-    """Statistics of the examples, anomalies against the model's schema, and the gate that read them."""
+) -> tuple[LineageGraph, set[int], set[int], dict[str, ArtifactInfo], ExecutionInfo | None]:
+    """Statistics of the examples, anomalies against the model's schema, and the gate that read them.
+
+    Each execution is chosen by what it is (the outputs its component declares, the gate by its
+    type), because other components read the same artifacts: RunReport reads the examples,
+    statistics and anomalies.
+    """
     graph = subgraph(store, artifact_query=f"id = {examples.id}", direction="downstream", hops=5)
     artifacts: set[int] = set()
     executions: set[int] = set()
@@ -155,7 +179,7 @@ def _data_checks(
         [x for x in graph.consumers(examples.id, "examples") if "statistics" in graph.outputs(x.id)], run_id
     )
     if statistics_gen is None:
-        return graph, artifacts, executions, roles
+        return graph, artifacts, executions, roles, None
     statistics = graph.outputs(statistics_gen.id)["statistics"]
     roles["statistics"] = statistics
     artifacts.add(statistics.id)
@@ -172,10 +196,14 @@ def _data_checks(
         roles["anomalies"] = anomalies
         artifacts.add(anomalies.id)
         executions.add(validator.id)
-        gate = _preferred(graph.consumers(anomalies.id, "anomalies"), run_id)
+        gate = _preferred(
+            [x for x in graph.consumers(anomalies.id, "anomalies") if _is_type(x, GATE_TYPE)], run_id
+        )
         if gate is not None:
             executions.add(gate.id)
-    return graph, artifacts, executions, roles
+    else:
+        gate = None
+    return graph, artifacts, executions, roles, gate
 
 
 def _downstream_of_model(
@@ -209,9 +237,15 @@ def _downstream_of_model(
         outputs = graph.outputs(evaluator.id)
         roles.update({key: outputs[key] for key in ("evaluation", "blessing") if key in outputs})
         if "evaluation" in outputs:
-            report = _preferred(graph.consumers(outputs["evaluation"].id, "evaluation"), evaluator.run_id)
+            # The RunReport by what it writes: on Vertex the Pusher reads the evaluation too.
+            reports = [
+                x
+                for x in graph.consumers(outputs["evaluation"].id, "evaluation")
+                if any(_is_type_name(a.type, REPORT_ARTIFACT_TYPE) for a in graph.outputs(x.id).values())
+            ]
+            report = _preferred(reports, evaluator.run_id)
             for artifact in graph.outputs(report.id).values() if report else ():
-                if artifact.type.endswith("RunReport"):
+                if _is_type_name(artifact.type, REPORT_ARTIFACT_TYPE):
                     roles["run_report"] = artifact
     if pusher is not None:
         roles["pushed_model"] = graph.outputs(pusher.id)["pushed_model"]
@@ -257,8 +291,9 @@ def trace_model(store: mlmd.MetadataStore, model: ArtifactInfo, run_id: str | No
             keep_artifacts.add(roles["model_run"].id)
         graph = graph.merged(trained)
     trained_in = trainer.run_id if trainer else None
+    gate = None
     if "examples" in roles:
-        checks, artifacts, executions, check_roles = _data_checks(
+        checks, artifacts, executions, check_roles, gate = _data_checks(
             store, roles["examples"], roles.get("schema"), trained_in
         )
         graph = graph.merged(checks)
@@ -281,6 +316,7 @@ def trace_model(store: mlmd.MetadataStore, model: ArtifactInfo, run_id: str | No
         run_id=trained_in,
         graph=graph.restricted(keep_artifacts, keep_executions),
         settings=run_settings(store, trained_in) if trained_in else RunSettings(),
+        gate=gate,
     )
 
 

@@ -139,17 +139,22 @@ def test_the_default_config_compiles_for_vertex_into_a_schema_valid_pipeline_job
     } == {DEFAULT_IMAGE}
     assert vertex_default.image == DEFAULT_IMAGE
     # The sample config's paths are local: compiled with warnings, not refused (no `cloud:` section).
-    assert any("data.path" in warning and "gs://" in warning for warning in vertex_default.warnings)
+    # One line lists every local path and says where such a spec runs (not one warning per path).
+    (warning,) = vertex_default.warnings
+    assert "\n" not in warning and "lightrank run-spec" in warning and "gs://" in warning
+    assert all(f"{key} " in warning for key in ("root", "data.path", "serving_dir"))
     assert job.runtime_config.gcs_output_directory.endswith("runs/sample/pipeline")
 
 
-def test_the_pusher_runs_only_for_a_new_blessed_model(vertex_default):
+def test_the_verified_pusher_runs_for_every_blessed_model(vertex_default):
+    # It skips a model already pushed itself; "differs from the baseline" stayed false for ever
+    # once a push had failed (docs/reliability.md, Push).
     pusher = vertex_default.pipeline_spec["root"]["dag"]["tasks"]["Pusher"]
     condition = pusher["triggerPolicy"]["condition"]
-    assert "inputs.artifacts['_Evaluator.blessing'].artifacts[0].metadata['blessed'] == 1.0" in condition
-    assert "metadata['differs_from_baseline'] == 1.0" in condition
-    assert "baseline_model_id" not in condition  # absent on Vertex's first run: not comparable there
+    assert condition == "(inputs.artifacts['_Evaluator.blessing'].artifacts[0].metadata['blessed'] == 1.0)"
     assert set(pusher["dependentTasks"]) == {"Evaluator", "Trainer"}
+    executor = vertex_default.pipeline_spec["deploymentSpec"]["executors"]["Pusher_executor"]
+    assert executor["container"]["args"][1] == "lightrank.components.verified_pusher.VerifiedPusherExecutor"
 
 
 def test_the_baseline_resolver_compiles_into_two_vertex_resolver_tasks(vertex_default):
@@ -275,6 +280,11 @@ def test_bigquery_and_a_vertex_endpoint_replace_the_data_and_serving_paths(tmp_p
     executors = compiled.pipeline_spec["deploymentSpec"]["executors"]
     pusher = executors["Pusher_executor"]["container"]["args"][1]
     assert pusher == "lightrank.components.vertex_pusher.VertexRegistryPusherExecutor"
+    # The registry Pusher has no "already pushed" check of its own: only a new blessed model.
+    condition = tasks["Pusher"]["triggerPolicy"]["condition"]
+    assert "inputs.artifacts['_Evaluator.blessing'].artifacts[0].metadata['blessed'] == 1.0" in condition
+    assert "metadata['differs_from_baseline'] == 1.0" in condition
+    assert "baseline_model_id" not in condition  # absent on Vertex's first run: not comparable there
 
 
 def test_wrong_extension_and_bad_names_are_refused(tmp_path):

@@ -214,3 +214,39 @@ def test_the_limit_is_applied_before_any_run_is_read(store, monkeypatch):
     built.clear()
     assert [r.run_id for r in require_runs(store, PIPELINE, "fake", limit=1)] == ["run-3"]
     assert built == ["run-3"]
+
+
+def test_every_role_comes_from_its_component_not_from_the_newest_reader(tmp_path):
+    # RunReport reads the anomalies (and everything else) after the gate; the Pusher reads the
+    # evaluation before RunReport does: a trace naming "the newest consumer" got both wrong.
+    from lineage_fake_store import populate_shared_readers
+
+    ids = populate_shared_readers(FakeTfxStore(str(tmp_path / "metadata.db")), str(tmp_path))
+    store = open_read_only(MetadataConfig(sqlite=str(tmp_path / "metadata.db")))
+    trace = trace_model(store, resolve_model(store, PIPELINE, "latest-pushed"))
+    expected = ("examples", "statistics", "anomalies", "schema", "transform_graph", "model", "model_run")
+    assert {role: artifact.id for role, artifact in trace.roles.items()} == {
+        **{role: ids[role] for role in expected},
+        "transformed_examples": ids["transformed"],
+        "evaluation": ids["evaluation"],
+        "blessing": ids["blessing"],
+        "pushed_model": ids["pushed"],
+        "run_report": ids["run_report"],
+    }
+    assert trace.gate is not None and trace.gate.id == ids["gate"]
+    assert trace.report is not None and trace.report.id == ids["report"]
+    executions = {
+        "trainer": trace.trainer,
+        "transform": trace.transform,
+        "evaluator": trace.evaluator,
+        "pusher": trace.pusher,
+    }
+    assert {name: x.id for name, x in executions.items() if x} == {name: ids[name] for name in executions}
+    assert ids["gate"] in trace.graph.executions and ids["validator"] in trace.graph.executions
+    assert ids["statisticsgen"] in trace.graph.executions
+
+
+def test_the_gate_of_a_trace_is_the_anomaly_gate_of_the_training_run(store, fake):
+    _, ids = fake
+    trace = trace_model(store, resolve_model(store, PIPELINE, "latest-pushed"))
+    assert trace.gate is not None and trace.gate.id == ids["gate_2"]  # run 2 trained the model

@@ -145,6 +145,14 @@ def test_a_single_file_path_says_to_give_its_directory(tmp_path):
         check_inputs(_config(str(path)))
 
 
+def _export(model_dir) -> None:
+    """A minimal complete export: a SavedModel, Keras weights and the settings file."""
+    tf.saved_model.save(tf.Module(), str(model_dir))
+    (model_dir / "keras").mkdir()
+    (model_dir / "keras" / "weights.index").write_bytes(b"")
+    (model_dir / "model_settings.json").write_text('{"kind": "deepnorm"}')
+
+
 def test_a_warm_start_model_that_is_not_an_export_is_named(tmp_path):
     from lightrank.pipeline.preflight import check_base_model
 
@@ -156,6 +164,37 @@ def test_a_warm_start_model_that_is_not_an_export_is_named(tmp_path):
     with pytest.raises(InputDataError, match=r"empty is not a model exported by lightrank"):
         check_base_model(empty)
     (tmp_path / "trainer" / "Format-Serving").mkdir(parents=True)
-    (tmp_path / "trainer" / "Format-Serving" / "model_settings.json").write_text("{}")
+    _export(tmp_path / "trainer" / "Format-Serving")
     check_base_model(load_config(SAMPLE_CONFIG, [f"model.warm_start_from={tmp_path}/trainer"]))
     check_base_model(load_config(SAMPLE_CONFIG, ["model.warm_start_from=gs://bucket/serving/1"]))
+
+
+def test_a_half_pushed_version_is_refused_before_any_data_is_read(tmp_path):
+    """What a killed push of TFX's own executor left: variables and settings, no saved_model.pb."""
+    from lightrank.pipeline.preflight import check_base_model
+
+    version = tmp_path / "serving" / "1700000000"
+    version.mkdir(parents=True)
+    _export(version)
+    check_base_model(load_config(SAMPLE_CONFIG, [f"model.warm_start_from={version}"]))
+    (version / "saved_model.pb").unlink()
+    half = load_config(SAMPLE_CONFIG, [f"model.warm_start_from={version}"])
+    with pytest.raises(InputDataError, match=rf"{version} is an incomplete model: no saved_model.pb"):
+        check_base_model(half)
+
+
+def test_a_warm_start_model_that_does_not_load_is_refused(tmp_path):
+    from lightrank.pipeline.preflight import check_base_model
+
+    version = tmp_path / "1700000000"
+    version.mkdir()
+    _export(version)
+    (version / "saved_model.pb").write_bytes(b"truncated")
+    config = load_config(SAMPLE_CONFIG, [f"model.warm_start_from={version}"])
+    with pytest.raises(
+        InputDataError, match=r"1700000000 is an incomplete model: the SavedModel does not load"
+    ):
+        check_base_model(config)
+    (version / "model_settings.json").write_text("[]")
+    with pytest.raises(InputDataError, match=r"model_settings.json names no model kind"):
+        check_base_model(config)

@@ -78,13 +78,42 @@ def test_valency_presence_and_environments(schema: schema_pb2.Schema) -> None:
         assert (list(f.not_in_environment) == ["SERVING"]) == (f.name in TRAINING_ONLY), f.name
 
 
-def test_float_domains_never_forbid_nan_or_bound_corrupted_features(schema: schema_pb2.Schema) -> None:
+def test_float_domains_forbid_nan_only_in_weight_and_labels_and_bound_clean_inputs(
+    schema: schema_pb2.Schema,
+) -> None:
+    # A NaN/Inf weight or label poisons training: refused. Model inputs carry NaN/+Inf on purpose.
+    poisoning = {feat.META_WEIGHT, feat.META_HEAVY_SCORE}
     for f in schema.feature:
         if f.type == schema_pb2.FLOAT:
-            assert not f.float_domain.disallow_nan and not f.float_domain.disallow_inf, f.name
+            forbids = f.float_domain.disallow_nan and f.float_domain.disallow_inf
+            assert forbids == (f.name in poisoning), f.name
             assert f.float_domain.min == 0.0, f.name
             if f.name in feat.CORRUPTIBLE_FLOATS:
-                assert not f.float_domain.HasField("max"), f.name
+                assert not f.float_domain.HasField("max"), f.name  # TFDV flags +Inf above a max
+            else:
+                assert f.float_domain.HasField("max") and f.float_domain.max <= 1e15, f.name
+
+
+def test_poisoning_values_are_anomalies_naming_the_feature(
+    small_data_set: SampleDataSummary, schema: schema_pb2.Schema, tmp_path: pathlib.Path
+) -> None:
+    # TFDV 1.16 honours disallow_nan / disallow_inf and the max of a float_domain in
+    # statistics-based validation: what ExampleValidator and the AnomalyGate rely on.
+    doctored = tmp_path / "poisoned.tfrecord.gz"
+    with tf.io.TFRecordWriter(str(doctored), options="GZIP") as out:
+        for index, record in enumerate(read_records(small_data_set.files[0])):
+            example = example_pb2.Example.FromString(record)
+            features = example.features.feature
+            if index == 3:
+                features[feat.META_WEIGHT].float_list.value[0] = float("nan")
+                features[feat.META_HEAVY_SCORE].float_list.value[0] = float("inf")
+                features[feat.USER_NUM_FOLLOWINGS].float_list.value[0] = 1e38
+            out.write(example.SerializeToString())
+    assert _anomalous_features(str(doctored), schema) == {
+        feat.META_WEIGHT,
+        feat.META_HEAVY_SCORE,
+        feat.USER_NUM_FOLLOWINGS,
+    }
 
 
 def test_generated_data_validates_with_zero_anomalies(
