@@ -34,6 +34,7 @@ from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.config.names import check_config_names
 from lightrank.pipeline.metadata.runs import (
     CANCELLED,
+    COMPLETE,
     ENDED_PROPERTY,
     FAILED,
     STATUS_PROPERTY,
@@ -118,15 +119,16 @@ def new_run_id() -> str:
 
 
 def mark_run_ended(config: PipelineConfig, run_id: str, status: str, *, create: bool) -> bool:
-    """Records on the run's `pipeline_run` context that it ended early, and when.
+    """Records on the run's `pipeline_run` context how it ended, and when.
 
-    A run stopped by Ctrl-C or SIGTERM leaves its executions RUNNING for ever;
-    `lightrank.pipeline.metadata.runs` reads these custom properties before the executions.
+    A run stopped by Ctrl-C or SIGTERM leaves its executions RUNNING for ever, and one killed
+    between two components leaves only finished ones; `lightrank.pipeline.metadata.runs` reads
+    these custom properties before the executions, so a run is `complete` only if it says so.
 
     Args:
         config: The run's config (its store and pipeline name).
         run_id: The run's id, the name of its `pipeline_run` context.
-        status: `cancelled` or `failed`.
+        status: `complete`, `cancelled` or `failed`.
         create: Create the run's context if TFX has not registered it yet (the run was
             stopped while its first component was starting), so the run is listed as ended.
 
@@ -256,4 +258,5 @@ def run_local(
                 console.write(f"      {progress.current} FAILED{where}\n")
                 console.flush()
             raise
+        mark_run_ended(config, run_id, COMPLETE, create=False)  # before the lock is released
     return [component.id for component in pipeline.components]

@@ -433,7 +433,7 @@ def test_a_failing_run_exits_1_naming_its_log(tmp_path, capfd, monkeypatch):
     """The real `run` handler around a pipeline that fails for a reason other than bad input."""
     import lightrank.pipeline.local_runner as local_runner
 
-    def failing_run_local(config, console, log_file):
+    def failing_run_local(config, console, log_file, **run_options):
         console.write("ImportExampleGen                 complete    1.0 s\n")
         raise RuntimeError("Trainer: in user code:\n\n    File model.py\n\n  NaN loss at step 20")
 

@@ -31,7 +31,9 @@ from lightrank.pipeline.run_lock import LockState, lock_path, lock_state
 STATUS_PROPERTY = "lightrank_status"
 ENDED_PROPERTY = "lightrank_ended"
 #: The values of `STATUS_PROPERTY`.
-CANCELLED, FAILED = "cancelled", "failed"
+CANCELLED, FAILED, COMPLETE = "cancelled", "failed", "complete"
+#: The last component of every run `create_pipeline` builds (its report).
+LAST_COMPONENT = "RunReport"
 
 _STATES = {
     metadata_store_pb2.Execution.NEW: "new",
@@ -227,17 +229,22 @@ def _status(
     failed = [c.component for c in components if c.state == "failed"]
     properties = context.custom_properties
     recorded = properties[STATUS_PROPERTY].string_value if STATUS_PROPERTY in properties else ""
-    if recorded in (CANCELLED, FAILED):
+    if recorded in (CANCELLED, FAILED, COMPLETE):
         return recorded, failed[0] if failed else None
     if failed:
         return "failed", failed[0]
-    if not components or any(c.state in ("new", "running") for c in components):
-        if lock is None:
-            return "running", None
-        holder_run = lock.holder.run_id if lock.holder else None
-        live = lock.held and (holder_run is None or holder_run == context.name)
-        return ("running" if live else "abandoned"), None
-    return "complete", None
+    unfinished = not components or any(c.state in ("new", "running") for c in components)
+    if lock is None:  # MySQL, or a store no `lightrank run` has locked: the executions say it
+        return ("running" if unfinished else "complete"), None
+    holder_run = lock.holder.run_id if lock.holder else None
+    if lock.held and (holder_run is None or holder_run == context.name):
+        return "running", None
+    # Not running and no end recorded: a run killed between components leaves only finished
+    # executions, so "all finished" is not "complete"; only a run that got to its last
+    # component (a run from before ends were recorded) counts as complete without a record.
+    if not unfinished and any(c.component == LAST_COMPONENT for c in components):
+        return "complete", None
+    return "abandoned", None
 
 
 @dataclasses.dataclass(frozen=True)

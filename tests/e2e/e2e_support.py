@@ -36,7 +36,12 @@ def run(config: PipelineConfig, workdir: Path) -> str:
 
 
 def write_doctored_data(data_dir: str, out: Path) -> str:
-    """A copy of the data with a FLOAT feature written as text: a schema anomaly."""
+    """A copy of the data whose `candidate.source` leaves the schema's domain: a schema anomaly.
+
+    Values the preflight can judge record by record (types, the request key, non-finite
+    weights) stop the run before any component; a value outside a feature's domain is the
+    kind only TFDV's statistics see, so it reaches the ExampleValidator and the anomaly gate.
+    """
     import glob
     import os
 
@@ -47,9 +52,8 @@ def write_doctored_data(data_dir: str, out: Path) -> str:
     with tf.io.TFRecordWriter(str(out / "part-0.tfrecord.gz"), options="GZIP") as writer:
         for record in tf.data.TFRecordDataset(files, compression_type="GZIP").as_numpy_iterator():
             example = tf.train.Example.FromString(record)
-            feature = example.features.feature["candidate.tweet_age_minutes"]
-            value = feature.float_list.value[0] if feature.float_list.value else 0.0
+            feature = example.features.feature["candidate.source"]
             feature.Clear()
-            feature.bytes_list.value.append(str(value).encode())
+            feature.bytes_list.value.append(b"carrier_pigeon")
             writer.write(example.SerializeToString())
     return str(out)

@@ -130,7 +130,7 @@ def test_an_unreachable_threshold_blesses_nothing_and_pushes_nothing(first_run, 
 
 def test_data_with_a_schema_anomaly_stops_at_the_gate(tmp_path, tiny_data):
     config = tiny_config(tmp_path, write_doctored_data(tiny_data, tmp_path / "doctored"))
-    with pytest.raises(DataAnomaliesError, match=r"feature 'candidate.tweet_age_minutes'"):
+    with pytest.raises(DataAnomaliesError, match=r"feature 'candidate.source'"):
         run(config, tmp_path)
     record = list_runs(open_store(config.metadata), config.name)[0]
     states = _states(record)

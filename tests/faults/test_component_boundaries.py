@@ -76,5 +76,7 @@ def test_killing_the_run_at_every_component_start_then_running_again(tmp_path, t
     runs = json.loads(listed.stdout)
     statuses = [run["status"] for run in runs]  # newest first
     assert statuses[0] == "complete"
-    assert len(statuses) == len(killed) + 1
-    assert "running" not in statuses and statuses.count("abandoned") == len(killed)
+    # A run killed before its first component registered left nothing to list; every other
+    # killed run is listed, as abandoned: finished executions alone do not make it complete.
+    assert len(killed) - 1 <= len(statuses) - 1 <= len(killed)
+    assert statuses[1:] == ["abandoned"] * (len(statuses) - 1)

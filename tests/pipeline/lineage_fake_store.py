@@ -101,7 +101,7 @@ class FakeTfxStore:
         return execution_id, {key: ids[key] for key in outputs or {}}
 
     def end_early(self, run: pb.Context, status: str, ended_millis: int) -> None:
-        """Records what `lightrank run` records on a run that was cancelled or failed (`lightrank_status`)."""
+        """Records what `lightrank run` records when a run ends: complete, cancelled or failed."""
         run.custom_properties["lightrank_status"].string_value = status
         run.custom_properties["lightrank_ended"].int_value = ended_millis
         self.store.put_contexts([run])

@@ -244,14 +244,19 @@ def test_compare_reads_the_config_a_run_stopped_at_the_gate_recorded(fake, capfd
 
 @pytest.fixture
 def ended_runs(tmp_path: pytest.TempPathFactory) -> tuple[list[str], str]:
-    """A complete run, then four runs whose components never finished (newest last).
+    """A complete run, a run killed between two components, then four runs that never finished.
 
-    `run-cancelled` recorded that Ctrl-C stopped it; `run-failed` that it failed; `run-dead`
-    and `run-live` recorded nothing: the run lock tells them apart.
+    `run-complete` recorded that it ended; `run-killed` finished its first component and
+    recorded nothing (SIGKILL between components); `run-cancelled` recorded that Ctrl-C
+    stopped it; `run-failed` that it failed; `run-dead` and `run-live` recorded nothing: the
+    run lock tells them apart.
     """
     path = str(tmp_path / "metadata.db")
     fake = FakeTfxStore(path)
-    fake.execute(fake.run("run-complete"), "ImportExampleGen")
+    complete = fake.run("run-complete")
+    fake.execute(complete, "ImportExampleGen")
+    fake.end_early(complete, "complete", 1_795_998_000_000)
+    fake.execute(fake.run("run-killed"), "ImportExampleGen")
     running = pb.Execution.RUNNING
     for name in ("run-cancelled", "run-failed", "run-dead", "run-live"):
         run = fake.run(name)
@@ -274,6 +279,7 @@ def test_runs_show_cancelled_failed_running_and_abandoned_runs(ended_runs, capfd
         "run-dead": "abandoned",  # no process holds it for this run
         "run-failed": "failed",
         "run-cancelled": "cancelled",
+        "run-killed": "abandoned",  # only finished executions, but it never recorded its end
         "run-complete": "complete",
     }
     assert runs["run-cancelled"]["ended"] == "2026-11-30T00:36:40+00:00"  # the recorded end
