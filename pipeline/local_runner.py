@@ -41,7 +41,7 @@ from lightrank.pipeline.metadata.runs import (
     connection_config,
 )
 from lightrank.pipeline.pipeline import create_pipeline
-from lightrank.pipeline.preflight import check_base_model, check_inputs
+from lightrank.pipeline.preflight import check_base_model, check_inputs, check_store
 from lightrank.pipeline.run_lock import lock_path, run_lock
 
 _log = logging.getLogger(__name__)
@@ -213,6 +213,7 @@ def run_local(
     run_id = run_id or new_run_id()
     features = check_config_names(config)  # milliseconds, before the data check reads every file
     check_inputs(config, features.request_key)
+    check_store(config)
     check_base_model(config)
     os.makedirs(config.root, exist_ok=True)
     if config.metadata.sqlite:

@@ -307,6 +307,32 @@ def check_writable(config: PipelineConfig) -> None:
             ) from error
 
 
+def check_store(config: PipelineConfig) -> None:
+    """An existing SQLite store must be an ML Metadata store before a run writes to it.
+
+    A corrupt or foreign file at `metadata.sqlite` made TFX fail with a C++ error and a
+    traceback after the preflight; the read-only commands already name such a file. A missing
+    or empty file is fine: the run creates the store.
+
+    Raises:
+        InputDataError: Naming the file and what is wrong with it; the file is left as it was.
+    """
+    path = config.metadata.sqlite
+    if not path or not os.path.isfile(path) or os.path.getsize(path) == 0:
+        return
+    from lightrank.pipeline.metadata.lineage import LineageError, open_read_only
+
+    try:
+        open_read_only(config.metadata)
+    except LineageError as error:
+        if "is empty" in str(error):
+            return  # an SQLite file without ML Metadata tables: the run creates them
+        raise InputDataError(
+            f"{error}; nothing was run and the file is left as it is: move it away or point "
+            "metadata.sqlite at another file"
+        ) from error
+
+
 def check_inputs(
     config: PipelineConfig, request_key: str | None = None, *, console: TextIO | None = None
 ) -> int:

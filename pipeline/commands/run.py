@@ -24,7 +24,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lightrank.errors import UserError
 from lightrank.pipeline.commands.common import PipelineFailedError, add_config_arguments
@@ -122,7 +122,6 @@ def _run_pipeline(args: argparse.Namespace) -> int:
     with output_to(log_file) as console:
         try:
             from lightrank.pipeline.local_runner import new_run_id, run_local
-            from lightrank.pipeline.metadata.runs import open_store, run_by_id
             from lightrank.pipeline.summary import format_summary, thresholds_text
 
             console.write(f"Quality gates: {'; '.join(thresholds_text(config))}\n")
@@ -137,7 +136,7 @@ def _run_pipeline(args: argparse.Namespace) -> int:
                 error = caught
             has_store = config.metadata.sqlite is None or os.path.isfile(config.metadata.sqlite)
             # This run's own record, by the id it ran under: the newest run may be another's.
-            run = run_by_id(open_store(config.metadata), config.name, run_id) if has_store else None
+            run = _own_run(config, run_id) if has_store else None
             if run is not None:
                 console.write(
                     format_summary(config, run, log_file=log_file, ok=error is None, expected=component_ids)
@@ -155,6 +154,21 @@ def _run_pipeline(args: argparse.Namespace) -> int:
             raise error
         raise PipelineFailedError(f"{type(error).__name__}: {error}", log_file)
     return 0
+
+
+def _own_run(config: Any, run_id: str) -> Any:
+    """This run's record, or None when the store cannot be read (the error is on its way already).
+
+    A store the preflight refused (corrupt, not ML Metadata) must not turn the user's one-line
+    error into a traceback here.
+    """
+    from lightrank.pipeline.metadata.runs import open_store, run_by_id
+
+    try:
+        return run_by_id(open_store(config.metadata), config.name, run_id)
+    except RuntimeError:
+        logging.getLogger(__name__).exception("the run's record could not be read back")
+        return None
 
 
 def register(commands: argparse._SubParsersAction) -> None:

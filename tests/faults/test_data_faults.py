@@ -203,3 +203,15 @@ def test_eval_on_data_without_the_label_names_label_and_file(tmp_path, tiny_data
     message = str(raised.value)
     assert f"part-0.tfrecord.gz: record {BAD_RECORD} has no value of the label 'label.sent'" in message
     assert len(message) < SHORT
+
+
+def test_a_corrupt_metadata_store_is_named_and_left_as_it_is(tmp_path, tiny_data, capfd):
+    store = tmp_path / "metadata.db"
+    garbage = b"this is not an sqlite database " * 100
+    store.write_bytes(garbage)
+    code, err = _run(tmp_path, tiny_data, capfd)
+    line = _error_line(err)
+    assert code == 2 and "Traceback" not in err and len(line) < SHORT
+    assert f"{store} is not an ML Metadata store" in line and "nothing was run" in line
+    assert store.read_bytes() == garbage  # not "repaired", not truncated
+    assert not (tmp_path / "root").exists()
