@@ -1,4 +1,4 @@
-"""Shared set-up for end-to-end runs: tiny sample data."""
+"""Shared set-up for end-to-end runs: one first pipeline run (`tiny_data` is in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,17 +10,6 @@ from e2e_support import run, tiny_config
 
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.metadata.runs import RunRecord, latest_run, open_store
-from lightrank.pipeline.sample import write_sample_data
-
-#: Small enough for seconds per component, large enough for both splits and every source.
-TINY_REQUESTS = 24
-
-
-@pytest.fixture(scope="session")
-def tiny_data(tmp_path_factory: pytest.TempPathFactory) -> str:
-    out = tmp_path_factory.mktemp("data") / "sample"
-    write_sample_data(str(out), requests=TINY_REQUESTS, seed=7, shards=2, show_progress=False)
-    return str(out)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import TINY_REQUESTS
+from tiny_sample import TINY_REQUESTS
 
 from lightrank.pipeline.config import SAMPLE_CONFIG
 from lightrank_bench.cli import main
