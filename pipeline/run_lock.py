@@ -1,7 +1,7 @@
 """One `lightrank run` per pipeline and ML Metadata store at a time.
 
 Two local runs on one store both pushed into the same serving version and recorded each
-other's models in their lineage (issue 14). A run therefore takes an exclusive `fcntl.flock`
+other's models in their lineage (docs/reliability.md). A run therefore takes an exclusive `fcntl.flock`
 on a lock file before its first component and holds it until it ends, on every exit path:
 
 - SQLite store: `<metadata.sqlite>.lock`, next to the store, so every checkout and every

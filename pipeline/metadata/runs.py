@@ -178,7 +178,7 @@ def run_by_id(store: mlmd.MetadataStore, pipeline_name: str, run_id: str) -> Run
     """Exactly the run `run_id` of a pipeline (None if it recorded nothing yet).
 
     `lightrank run` reads its own run back by the id it gave TFX: the newest run
-    of the pipeline may be another process's (issue 14).
+    of the pipeline may be another process's (docs/reliability.md, Concurrent and interrupted runs).
     """
     context = store.get_context_by_type_and_name("pipeline_run", run_id)
     if context is None:

@@ -1,4 +1,4 @@
-"""`lightrank run` interrupted, and run twice at once on one store, as separate processes (issue 14)."""
+"""`lightrank run` interrupted, and run twice at once on one store, in processes (docs/reliability.md)."""
 
 from __future__ import annotations
 
