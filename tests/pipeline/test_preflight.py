@@ -9,7 +9,8 @@ import pytest
 import tensorflow as tf
 
 from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
-from lightrank.pipeline.preflight import InputDataError, check_file, check_inputs
+from lightrank.pipeline.preflight import check_inputs
+from lightrank.pipeline.record_scan import InputDataError, check_file
 
 REQUEST_KEY = "meta.trace_id"  # the sample feature spec's request key
 
