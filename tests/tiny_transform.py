@@ -33,6 +33,19 @@ RAW_SPEC = {
     "label.top3": tf.io.FixedLenFeature([], tf.int64),
 }
 
+#: The tiny candidates' features as the feature spec resolves them (tests vary the continuous
+#: list, the hashing width or the slice buckets with `dataclasses.replace`).
+TINY_FEATURES = ResolvedFeatures(
+    continuous=("u.age", "u.opens", "c.likes"),
+    sparse=("c.source", "u.id"),
+    int_sparse=("u.id",),
+    request_key="meta.key",
+    example_weight="meta.weight",
+    heavy_score="meta.score",
+    labels={"HeavyRankPosition": "label.top3"},
+    missing_value=-1.23456789,
+)
+
 
 def serialize_example(row: dict[str, object], *, with_labels: bool = True) -> bytes:
     """A tf.Example of a row (lists or scalars; empty lists are absent features)."""

@@ -6,32 +6,29 @@ tests can build variants of their own.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 import yaml
-from tiny_transform import RAW_SPEC, serialize_example, transformed_records, write_transform_graph
+from tiny_transform import (
+    RAW_SPEC,
+    TINY_FEATURES,
+    serialize_example,
+    transformed_records,
+    write_transform_graph,
+)
 
 from lightrank.models.deepnorm.config import DeepNormConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
 from lightrank.models.export import export_serving_model
-from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS
 from lightrank.pipeline.config import SAMPLE_CONFIG
 
 BITS = 8
-FEATURES = ResolvedFeatures(
-    continuous=("u.age", "c.likes"),
-    sparse=("c.source", "u.id"),
-    int_sparse=("u.id",),
-    request_key="meta.key",
-    example_weight="meta.weight",
-    heavy_score="meta.score",
-    labels={"HeavyRankPosition": "label.top3"},
-    missing_value=-1.23456789,
-    slice_buckets={},
-)
+FEATURES = dataclasses.replace(TINY_FEATURES, continuous=("u.age", "c.likes"))
 SPEC = {name: spec for name, spec in RAW_SPEC.items() if name != "u.opens"}
 DEEPNORM = DeepNormConfig(input_size_bits=BITS, sparse_embedding_size=4, dense_embedding_size=8)
 #: 300 candidates, 20 per request; the eval split is the last 5 requests.

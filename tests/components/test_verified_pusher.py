@@ -13,7 +13,7 @@ import tensorflow as tf
 from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
-from tiny_transform import RAW_SPEC, write_transform_graph
+from tiny_transform import RAW_SPEC, TINY_FEATURES, write_transform_graph
 
 from lightrank.components import verified_pusher
 from lightrank.components.verified_pusher import (
@@ -28,19 +28,10 @@ from lightrank.errors import UserError
 from lightrank.models.deepnorm.config import DeepNormConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
 from lightrank.models.export import export_serving_model
-from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS
 
 BITS = 6
-FEATURES = ResolvedFeatures(
-    continuous=("u.age", "u.opens", "c.likes"),
-    sparse=("c.source", "u.id"),
-    int_sparse=("u.id",),
-    request_key="meta.key",
-    example_weight="meta.weight",
-    heavy_score="meta.score",
-    labels={"HeavyRankPosition": "label.top3"},
-    missing_value=-1.23456789,
-)
+FEATURES = TINY_FEATURES
 
 
 def _row(i: int) -> dict[str, object]:

@@ -8,7 +8,8 @@ from lightrank.kubeflow.spec_expressions import evaluate_condition, matches, res
 from lightrank.kubeflow.spec_file import SpecError
 from lightrank.kubeflow.spec_store import ArtifactStore
 
-#: The Pusher's condition, as TFX 1.16 compiles `Cond(blessed == 1 and differs_from_baseline == 1)`.
+#: The Vertex registry Pusher's condition as TFX 1.16 compiles it (blessed and new); the filesystem
+#: Pusher's is `blessed == 1` alone (its executor skips a model already pushed).
 PUSHER = (
     "((inputs.artifacts['_Evaluator.blessing'].artifacts[0].metadata['blessed'] == 1.0) && "
     "(inputs.artifacts['_Evaluator.blessing'].artifacts[0].metadata['differs_from_baseline'] == 1.0))"

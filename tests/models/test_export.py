@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -14,26 +15,16 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import metadata_io
 from tiny_transform import RAW_SPEC as SPEC
-from tiny_transform import serialize_example
+from tiny_transform import TINY_FEATURES, serialize_example
 
 from lightrank.models.deepnorm.config import DeepNormConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
 from lightrank.models.export import FEATURE_LIST_FILE, SETTINGS_FILE, export_serving_model, load_settings
-from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS
 from lightrank.models.preprocessing import preprocessing_fn
 
 BITS = 8
-FEATURES = ResolvedFeatures(
-    continuous=("u.age", "u.opens", "c.likes"),
-    sparse=("c.source", "u.id"),
-    int_sparse=("u.id",),
-    request_key="meta.key",
-    example_weight="meta.weight",
-    heavy_score="meta.score",
-    labels={"HeavyRankPosition": "label.top3"},
-    missing_value=-1.23456789,
-    slice_buckets={"u.age": (100.0, 300.0)},
-)
+FEATURES = dataclasses.replace(TINY_FEATURES, slice_buckets={"u.age": (100.0, 300.0)})
 
 
 def _candidate(rng: np.random.Generator, i: int) -> dict[str, object]:
