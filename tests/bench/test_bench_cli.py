@@ -170,8 +170,9 @@ def test_pipeline_checks_its_arguments_before_writing_anything(tiny, tmp_path, c
 @pytest.mark.parametrize(
     ("argv", "needle"),
     [
-        (["serving", "--model", "{missing}"], "is not an exported model"),
-        (["comparators", "--model", "{missing}", "--label", "label.top3"], "is not an exported model"),
+        (["serving", "--model", "{missing}", "--data", "{data}"], "is not an exported model"),
+        (["comparators", "--model", "{missing}", "--data", "{data}", "--label", "label.top3"],
+         "is not an exported model"),
         (["serving", "--model", "{serving}", "--seconds", "0"], "--seconds=0.0 is invalid"),
         (["comparators", "--model", "{serving}", "--seconds", "-1"], "--seconds=-1.0 is invalid"),
         (["serving", "--model", "{serving}", "--batch-sizes", "0"], "--batch-sizes=[0] is invalid"),
