@@ -1,6 +1,7 @@
 """`lightrank`: the command line of the light-ranker pipeline, the top layer of the package.
 
-    lightrank data generate [--out DIR] [--requests N] [--seed S] [--shards K]
+    lightrank data generate [--profile sample|catalog] [--out DIR] [--requests N] [--seed S] [--shards K]
+    lightrank schema infer --data [SPLIT=]GLOB ... --out DIR [--request-key NAME] [--label NAME ...] ...
     lightrank run [--config FILE] [--set KEY=VALUE ...]
     lightrank eval --model PATH --data GLOB [--config FILE] [--out DIR] [--json FILE] [--predictions FILE]
     lightrank runs | lineage [MODEL] | compare RUN_A RUN_B | report [RUN]
@@ -34,6 +35,7 @@ from lightrank.pipeline.commands import data as data_commands
 from lightrank.pipeline.commands import eval as eval_commands
 from lightrank.pipeline.commands import lineage as lineage_commands
 from lightrank.pipeline.commands import run as run_commands
+from lightrank.pipeline.commands import schema as schema_commands
 from lightrank.pipeline.commands.common import PipelineFailedError
 
 # google-api-core warns about Python 3.10 on import; TFX 1.16 supports nothing newer.
@@ -50,7 +52,15 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser, with one sub-command per task."""
     parser = argparse.ArgumentParser(prog="lightrank", description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
-    modules = (data_commands, run_commands, eval_commands, lineage_commands, deploy_commands, spec_commands)
+    modules = (
+        data_commands,
+        schema_commands,
+        run_commands,
+        eval_commands,
+        lineage_commands,
+        deploy_commands,
+        spec_commands,
+    )
     for module in modules:
         module.register(commands)
     return parser

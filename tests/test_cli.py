@@ -27,6 +27,7 @@ from lightrank.pipeline.commands import data as data_commands
 from lightrank.pipeline.commands import eval as eval_commands
 from lightrank.pipeline.commands import lineage as lineage_commands
 from lightrank.pipeline.commands import run as run_commands
+from lightrank.pipeline.commands import schema as schema_commands
 from lightrank.pipeline.commands.common import PipelineFailedError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -36,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 #: `test_the_parser_has_exactly_the_documented_commands` until it is added here and to `COMMAND_TESTS`.
 COMMANDS: dict[str, tuple[list[str], object, str]] = {
     "data generate": (["data", "generate"], data_commands, "_generate"),
+    "schema infer": (["schema", "infer", "--data", "d", "--out", "o"], schema_commands, "_infer"),
     "run": (["run"], run_commands, "_run"),
     "eval": (["eval", "--model", "m", "--data", "d"], eval_commands, "_handle"),
     "runs": (["runs"], lineage_commands, "_runs"),
@@ -50,7 +52,15 @@ COMMANDS: dict[str, tuple[list[str], object, str]] = {
 #: The tests that run each command's real handler through `lightrank.cli.main` on tiny inputs
 #: and assert what it does (exit status, printed lines, files written).
 COMMAND_TESTS: dict[str, list[str]] = {
-    "data generate": ["tests/test_cli.py::test_generate_refuses_to_overwrite_and_if_missing_skips"],
+    "data generate": [
+        "tests/test_cli.py::test_generate_refuses_to_overwrite_and_if_missing_skips",
+        "tests/test_cli.py::test_generate_catalog_writes_train_and_eval_and_honours_overwrite",
+        "tests/test_cli.py::test_generate_picks_the_profile_s_default_directory",
+    ],
+    "schema infer": [
+        "tests/pipeline/schema_infer/test_schema_infer_cli.py::"
+        "test_a_full_out_dir_is_refused_and_overwrite_replaces_it_with_the_given_roles"
+    ],
     "run": [
         "tests/e2e/test_run_cli.py::test_lightrank_run_trains_evaluates_and_pushes_on_tiny_data",
         "tests/test_cli.py::test_a_failing_run_exits_1_naming_its_log",
@@ -330,14 +340,19 @@ def test_help_lists_every_command_and_exits_0(capsys):
         main(["--help"])
     assert stopped.value.code == 0
     out = capsys.readouterr().out
-    assert "{data,run,eval,runs,lineage,compare,report,compile,submit,run-spec}" in out
+    assert "{data,schema,run,eval,runs,lineage,compare,report,compile,submit,run-spec}" in out
 
 
 @pytest.mark.parametrize(
     ("argv", "status", "stream", "text"),
     [
         ([], 2, "stderr", "the following arguments are required: command"),
-        (["--help"], 0, "stdout", "{data,run,eval,runs,lineage,compare,report,compile,submit,run-spec}"),
+        (
+            ["--help"],
+            0,
+            "stdout",
+            "{data,schema,run,eval,runs,lineage,compare,report,compile,submit,run-spec}",
+        ),
         (["data"], 2, "stderr", "the following arguments are required: data_command"),
         (["data", "generate", "--help"], 0, "stdout", "--if-missing"),
     ],
@@ -391,7 +406,68 @@ def test_generate_refuses_to_overwrite_and_if_missing_skips(tmp_path, capsys):
     assert sorted(os.listdir(out)) == before
 
 
-@pytest.mark.parametrize("argv", [["frobnicate"], ["run", "--bogus"]])
+def _catalog_rows(folder: Path) -> list[dict[str, list]]:
+    """Every example of the gzipped TFRecords in `folder`, as feature -> values."""
+    import tensorflow as tf
+
+    rows = []
+    for path in sorted(folder.iterdir()):
+        for record in tf.data.TFRecordDataset(str(path), compression_type="GZIP").as_numpy_iterator():
+            feature = tf.train.Example.FromString(record).features.feature
+            rows.append({name: list(getattr(f, f.WhichOneof("kind")).value) for name, f in feature.items()})
+    return rows
+
+
+def test_generate_catalog_writes_train_and_eval_and_honours_overwrite(tmp_path, capsys):
+    out = tmp_path / "catalog"
+    argv = ["data", "generate", "--profile", "catalog", "--out", str(out), "--requests", "6", "--shards", "2"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert f"candidates of 6 requests to {out}" in printed
+    assert "train: " in printed and "of 5 requests in 2 files" in printed
+    assert "eval: " in printed and "of 1 requests in 1 file," in printed
+    assert sorted(os.listdir(out)) == ["eval", "train"]
+    assert sorted(os.listdir(out / "train")) == [f"part-0000{i}-of-00002.tfrecord.gz" for i in range(2)]
+    assert os.listdir(out / "eval") == ["part-00000-of-00001.tfrecord.gz"]
+    train, eval_ = _catalog_rows(out / "train"), _catalog_rows(out / "eval")
+    assert {"query_id", "ts", "viewer_id", "item_id", "ref_score", "ref_rank", "clicked"} <= set(train[0])
+    assert not any(name.startswith(("meta.", "user.", "candidate.", "label.")) for name in train[0])
+    assert len({row["query_id"][0] for row in train}) == 5 and len({row["query_id"][0] for row in eval_}) == 1
+    assert max(row["ts"][0] for row in train) < min(row["ts"][0] for row in eval_)
+    before = {path: path.read_bytes() for path in out.rglob("*.gz")}
+
+    assert main(argv) == 2
+    assert str(out) in capsys.readouterr().err
+    assert main(["data", "generate", "--profile", "catalog", "--out", str(out), "--if-missing"]) == 0
+    assert "Catalog data already present" in capsys.readouterr().out
+    assert {path: path.read_bytes() for path in out.rglob("*.gz")} == before
+    assert main([*argv, "--seed", "1", "--overwrite"]) == 0
+    after = {path: path.read_bytes() for path in out.rglob("*.gz")}
+    assert after.keys() == before.keys() and all(after[path] != before[path] for path in before)
+    assert os.listdir(tmp_path) == ["catalog"]  # no staging or old copy left behind
+
+
+def test_generate_picks_the_profile_s_default_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["data", "generate", "--profile", "catalog", "--requests", "1"]) == 2
+    assert "--profile catalog needs --requests of at least 2" in capsys.readouterr().err
+    assert not (tmp_path / "data").exists()
+    assert main(["data", "generate", "--profile", "catalog", "--requests", "2", "--shards", "1"]) == 0
+    assert sorted(os.listdir(tmp_path / "data" / "catalog")) == ["eval", "train"]
+    assert main(["data", "generate", "--requests", "2", "--shards", "1"]) == 0
+    assert "Wrote " in capsys.readouterr().out
+    assert sorted(os.listdir(tmp_path / "data")) == ["catalog", "sample"]
+    assert os.listdir(tmp_path / "data" / "sample") == ["part-00000-of-00001.tfrecord.gz"]
+    # `--profile sample` is the default, byte for byte.
+    explicit = ["data", "generate", "--profile", "sample", "--out", "x", "--requests", "2", "--shards", "1"]
+    assert main(explicit) == 0
+    name = "part-00000-of-00001.tfrecord.gz"
+    assert (tmp_path / "x" / name).read_bytes() == (tmp_path / "data" / "sample" / name).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "argv", [["frobnicate"], ["run", "--bogus"], ["data", "generate", "--profile", "bogus"]]
+)
 def test_unknown_commands_and_flags_are_rejected_by_argparse(argv):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
