@@ -8,13 +8,20 @@ but that means nothing on a slice becomes NaN, shown as n/a (`undefined_as_nan`)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 
 import tensorflow_model_analysis as tfma
 
-from lightrank.models.metrics.grouped import NUM_CANDIDATES_IN_REQUESTS, needs_whole_requests
+from lightrank.models.metrics.grouped import (
+    DEFAULT_K_VALUES,
+    DEFAULT_N_VALUES,
+    NUM_CANDIDATES_IN_REQUESTS,
+    needs_whole_requests,
+)
+from lightrank.models.metrics.ranking import recall_pairs
 
-#: Metrics shown in the summary when present, in this order.
+#: Metrics shown in the summary when present, in this order (see `key_metric_names`).
 KEY_METRICS = (
     "example_count",
     "num_requests",
@@ -31,6 +38,8 @@ KEY_METRICS = (
     "cgr_atLight_100_atHeavy_10",
     "ndcg_at_10",
 )
+_RECALL_NAME = re.compile(r"recall_atLight_(\d+)_atHeavy_(\d+)")
+_DEFAULT_RECALL_PAIRS = frozenset(recall_pairs(DEFAULT_N_VALUES, DEFAULT_K_VALUES))
 #: Each AUC and the label rate of the same weighting: an AUC needs both classes.
 _AUC_LABEL_RATE = {
     "auc": "ctr",
@@ -38,6 +47,35 @@ _AUC_LABEL_RATE = {
     "auc_unweighted": "ctr_unweighted",
     "auc_precision_recall_unweighted": "ctr_unweighted",
 }
+
+
+def added_recall_names(names: Iterable[str]) -> list[str]:
+    """The recall metrics among `names` at an (N, K) the default grouped cut-offs lack, by N then K.
+
+    They are what a config's `evaluation.grouped` added (e.g. `recall_atLight_10_atHeavy_3`),
+    the numbers its author asked for, so every view shows them next to `KEY_METRICS`.
+    """
+    pairs = {}
+    for name in names:
+        match = _RECALL_NAME.fullmatch(name)
+        if match and (int(match[1]), int(match[2])) not in _DEFAULT_RECALL_PAIRS:
+            pairs[(int(match[1]), int(match[2]))] = name
+    return [pairs[pair] for pair in sorted(pairs)]
+
+
+def key_metric_names(names: Iterable[str]) -> list[str]:
+    """The metrics a summary shows, in order: `KEY_METRICS` among `names`, plus added recalls.
+
+    The recall metrics of `added_recall_names` go before `ndcg_at_10`, next to the recalls
+    of `KEY_METRICS`.
+
+    Args:
+        names: The metric names an evaluation computed (e.g. one slice's keys).
+    """
+    names = set(names)
+    shown = [name for name in KEY_METRICS if name in names and name != "ndcg_at_10"]
+    shown += added_recall_names(names)
+    return shown + (["ndcg_at_10"] if "ndcg_at_10" in names else [])
 
 
 def _value(metric_value: object) -> float | None:

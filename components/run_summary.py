@@ -27,7 +27,7 @@ from collections.abc import Mapping
 
 from kfp.dsl import HTML, Artifact, Input, Markdown, Metrics, Output
 
-from lightrank.components.model_evaluation import KEY_METRICS, metrics_by_slice
+from lightrank.components.model_evaluation import key_metric_names, metrics_by_slice
 from lightrank.components.run_report.component import REPORT_FILE
 from lightrank.components.run_report.numbers import format_number
 
@@ -69,7 +69,7 @@ def summary_markdown(blessed: bool, by_slice: Mapping[str, Mapping[str, float]],
         lines += ["Every quality gate passed." if blessed else "No gate failed on a slice.", ""]
     overall = by_slice.get("Overall", {})
     lines += ["### Overall (eval split)", "", "| metric | value |", "|---|---|"]
-    lines += [f"| {name} | {format_number(overall[name])} |" for name in KEY_METRICS if name in overall]
+    lines += [f"| {name} | {format_number(overall[name])} |" for name in key_metric_names(overall)]
     ranked = sorted(
         (row[RANK_BY], name)
         for name, row in by_slice.items()
@@ -110,9 +110,10 @@ def publish_run_summary(
     """
     blessed = blessing.metadata.get("blessed") == 1
     by_slice = metrics_by_slice(evaluation.uri)
-    for name in KEY_METRICS:
-        value = by_slice.get("Overall", {}).get(name)
-        if value is not None and math.isfinite(value):
+    overall = by_slice.get("Overall", {})
+    for name in key_metric_names(overall):
+        value = overall[name]
+        if math.isfinite(value):
             metrics.log_metric(name, value)
     metrics.log_metric("blessed", 1.0 if blessed else 0.0)
     for artifact in (report, summary):

@@ -92,7 +92,9 @@ def _local_paths(config: PipelineConfig) -> dict[str, str]:
     cloud = cloud_of(config)
     paths = {"root": config.root}
     if cloud.bigquery is None:
-        paths["data.path"] = config.data.path
+        key = "data.path" if config.data.splits is None else "data.splits"
+        for name, pattern in config.data.patterns.items():
+            paths[key if config.data.splits is None else f"{key}.{name}"] = pattern
     if cloud.vertex_serving is None:
         paths["serving_dir"] = config.serving_dir
     return {key: value for key, value in paths.items() if not value.startswith("gs://")}

@@ -20,7 +20,7 @@ from lightrank.kubeflow.run_parameters import define_run_parameters
 from lightrank.models.features import ResolvedFeatures
 from lightrank.models.settings import model_custom_config
 from lightrank.pipeline.config import PipelineConfig
-from lightrank.pipeline.pipeline import input_config
+from lightrank.pipeline.example_inputs import plan_inputs
 from lightrank.pipeline.runner_settings import RunnerSettings
 
 
@@ -43,7 +43,7 @@ def runner_settings(
     bigquery_query = section.bigquery.query if cloud and section.bigquery is not None else None
     parameters = define_run_parameters(
         config,
-        data_root=None if bigquery_query is not None else input_config(config.data.path)[0],
+        data_root=None if bigquery_query is not None else plan_inputs(config.data).input_base,
         model_config=model_custom_config(config.model, features),
     )
     if not cloud:

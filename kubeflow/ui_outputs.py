@@ -40,7 +40,7 @@ def describe(config: PipelineConfig) -> str:
     gates = ", ".join(sorted(config.evaluation.thresholds))
     return (
         f"lightrank: trains the {config.model.kind} light ranker ({config.model.preset} preset, task "
-        f"{config.model.task}) on {config.data.path}, evaluates it with TFMA (gates on {gates}) and "
+        f"{config.model.task}) on {config.data.describe()}, evaluates it with TFMA (gates on {gates}) and "
         "pushes it only when blessed. Config digest " + config.digest() + "."
     )
 

@@ -27,13 +27,18 @@ Signatures:
 Next to the SavedModel the export writes `continuous_feature_list.json` (the
 column order of `continuous`; docs/model.md, Export), `model_settings.json` (kind, task,
 hyper-parameters: what a warm start rebuilds), and `keras/` (the Keras weights
-checkpoint a warm start loads).
+checkpoint a warm start loads). Inside it, `assets.extra/lightrank_model.json`
+(`MODEL_ASSET`, TF Serving ignores `assets.extra/`) holds what evaluating the model needs
+besides data: the resolved features, the task, its label and the raw types of the
+non-input columns, so `lightrank eval` works on a model without the config that trained it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 import tensorflow as tf
@@ -50,6 +55,88 @@ PREDICTION = "prediction"
 SLICE_SIGNATURE = "slice_features"
 #: The signature from raw candidates to `serving_transformed`'s inputs: serving's own featurisation.
 FEATURES_SIGNATURE = "serving_features"
+#: The evaluation contract inside the SavedModel (`ModelAsset`), relative to its directory.
+MODEL_ASSET = os.path.join("assets.extra", "lightrank_model.json")
+_MODEL_ASSET_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelAsset:
+    """What evaluating an exported model needs besides the data (`MODEL_ASSET`).
+
+    Attributes:
+        features: The features the model was trained with (request key, weight, heavy score,
+            labels: what the metrics read).
+        task: The task the model learned; `label_key` is its label.
+        column_types: The raw dtype name (`int64`, `float32`, `string`) of every non-input
+            column (`features.passthrough`), which reading the data needs without a schema.
+    """
+
+    features: ResolvedFeatures
+    task: str
+    column_types: Mapping[str, str]
+
+    @property
+    def label_key(self) -> str:
+        """The raw label feature of the model's task."""
+        return self.features.label_key(self.task)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The asset's JSON form; `label_key` is written out for readers other than this code."""
+        return {
+            "version": _MODEL_ASSET_VERSION,
+            "task": self.task,
+            "label_key": self.label_key,
+            "features": self.features.to_dict(),
+            "column_types": dict(self.column_types),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelAsset:
+        """Inverse of `to_dict`.
+
+        Raises:
+            ValueError: A newer version, or a missing or malformed field.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"malformed (a {type(data).__name__}, not a mapping)")
+        if data.get("version") != _MODEL_ASSET_VERSION:
+            raise ValueError(f"version {data.get('version')!r}, this code reads {_MODEL_ASSET_VERSION}")
+        try:
+            asset = cls(
+                features=ResolvedFeatures.from_dict(data["features"]),
+                task=str(data["task"]),
+                column_types={str(name): str(dtype) for name, dtype in data["column_types"].items()},
+            )
+        except (KeyError, TypeError, AttributeError) as error:
+            raise ValueError(f"malformed ({type(error).__name__}: {error})") from error
+        if asset.task not in asset.features.labels:
+            raise ValueError(f"task {asset.task!r} has no label among {sorted(asset.features.labels)}")
+        return asset
+
+
+def write_model_asset(export_dir: str, asset: ModelAsset) -> None:
+    """Writes `asset` to `<export_dir>/assets.extra/lightrank_model.json` (local or remote)."""
+    path = os.path.join(export_dir, MODEL_ASSET)
+    tf.io.gfile.makedirs(os.path.dirname(path))
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(json.dumps(asset.to_dict(), indent=1, sort_keys=True))
+
+
+def read_model_asset(model_dir: str) -> ModelAsset | None:
+    """The `ModelAsset` of an exported model; None for a model exported before it existed.
+
+    Raises:
+        ValueError: The asset exists but does not read (names the file).
+    """
+    path = os.path.join(model_dir, MODEL_ASSET)
+    if not tf.io.gfile.exists(path):
+        return None
+    try:
+        with tf.io.gfile.GFile(path) as f:
+            return ModelAsset.from_dict(json.loads(f.read()))
+    except ValueError as error:  # json.JSONDecodeError is one
+        raise ValueError(f"{path} does not read as a lightrank model asset: {error}") from error
 
 
 def _serving_feature_spec(
@@ -100,7 +187,8 @@ def export_serving_model(
         features: The resolved feature spec (serving inputs, column order).
         input_keys: The transformed features the model reads.
         export_dir: `fn_args.serving_model_dir`.
-        settings: JSON-safe description of the model (kind, task, hyper-parameters).
+        settings: JSON-safe description of the model (kind, task, hyper-parameters); its
+            task also goes into the `MODEL_ASSET` with `features`.
     """
     # Weights first: the Transform layer attached below is not part of the architecture.
     model.save_weights(os.path.join(export_dir, KERAS_WEIGHTS_DIR, "weights"))
@@ -174,6 +262,8 @@ def export_serving_model(
         signatures[FEATURES_SIGNATURE] = serving_features
 
     tf.saved_model.save(model, export_dir, signatures=signatures)
+    column_types = {name: raw_spec[name].dtype.name for name in features.passthrough}
+    write_model_asset(export_dir, ModelAsset(features, str(settings["task"]), column_types))
     with open(os.path.join(export_dir, FEATURE_LIST_FILE), "w") as f:
         json.dump(list(features.continuous), f, indent=1)
     with open(os.path.join(export_dir, SETTINGS_FILE), "w") as f:

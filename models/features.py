@@ -229,6 +229,12 @@ def resolve(spec: FeatureSpec, schema: schema_pb2.Schema) -> ResolvedFeatures:
     ]:
         if name not in types:
             raise ConfigError(f"feature spec {what} names {name!r}, which is not in the schema")
+    for task, name in spec.labels.items():
+        if types[name] not in (schema_pb2.FLOAT, schema_pb2.INT):
+            raise ConfigError(
+                f"feature spec labels.{task} names {name!r}, a {schema_pb2.FeatureType.Name(types[name])} "
+                "feature; a label is FLOAT (0 to 1) or INT (0 or 1)"
+            )
     continuous, sparse, int_sparse = [], [], []
     for name, feature_type in types.items():
         if name in spec.reserved:

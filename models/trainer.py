@@ -184,6 +184,7 @@ def run_fn(fn_args: Any) -> None:
     settings = {
         "kind": kind,
         "task": custom["task"],
+        "label": features.label_key(custom["task"]),
         "preset": custom.get("preset"),
         "deepnorm": deepnorm.model_dump(mode="json"),
         "training": training.model_dump(mode="json"),

@@ -15,10 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from tfx import v1 as tfx
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.base.base_component import BaseComponent
 from tfx.dsl.placeholder import placeholder as ph
-from tfx.proto import example_gen_pb2
 
+from lightrank.components import span_example_gen
 from lightrank.components.anomaly_gate import AnomalyGate
 from lightrank.components.run_report.component import run_report_node
 from lightrank.components.run_settings import run_settings
@@ -30,9 +32,10 @@ from lightrank.components.vertex_pusher import VertexRegistryPusher
 from lightrank.models.features import ResolvedFeatures
 from lightrank.models.settings import model_custom_config
 from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.config.data import EVAL, TRAIN
 from lightrank.pipeline.config.names import check_config_names
-from lightrank.pipeline.eval_config import build_eval_config
-from lightrank.pipeline.io import split_pattern
+from lightrank.pipeline.eval_config import EvalSettings, build_eval_config
+from lightrank.pipeline.example_inputs import hashed_output_config, plan_inputs
 from lightrank.pipeline.runner_settings import LOCAL, RunnerSettings
 
 #: Dotted paths of the user code, baked into the image (never packaged via module_file).
@@ -40,41 +43,35 @@ PREPROCESSING_FN = "lightrank.models.preprocessing.preprocessing_fn"
 RUN_FN = "lightrank.models.trainer.run_fn"
 
 
-def input_config(data_path: str) -> tuple[str, example_gen_pb2.Input]:
-    """Splits a directory or glob into ImportExampleGen's input_base and pattern."""
-    base, pattern = split_pattern(data_path)
-    return base, example_gen_pb2.Input(
-        splits=[example_gen_pb2.Input.Split(name="single_split", pattern=pattern)]
-    )
+def build_example_gen(
+    config: PipelineConfig, features: ResolvedFeatures, runner: RunnerSettings
+) -> BaseComponent:
+    """ImportExampleGen over the data files, or BigQueryExampleGen over the runner's query.
 
-
-def _output_config(config: PipelineConfig, features: ResolvedFeatures) -> example_gen_pb2.Output:
-    """Train/eval split by hashing the request key, so requests are never cut in two."""
-    return example_gen_pb2.Output(
-        split_config=example_gen_pb2.SplitConfig(
-            splits=[
-                example_gen_pb2.SplitConfig.Split(name="train", hash_buckets=config.data.train_buckets),
-                example_gen_pb2.SplitConfig.Split(name="eval", hash_buckets=config.data.eval_buckets),
-            ],
-            partition_feature_name=features.request_key,
-        )
-    )
-
-
-def _example_gen(config: PipelineConfig, features: ResolvedFeatures, runner: RunnerSettings) -> BaseComponent:
-    """ImportExampleGen over the data files, or BigQueryExampleGen over the runner's query."""
-    output_config = _output_config(config, features)
+    Span patterns are read by `SpanExampleGen`'s executor (components/span_example_gen.py).
+    """
+    data = config.data
     if runner.bigquery_query is not None:
         return tfx.extensions.google_cloud_big_query.BigQueryExampleGen(
-            query=runner.bigquery_query, output_config=output_config
+            query=runner.bigquery_query,
+            output_config=hashed_output_config(features.request_key, data.train_buckets, data.eval_buckets),
         )
-    input_base, inputs = input_config(config.data.path)
+    inputs = plan_inputs(data)
     parameters = runner.run_parameters
-    return tfx.components.ImportExampleGen(
-        input_base=parameters.data_root if parameters and parameters.data_root else input_base,
-        input_config=inputs,
-        output_config=output_config,
-    )
+    arguments: dict[str, Any] = {
+        "input_base": parameters.data_root if parameters and parameters.data_root else inputs.input_base,
+        "input_config": inputs.input_config(),
+        "output_config": inputs.output_config(features.request_key, data.train_buckets, data.eval_buckets),
+    }
+    spans = inputs.custom_config()
+    if spans is None:
+        return tfx.components.ImportExampleGen(**arguments)
+    # ImportExampleGen's own class takes no executor: its base, under the same id, does.
+    return FileBasedExampleGen(
+        **arguments,
+        custom_config=spans,
+        custom_executor_spec=executor_spec.BeamExecutorSpec(span_example_gen.Executor),
+    ).with_id("ImportExampleGen")
 
 
 def _trainer(model_config: dict[str, Any], runner: RunnerSettings, **channels: Any) -> BaseComponent:
@@ -105,12 +102,12 @@ def _evaluator(
     config: PipelineConfig, features: ResolvedFeatures, parameters: RunParameters | None, **channels: Any
 ) -> BaseComponent:
     """The Evaluator, with its thresholds as run parameters when there are any."""
-    eval_config = build_eval_config(config, features)
+    eval_config = build_eval_config(EvalSettings.from_config(config, features))
     if parameters is not None:
         return RuntimeEvaluator(
-            eval_config=eval_config, thresholds=parameters.thresholds, example_splits=["eval"], **channels
+            eval_config=eval_config, thresholds=parameters.thresholds, example_splits=[EVAL], **channels
         ).with_id("Evaluator")
-    return tfx.components.Evaluator(eval_config=eval_config, example_splits=["eval"], **channels)
+    return tfx.components.Evaluator(eval_config=eval_config, example_splits=[EVAL], **channels)
 
 
 def _push_condition(blessing: Any, parameters: RunParameters | None, runner: RunnerSettings) -> Any:
@@ -198,7 +195,7 @@ def create_pipeline(
     model_config = model_custom_config(config.model, features)
     parameters = runner.run_parameters
 
-    example_gen = _example_gen(config, features, runner)
+    example_gen = build_example_gen(config, features, runner)
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.ImportSchemaGen(schema_file=runner.schema_file or config.schema.path)
     example_validator = tfx.components.ExampleValidator(
@@ -212,7 +209,7 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
         custom_config={"features": features.to_dict(), "input_size_bits": model_config["input_size_bits"]},
-        splits_config=tfx.proto.SplitsConfig(analyze=["train"], transform=["train", "eval"]),
+        splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN], transform=config.data.split_names),
     )
     transform.add_upstream_node(anomaly_gate)
 

@@ -13,13 +13,9 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from lightrank.errors import shorten
-from lightrank.pipeline.io import is_glob
-from lightrank.pipeline.record_scan import (
-    InputDataError,
-    data_files,
-    expectations,
-    scan_file,
-)
+from lightrank.pipeline.example_inputs import split_files, static_directory
+from lightrank.pipeline.io import is_remote
+from lightrank.pipeline.record_scan import InputDataError, expectations, scan_file
 
 if TYPE_CHECKING:
     from lightrank.pipeline.config import PipelineConfig
@@ -108,18 +104,10 @@ def check_inputs(
             feature of the wrong type, a NaN/Inf weight or label, or a continuous value beyond
             `MAX_CONTINUOUS_MAGNITUDE`; or the pipeline root is not writable.
     """
-    path = config.data.path
-    if "://" in path:
+    if any(is_remote(pattern) for pattern in config.data.patterns.values()):
         check_writable(config)
         return 0
-    base = os.path.dirname(path) if is_glob(path) else path
-    if not os.path.exists(base):
-        raise InputDataError(
-            f"data path {shorten(path)} does not exist (generate sample data with `lightrank data generate`)"
-        )
-    files = data_files(path)
-    if not files:
-        raise InputDataError(f"data path {shorten(path)} matches no file")
+    files = _input_files(config)
     expect = expectations(config, request_key)
     total = parsed = 0
     for file in files:
@@ -138,6 +126,46 @@ def check_inputs(
         flush=True,
     )
     return total
+
+
+def _input_files(config: PipelineConfig) -> list[str]:
+    """Every local file the run will read, each split's found and none shared by two splits.
+
+    Raises:
+        InputDataError: A path does not exist or a split matches no file, or two splits share
+            a file (eval data seen in training would flatter every gate).
+        SpanError: A span pattern matches no span, or not the spans `data.spans` asks for.
+    """
+    for name, pattern in config.data.patterns.items():
+        if os.path.isfile(pattern):
+            raise InputDataError(
+                f"data path {shorten(pattern)} is a file; give its directory or a glob (ImportExampleGen "
+                "reads every file of a directory, or those a pattern matches)"
+            )
+        if not os.path.exists(static_directory(pattern)):
+            where = "data path" if config.data.splits is None else f"data.splits.{name}"
+            raise InputDataError(
+                f"{where} {shorten(pattern)} does not exist "
+                "(generate sample data with `lightrank data generate`)"
+            )
+    by_split = split_files(config.data)
+    owner: dict[str, str] = {}
+    for split, files in by_split.items():
+        if not files:
+            where = (
+                f"data path {shorten(config.data.path or '')}"
+                if config.data.splits is None
+                else (f"data.splits.{split} {shorten(config.data.patterns[split])}")
+            )
+            raise InputDataError(f"{where} matches no file")
+        for file in files:
+            if file in owner and owner[file] != split:
+                raise InputDataError(
+                    f"{file} is in both the {owner[file]} and the {split} split: a file read for training "
+                    "must not be evaluated on; make the split globs disjoint"
+                )
+            owner[file] = split
+    return sorted(owner)
 
 
 def check_base_model(config: PipelineConfig) -> None:

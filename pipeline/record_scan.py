@@ -10,14 +10,12 @@ the file and the record index; docs/reliability.md lists what is caught where.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import math
-import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from lightrank.errors import UserError, shorten
-from lightrank.pipeline.io import compression, split_pattern
+from lightrank.pipeline.io import compression
 
 if TYPE_CHECKING:
     from lightrank.pipeline.config import PipelineConfig
@@ -89,17 +87,6 @@ def schema_type_name(value: int) -> str:
     from tensorflow_metadata.proto.v0 import schema_pb2
 
     return schema_pb2.FeatureType.Name(value)
-
-
-def data_files(data_path: str) -> list[str]:
-    """The files a data path (directory or glob) stands for, sorted."""
-    if os.path.isfile(data_path):
-        raise InputDataError(
-            f"data path {shorten(data_path)} is a file; give its directory or a glob (ImportExampleGen "
-            "reads every file of a directory, or those a pattern matches)"
-        )
-    pattern = os.path.join(*split_pattern(data_path))
-    return sorted(path for path in glob.glob(pattern) if os.path.isfile(path))
 
 
 def _check_request_key(path: str, index: int, example: object, request_key: str) -> None:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from lightrank.components.model_evaluation import KEY_METRICS, metrics_by_slice
+from lightrank.components.model_evaluation import key_metric_names, metrics_by_slice
 from lightrank.components.run_report.numbers import format_number
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.metadata.runs import RunRecord
@@ -43,7 +43,7 @@ def format_summary(
     lines.append(f"Pushed model:   {pushed}")
     if run.evaluation_uri:
         overall = metrics_by_slice(run.evaluation_uri).get("Overall", {})
-        shown = [(name, overall[name]) for name in KEY_METRICS if name in overall]
+        shown = [(name, overall[name]) for name in key_metric_names(overall)]
         if shown:
             lines.append("Metrics (eval split, overall):")
             lines.extend(f"  {name:<32} {format_number(value)}" for name, value in shown)

@@ -10,15 +10,12 @@ from __future__ import annotations
 import jinja2
 from markupsafe import Markup
 
-from lightrank.components.model_evaluation import KEY_METRICS
+from lightrank.components.model_evaluation import key_metric_names
 from lightrank.components.run_report.content import ReportContent
 from lightrank.components.run_report.model_card import model_card
 from lightrank.components.run_report.numbers import format_number
 from lightrank.components.run_report.svg import Series, calibration_chart, dag_chart, line_chart
 from lightrank.components.run_report.template import TEMPLATE
-
-#: The heavy ranker's top K whose recall the report plots.
-RECALL_K = (1, 3, 10, 20, 50)
 
 
 def _training_charts(content: ReportContent) -> tuple[str, str]:
@@ -45,11 +42,11 @@ def _training_charts(content: ReportContent) -> tuple[str, str]:
 def _recall_chart(content: ReportContent) -> str:
     from lightrank.components.run_report.artifacts import recall_curves
 
+    # One curve per heavy top K the evaluation computed (`evaluation.grouped.heavy_k`).
     curves = recall_curves(content.overall)
     series = [
         Series(f"light ranker, K={k}", tuple((float(n), r) for n, r in points))
         for k, points in curves.items()
-        if k in RECALL_K
     ]
     light_sizes = sorted({float(n) for points in curves.values() for n, _ in points})
     if light_sizes:
@@ -76,7 +73,7 @@ def render_html(content: ReportContent) -> str:
     loss_chart, rce_chart = _training_charts(content)
     slice_names = ["Overall", *sorted(name for name in content.metrics if name != "Overall")]
     slice_names = [name for name in slice_names if name in content.metrics]
-    columns = [name for name in KEY_METRICS if any(name in values for values in content.metrics.values())]
+    columns = key_metric_names(name for values in content.metrics.values() for name in values)
     return environment.from_string(TEMPLATE).render(
         run=content.run,
         generated=content.generated.strftime("%Y-%m-%d %H:%M:%S UTC"),

@@ -50,13 +50,15 @@ def _intended_use(content: ReportContent) -> CardSection:
         )
     settings = content.settings
     task = settings.get("task", "unknown")
+    label = settings.get("label")
+    learns = _TASK_LABEL.get(task, "its label")
     kind = settings.get("kind", "unknown")
     return CardSection(
         "Intended use",
         (
             f"A {kind} light ranker for push-notification candidates: it scores every candidate of a "
             "request cheaply so that only the best few hundred reach the expensive heavy ranker.",
-            f"Task {task}: it learns {_TASK_LABEL.get(task, 'the configured label')}.",
+            f"Task {task}" + (f" (label {label})" if label else "") + f": it learns {learns}.",
             "Not for deciding what is sent: the heavy ranker and the send policy do that. Not validated "
             "for other surfaces or for populations unlike its training data.",
         ),

@@ -13,16 +13,19 @@ exactly, "default" is the port's recommended starting point for new training
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from lightrank.models.config_model import ConfigModel
 from lightrank.models.features import DEFAULT_MISSING_VALUE
 
-#: The original's three tasks: which label the model learns (docs/model.md, "Data contract").
-TaskName = Literal["Sent", "HeavyRankPosition", "HeavyRankProbability"]
-TASKS: tuple[TaskName, ...] = get_args(TaskName)
+#: A task names the one label a model learns: a key of the feature spec's `labels` map, which
+#: maps it to a label feature of the schema (docs/own_data.md, Labels). Any identifier works;
+#: metric and summary names carry it, so it is kept to letters, digits and `_`.
+TaskName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
+#: The original's three tasks, the sample feature spec's labels (docs/model.md, "Data contract").
+TASKS: tuple[str, ...] = ("Sent", "HeavyRankPosition", "HeavyRankProbability")
 #: A starting point of `PRESETS`.
 PresetName = Literal["default", "original"]
 

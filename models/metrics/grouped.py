@@ -10,7 +10,8 @@ Reference ranking: the heavy-ranker score, a raw feature read from the extracts'
 used the task label of the record; pass the label feature as `heavy_score_key` to
 reproduce that. The ranked score is the model's prediction.
 
-Reported keys (N in `n_values`, K in `k_values`):
+Reported keys (N in `n_values`, K in `k_values`: the config's `evaluation.grouped.light_n` and
+`heavy_k`; NDCG stays at 10 whatever the lists):
 
 * `cgr_atLight_{N}_atHeavy_{K}` for every pair, `recall_atLight_{N}_atHeavy_{K}` for N >= K,
   `expected_loss_atLight_{N}`, `ndcg_at_10`: means over requests (NaN when no request has a
@@ -57,6 +58,8 @@ from tensorflow_model_analysis.proto import config_pb2
 from lightrank.models.metrics.ranking import RankedGroup, group_metric_names, group_metric_values
 
 DEFAULT_HEAVY_SCORE_KEY = "meta.ranking.weighted_oonc_model_score"
+#: The light ranker's top N and the heavy ranker's top K when the pipeline config does not set
+#: `evaluation.grouped.light_n` / `heavy_k` (and for `lightrank eval` without a config).
 DEFAULT_N_VALUES = (50, 100, 200)
 DEFAULT_K_VALUES = (1, 3, 10, 20, 50)
 FAMILY_NAME = "light_ranking_group_metrics"

@@ -28,11 +28,14 @@ class PipelineFailedError(RuntimeError):
         super().__init__(f"{summary or 'failed'}\n(full log: {log_file})")
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """`--config FILE` (default: the sample config) and repeatable `--set KEY=VALUE`."""
-    parser.add_argument(
-        "--config", default=SAMPLE_CONFIG, help="pipeline config YAML (default: the sample config)"
-    )
+def add_config_arguments(
+    parser: argparse.ArgumentParser,
+    *,
+    default: str | None = SAMPLE_CONFIG,
+    default_help: str = "the sample config",
+) -> None:
+    """`--config FILE` (default: `default`, described as `default_help`) and repeatable `--set KEY=VALUE`."""
+    parser.add_argument("--config", default=default, help=f"pipeline config YAML (default: {default_help})")
     parser.add_argument(
         "--set",
         action="append",

@@ -1,44 +1,77 @@
 """`lightrank eval`: an exported model scored on any candidate files with the Evaluator's metrics.
 
-    lightrank eval --model PATH --data GLOB [--config FILE] [--set KEY=VALUE ...] [--out DIR]
+    lightrank eval --model PATH --data GLOB [--config FILE [--set KEY=VALUE ...]] [--out DIR]
                    [--json FILE] [--predictions OUT.parquet]
 
-The engine is `lightrank.pipeline.eval.evaluate`; this module only parses the command line
-and keeps the log: in a temporary file while it runs, then `<out>/eval.log`.
+The engine is `lightrank.pipeline.eval.evaluate`; this module parses the command line and
+keeps the log. Without `--config` the model's own asset says what to evaluate (its features
+and task); with it, the config does (slices, gates, grouped cut-offs), as in the pipeline.
+
+The log goes straight to `<out>/eval.log`, the path printed first, so it is where it was
+said to be while the command runs and after it ends. A user error (exit 2) removes it, and
+the output directories the command created, so nothing is left behind; any other failure
+keeps it, and its path ends the error line.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime
-import os
-import shutil
-import tempfile
+import io
+import traceback
+from typing import TextIO
 
 from lightrank.errors import UserError
 from lightrank.pipeline.commands.common import PipelineFailedError, add_config_arguments
 
 
+class _Tee(io.TextIOBase):
+    """The console, with every line also appended to the log, so the log tells the whole story."""
+
+    def __init__(self, console: TextIO, log: TextIO) -> None:
+        super().__init__()
+        self._streams = (console, log)
+
+    def write(self, text: str) -> int:
+        """Writes `text` to the console and to the log."""
+        for stream in self._streams:
+            stream.write(text)
+        return len(text)
+
+    def flush(self) -> None:
+        """Flushes both."""
+        for stream in self._streams:
+            stream.flush()
+
+
 def _handle(args: argparse.Namespace) -> int:
     from lightrank.pipeline.config import load_config
     from lightrank.pipeline.console import output_to
-    from lightrank.pipeline.eval.evaluate import EvalOutputs, evaluate, format_report
+    from lightrank.pipeline.eval.evaluate import evaluate
+    from lightrank.pipeline.eval.outputs import EvalOutputs
+    from lightrank.pipeline.eval.report import format_report
 
-    config = load_config(args.config, args.set)
+    if args.set and args.config is None:
+        raise UserError("--set overrides a config: pass --config FILE with it")
+    config = load_config(args.config, args.set) if args.config is not None else None
     outputs = EvalOutputs.plan(args.out, args.json, args.predictions, args.model)
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    log_file = os.path.join(tempfile.gettempdir(), f"lightrank-eval-{stamp}-{os.getpid()}.log")
-    print(f"Evaluating {args.model} on {args.data} (full log: {log_file})", flush=True)
-    try:
-        with output_to(log_file) as console:
+    print(f"Evaluating {args.model} on {args.data} (full log: {outputs.log_path})", flush=True)
+    error: Exception | None = None
+    # The log is opened twice in append mode: TensorFlow's and Beam's output reach it through
+    # fds 1 and 2 (`output_to`), the progress lines through this handle; appends interleave.
+    with output_to(outputs.log_path) as terminal, open(outputs.log_path, "a", buffering=1) as log:
+        console = _Tee(terminal, log)
+        try:
             result = evaluate(config, args.model, args.data, outputs, console)
             console.write(format_report(result, outputs) + "\n")
-    except UserError:
-        os.remove(log_file)
-        raise
-    except Exception as error:  # the traceback is in the log; the message names it
-        raise PipelineFailedError(f"evaluation: {type(error).__name__}: {error}", log_file) from error
-    shutil.move(log_file, os.path.join(outputs.out_dir, "eval.log"))
+        except Exception as caught:  # reported below, once the output is the console's again
+            if not isinstance(caught, UserError):
+                traceback.print_exc(file=log)  # the error line names the log; the log says the rest
+            error = caught
+    if isinstance(error, UserError):
+        outputs.discard()
+        raise error
+    if error is not None:
+        raise PipelineFailedError(f"evaluation: {type(error).__name__}: {error}", outputs.log_path) from error
     return 0
 
 
@@ -49,7 +82,11 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--model", required=True, help="exported SavedModel, e.g. a pushed version")
     parser.add_argument("--data", required=True, help="glob or directory of TFRecord files of tf.Example")
-    add_config_arguments(parser)
+    add_config_arguments(
+        parser,
+        default=None,
+        default_help="none: the model's own features and task, overall slice, no gates",
+    )
     parser.add_argument("--out", default=None, help="TFMA output directory (default: eval/<model>-<time>)")
     parser.add_argument(
         "--json",

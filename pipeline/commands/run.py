@@ -105,14 +105,25 @@ def _recorded_as_cancelled(config: PipelineConfig, run_id: str) -> bool:
     return run is not None and run.status == CANCELLED
 
 
+def _task(config: PipelineConfig) -> str:
+    """`task clicked (label clicked)`: what the model learns, from the config's feature spec."""
+    from lightrank.models.features import FeatureSpec
+
+    try:
+        label = FeatureSpec.load(config.schema.feature_spec).labels.get(config.model.task)
+    except UserError:
+        label = None  # the run's own check names the problem
+    return f"task {config.model.task}" + (f" (label {label})" if label else "")
+
+
 def _run_pipeline(args: argparse.Namespace) -> int:
     from lightrank.pipeline.config import load_config
     from lightrank.pipeline.console import output_to
 
     config = load_config(args.config, args.set)
     log_file = os.path.abspath(args.log_file or default_log_file(config.root))
-    print(f"Pipeline '{config.name}' on {config.data.path}")
-    print(f"Model: {config.model.kind} ({config.model.preset} preset), task {config.model.task}")
+    print(f"Pipeline '{config.name}' on {config.data.describe()}")
+    print(f"Model: {config.model.kind} ({config.model.preset} preset), {_task(config)}")
     print(f"Full log: {log_file}", flush=True)
     error: Exception | None = None
     interrupt: KeyboardInterrupt | None = None

@@ -30,36 +30,12 @@ from lightrank.pipeline.config.cloud import (
     VertexServingConfig,
     VertexTrainingConfig,
 )
+from lightrank.pipeline.config.data import DataConfig, SpansConfig
 from lightrank.pipeline.config.loader import apply_overrides, config_error
 from lightrank.pipeline.io import is_remote
 
 #: The config `make run` and every command use by default: the embedded sample data.
 SAMPLE_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "sample.yaml")
-
-
-class DataConfig(ConfigModel):
-    """Where the candidates are and how requests are split into train and eval.
-
-    Attributes:
-        path: Directory of gzipped TFRecord files of `tf.Example` candidates
-            (every file in it is read), or a local or `gs://` glob.
-        train_buckets: Hash buckets of the request key that go to `train`.
-        eval_buckets: Hash buckets that go to `eval`. Splitting hashes the
-            request key, so all candidates of one request land in one split and
-            the grouped per-request metrics see whole requests.
-    """
-
-    path: str
-    train_buckets: int = 4
-    eval_buckets: int = 1
-
-    @model_validator(mode="after")
-    def _check(self) -> DataConfig:
-        if not self.path:
-            raise ValueError("data.path is empty: point it at a directory of TFRecord files")
-        if self.train_buckets < 1 or self.eval_buckets < 1:
-            raise ValueError("data.train_buckets and data.eval_buckets must both be >= 1")
-        return self
 
 
 class SchemaConfig(ConfigModel):
@@ -123,13 +99,50 @@ class EvaluationConfig(ConfigModel):
         compare_to_baseline: Resolve the last blessed model and apply change
             thresholds against it. Set to false explicitly to start a new
             baseline (e.g. after a schema change); it is never dropped silently.
+        grouped: The cut-offs of the grouped (per-request) metrics, see `GroupedConfig`.
     """
+
+    class GroupedConfig(ConfigModel):
+        """Which cut-offs the grouped light-ranking metrics use (docs/evaluation.md, Metrics).
+
+        How much of the heavy ranker's top K survives the light ranker's top N depends on the
+        serving funnel, so the (N, K) grid is configurable. A threshold on a grouped metric is
+        valid only for an N and K listed here (`config/names.py`).
+
+        Attributes:
+            light_n: The light ranker's top N kept. Each N gets `cgr_atLight_{N}_atHeavy_{K}`
+                for every K, `recall_atLight_{N}_atHeavy_{K}` for every K <= N, and
+                `expected_loss_atLight_{N}`.
+            heavy_k: The heavy (reference) ranker's top K that CGR and recall measure
+                against. NDCG is always `ndcg_at_10`, whatever the two lists hold.
+
+        The defaults are `DEFAULT_N_VALUES` and `DEFAULT_K_VALUES` of
+        `models/metrics/grouped.py`, written out because loading a config must not import
+        TFMA (a test keeps the two equal).
+        """
+
+        light_n: list[int] = Field(default_factory=lambda: [50, 100, 200])
+        heavy_k: list[int] = Field(default_factory=lambda: [1, 3, 10, 20, 50])
+
+        @model_validator(mode="after")
+        def _check(self) -> EvaluationConfig.GroupedConfig:
+            for key, values in (("light_n", self.light_n), ("heavy_k", self.heavy_k)):
+                if not values or any(value <= 0 for value in values):
+                    raise ValueError(
+                        f"evaluation.grouped.{key} must be a non-empty list of positive integers, "
+                        f"got {values}"
+                    )
+                repeated = sorted({value for value in values if values.count(value) > 1})
+                if repeated:
+                    raise ValueError(f"evaluation.grouped.{key} lists {repeated} more than once")
+            return self
 
     thresholds: dict[str, ThresholdConfig] = Field(
         default_factory=lambda: {"auc_unweighted": ThresholdConfig(lower_bound=0.5)}
     )
     slices: list[list[str]] = Field(default_factory=list)
     compare_to_baseline: bool = True
+    grouped: GroupedConfig = Field(default_factory=GroupedConfig)
 
     @model_validator(mode="after")
     def _gated(self) -> EvaluationConfig:
@@ -182,13 +195,35 @@ class PipelineConfig(ConfigModel):
     cloud: CloudConfig | None = None
 
     def digest(self) -> str:
-        """A short, stable fingerprint of the effective config (recorded in MLMD)."""
-        text = yaml.safe_dump(self.model_dump(mode="json"), sort_keys=True)
+        """A short, stable fingerprint of the effective config (recorded in MLMD).
+
+        Keys added to the config after runs were recorded (`_LATER_KEYS`) are left out while
+        they hold their default, so a config that does not use them keeps its digest.
+        """
+        values = self.model_dump(mode="json")
+        required = {key: values[key] for key in ("name", "root", "serving_dir", "schema", "metadata")}
+        defaults = PipelineConfig.model_validate({**required, "data": {"path": "-"}}).model_dump(mode="json")
+        for section, key in _LATER_KEYS:
+            if key in values[section] and values[section][key] == defaults[section].get(key):
+                del values[section][key]
+        text = yaml.safe_dump(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+#: (section, key) pairs added after the digest was first pinned (see `PipelineConfig.digest`).
+_LATER_KEYS = (("data", "splits"), ("data", "spans"), ("evaluation", "grouped"))
 
 
 def _absolute(path: str) -> str:
     return path if not path or is_remote(path) else os.path.abspath(os.path.expanduser(path))
+
+
+def _absolute_data(data: DataConfig) -> DataConfig:
+    if data.splits is not None:
+        return data.model_copy(
+            update={"splits": {name: _absolute(glob) for name, glob in data.splits.items()}}
+        )
+    return data.model_copy(update={"path": _absolute(data.path or "")})
 
 
 def from_dict(data: dict[str, Any], *, source: str = "") -> PipelineConfig:
@@ -210,7 +245,7 @@ def from_dict(data: dict[str, Any], *, source: str = "") -> PipelineConfig:
         update={
             "root": _absolute(config.root),
             "serving_dir": _absolute(config.serving_dir),
-            "data": config.data.model_copy(update={"path": _absolute(config.data.path)}),
+            "data": _absolute_data(config.data),
             "schema": SchemaConfig(
                 path=_absolute(config.schema.path), feature_spec=_absolute(config.schema.feature_spec)
             ),
@@ -252,6 +287,7 @@ __all__ = [
     "MySQLConfig",
     "PipelineConfig",
     "SchemaConfig",
+    "SpansConfig",
     "ThresholdConfig",
     "VertexServingConfig",
     "VertexTrainingConfig",

@@ -7,11 +7,16 @@ without a heavy score are not dropped silently: the grouped metrics skip them an
 in `num_candidates_missing_heavy_score`, a column of the table, and the report says how many
 the data holds.
 
+What to evaluate comes from a pipeline config when one is given (its feature spec, task,
+slices, gates and grouped cut-offs), else from the model itself: the `ModelAsset` every
+export carries (`models/export.py`) names its features, task and label, and the evaluation
+is then the overall slice with the default grouped cut-offs and no gates. A model exported
+before the asset existed needs `--config`.
+
 Bad input (a glob matching nothing, a candidate without a request key, a directory that is
-not a serving SavedModel) ends with one message naming it, before anything is written.
-Outputs appear only once everything succeeded: TFMA writes into a staging directory that
-is moved to `--out` at the end, and the JSON and Parquet files are renamed into place. The
-JSON of every scalar metric by slice is always written, to `<out>/metrics.json` unless
+not a serving SavedModel) ends with one message naming it, before any result is written;
+`lightrank.pipeline.eval.outputs` says where results and the log go and when they appear.
+The JSON of every scalar metric by slice is always written, to `<out>/metrics.json` unless
 `--json` names another file.
 
 This module imports nothing heavy at load time: the CLI imports it to build its parser.
@@ -20,51 +25,26 @@ This module imports nothing heavy at load time: the CLI imports it to build its 
 from __future__ import annotations
 
 import dataclasses
-import datetime
 import glob
-import json
-import math
 import os
 import shutil
-import tempfile
-from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from lightrank.components.run_report.numbers import NOT_AVAILABLE
-from lightrank.errors import ConfigError, UserError, shorten
+from lightrank.errors import ConfigError, shorten
 from lightrank.pipeline.config import PipelineConfig
+from lightrank.pipeline.eval.outputs import EvalInputError, EvalOutputs, write_json
+from lightrank.pipeline.eval.report import EvalResult
 from lightrank.pipeline.io import is_remote, isdir
 
-#: The table's columns: (header, metric name). All metrics are in the JSON and the TFMA output.
-TABLE_COLUMNS = (
-    ("examples", "example_count"),
-    ("requests", "num_requests"),
-    ("auc", "auc_unweighted"),
-    ("rce", "rce_unweighted"),
-    ("nrce", "nrce_unweighted"),
-    ("logloss", "log_loss_unweighted"),
-    ("pred_ctr", "predicted_ctr_unweighted"),
-    ("ctr", "ctr_unweighted"),
-    ("R@50/3", "recall_atLight_50_atHeavy_3"),
-    ("R@100/10", "recall_atLight_100_atHeavy_10"),
-    ("CGR@100/10", "cgr_atLight_100_atHeavy_10"),
-    ("NDCG@10", "ndcg_at_10"),
-    ("no_heavy", "num_candidates_missing_heavy_score"),
+if TYPE_CHECKING:  # both load TensorFlow; imported where used
+    from lightrank.pipeline.eval.predictions import CandidateColumns
+    from lightrank.pipeline.eval_config import EvalSettings
+
+#: The Beam arguments without a config: the pipeline config's own default.
+DEFAULT_BEAM_ARGS: tuple[str, ...] = tuple(
+    PipelineConfig.model_fields["beam_args"].get_default(call_default_factory=True)
 )
-_COUNTS = {"example_count", "num_requests", "num_candidates_missing_heavy_score"}
-_LEGEND = (
-    "Unweighted metrics. R@N/K = recall_atLight_N_atHeavy_K, CGR@N/K = cgr_atLight_N_atHeavy_K,\n"
-    "NDCG@10 by heavy score, no_heavy = num_candidates_missing_heavy_score (candidates left out of\n"
-    "R, CGR, NDCG and ExpectedLoss). n/a = undefined on the slice: auc with one label class; the\n"
-    "request metrics on a slice that splits requests (by a candidate feature); rce with one class."
-)
-#: The JSON's file name inside `--out` when `--json` is not given.
-DEFAULT_JSON_NAME = "metrics.json"
 _GZIP_MAGIC = b"\x1f\x8b"
-
-
-class EvalInputError(UserError):
-    """An input of `lightrank eval` (model, data, output path) that cannot be used as given."""
 
 
 def data_pattern(data: str) -> str:
@@ -101,59 +81,6 @@ def data_files(data: str) -> list[str]:
     return matches
 
 
-@dataclasses.dataclass(frozen=True)
-class EvalOutputs:
-    """Where the results go; checked before anything runs."""
-
-    out_dir: str
-    json_path: str
-    predictions_path: str | None = None
-
-    @classmethod
-    def plan(cls, out: str | None, json_path: str | None, predictions: str | None, model: str) -> EvalOutputs:
-        """Absolute output paths; `out` defaults to `eval/<model name>-<time>` in the current dir.
-
-        The JSON goes to `json_path`, or to `<out>/metrics.json` when it is None.
-
-        Raises:
-            EvalInputError: `--out` exists and is not an empty directory, or the directory of
-                `--json` / `--predictions` does not exist (and is not `--out` itself).
-        """
-        if out is None:
-            stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-            out = os.path.join("eval", f"{os.path.basename(os.path.normpath(model))}-{stamp}")
-        out = os.path.abspath(out)
-        if os.path.exists(out) and not (os.path.isdir(out) and not os.listdir(out)):
-            raise EvalInputError(f"--out {out} already exists; choose a new directory")
-        for flag, path in (("--json", json_path), ("--predictions", predictions)):
-            directory = os.path.dirname(os.path.abspath(path)) if path else ""
-            if path is not None and directory != out and not os.path.isdir(directory):
-                raise EvalInputError(f"{flag} {path}: directory {directory} does not exist")
-        return cls(
-            out_dir=out,
-            json_path=os.path.abspath(json_path) if json_path else os.path.join(out, DEFAULT_JSON_NAME),
-            predictions_path=os.path.abspath(predictions) if predictions else None,
-        )
-
-    def staged(self, path: str, staging: str) -> str:
-        """Where to write `path` before the staging directory becomes `out_dir`."""
-        if os.path.dirname(path) == self.out_dir:
-            return os.path.join(staging, os.path.basename(path))
-        return path
-
-
-@dataclasses.dataclass(frozen=True)
-class EvalResult:
-    """What one evaluation measured."""
-
-    metrics: dict[str, dict[str, float]]
-    candidates: int
-    missing_heavy_score: int
-    gates_passed: bool
-    failed_gates: tuple[str, ...]
-    prediction_rows: int | None
-
-
 def _failed_gates(validation: Any) -> tuple[str, ...]:
     names = [
         failure.metric_key.name
@@ -163,28 +90,92 @@ def _failed_gates(validation: Any) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Plan:
+    """What to evaluate and how to read the data, from a config or from the model's asset."""
+
+    settings: EvalSettings
+    columns: CandidateColumns
+    beam_args: tuple[str, ...]
+    source: str
+
+
+def _plan_from_config(config: PipelineConfig) -> _Plan:
+    """The plan of a pipeline config: its feature spec and schema, task, slices, gates, cut-offs."""
+    from lightrank.models.features import load_schema, resolve_files
+    from lightrank.pipeline.eval.predictions import CandidateColumns
+    from lightrank.pipeline.eval_config import EvalSettings
+
+    features = resolve_files(config.schema.path, config.schema.feature_spec)
+    columns = CandidateColumns.from_features(features, load_schema(config.schema.path))
+    source = f"from the config (feature spec {config.schema.feature_spec})"
+    return _Plan(EvalSettings.from_config(config, features), columns, tuple(config.beam_args), source)
+
+
+def _plan_from_model(model_dir: str) -> _Plan:
+    """The plan an exported model carries (`ModelAsset`): overall slice, default cut-offs, no gates.
+
+    Raises:
+        EvalInputError: Not a serving model, a model without the asset (exported before it
+            existed: `--config` is needed), or an asset that does not read.
+    """
+    import tensorflow as tf
+
+    from lightrank.models.export import MODEL_ASSET, read_model_asset
+    from lightrank.pipeline.eval.predictions import CandidateColumns, check_serving_model
+    from lightrank.pipeline.eval_config import EvalSettings
+
+    check_serving_model(model_dir)  # a wrong directory is named as such, not as a missing asset
+    try:
+        asset = read_model_asset(model_dir)
+    except ValueError as error:
+        raise EvalInputError(f"{shorten(error)}; pass --config instead") from error
+    if asset is None:
+        raise EvalInputError(
+            f"model {model_dir} has no {MODEL_ASSET} (exported before models carried it): "
+            "pass --config with the pipeline config that trained it"
+        )
+    try:
+        dtypes = {name: tf.as_dtype(asset.column_types[name]) for name in asset.features.passthrough}
+    except (KeyError, TypeError) as error:
+        raise EvalInputError(
+            f"model {model_dir}: {MODEL_ASSET} has no usable type for column {error}; pass --config instead"
+        ) from error
+    source = (
+        f"from the model's {MODEL_ASSET}: task {asset.task} (label {asset.label_key}), overall slice "
+        "only, default grouped cut-offs, no gates"
+    )
+    return _Plan(
+        EvalSettings.from_model(asset),
+        CandidateColumns.from_dtypes(asset.features, dtypes),
+        DEFAULT_BEAM_ARGS,
+        source,
+    )
+
+
 def evaluate(
-    config: PipelineConfig, model_dir: str, data: str, outputs: EvalOutputs, console: TextIO
+    config: PipelineConfig | None, model_dir: str, data: str, outputs: EvalOutputs, console: TextIO
 ) -> EvalResult:
     """Checks the inputs, runs TFMA and writes every requested output.
 
     Args:
-        config: The `PipelineConfig` giving the feature spec, slices, gates and Beam args.
+        config: The `PipelineConfig` giving the feature spec, task, slices, gates, grouped
+            cut-offs and Beam args; None to take features and task from the model's asset.
         model_dir: A serving SavedModel (or a Trainer's Model artifact directory).
         data: A glob or directory of TFRecord files of raw `tf.Example` candidates.
         outputs: Where the results go.
         console: Where progress lines go.
 
     Raises:
-        EvalInputError: Bad model or data, before anything is written.
+        EvalInputError: Bad model or data, before any result is written.
+        ConfigError: The config's evaluation section does not build (e.g. a threshold on a
+            metric that is not computed).
     """
     import apache_beam as beam
     import tensorflow_model_analysis as tfma
 
     from lightrank.components.model_evaluation import metrics_by_slice
-    from lightrank.models.features import load_schema, resolve_files
     from lightrank.pipeline.eval.predictions import (
-        CandidateColumns,
         check_serving_model,
         resolve_model_dir,
         scan_candidates,
@@ -192,19 +183,20 @@ def evaluate(
     )
     from lightrank.pipeline.eval_config import build_eval_config
 
-    features = resolve_files(config.schema.path, config.schema.feature_spec)
-    columns = CandidateColumns.from_features(features, load_schema(config.schema.path))
-    try:
-        eval_config = build_eval_config(config, features)
-    except ValueError as error:  # e.g. a threshold on a metric that does not exist
-        raise ConfigError(f"evaluation config: {shorten(error)}") from error
     files = data_files(data)
     model_dir = resolve_model_dir(model_dir)
-    check_serving_model(model_dir, eval_config.model_specs[0].preprocessing_function_names)
+    plan = _plan_from_config(config) if config is not None else _plan_from_model(model_dir)
+    try:
+        eval_config = build_eval_config(plan.settings)
+    except ValueError as error:  # e.g. a threshold on a metric that does not exist
+        raise ConfigError(f"evaluation config: {shorten(error)}") from error
+    model_spec = eval_config.model_specs[0]
+    check_serving_model(model_dir, model_spec.preprocessing_function_names)
     console.write(f"Model:       {model_dir}\nData:        {len(files)} file(s) matching {data}\n")
-    scan = scan_candidates(files, columns, label=eval_config.model_specs[0].label_key or None)
+    console.write(f"Settings:    {plan.source}\n")
+    scan = scan_candidates(files, plan.columns, label=model_spec.label_key or None)
     console.write(f"Candidates:  {scan.candidates:,} ({scan.missing_heavy_score:,} without a heavy score)\n")
-    staging = tempfile.mkdtemp(prefix="lightrank-eval-")
+    staging = outputs.staging_dir()
     try:
         console.write("Running TFMA ...\n")
         tfma.run_model_analysis(
@@ -215,7 +207,7 @@ def evaluate(
             data_location=data_pattern(data),
             file_format="tfrecords",
             output_path=staging,
-            pipeline_options=beam.options.pipeline_options.PipelineOptions(list(config.beam_args)),
+            pipeline_options=beam.options.pipeline_options.PipelineOptions(list(plan.beam_args)),
         )
         validation = tfma.load_validation_result(staging)
         result = EvalResult(
@@ -225,86 +217,20 @@ def evaluate(
             gates_passed=validation.validation_ok,
             failed_gates=_failed_gates(validation),
             prediction_rows=None,
+            gated=bool(plan.settings.thresholds),
         )
         if outputs.predictions_path:
             console.write("Writing predictions ...\n")
             rows = write_predictions(
-                model_dir, files, columns, outputs.staged(outputs.predictions_path, staging)
+                model_dir, files, plan.columns, outputs.staged(outputs.predictions_path, staging)
             )
             result = dataclasses.replace(result, prediction_rows=rows)
-        _write_json(
+        write_json(
             outputs.staged(outputs.json_path, staging),
             {"model": model_dir, "data": data, "metrics": result.metrics},
         )
-        os.makedirs(os.path.dirname(outputs.out_dir), exist_ok=True)
-        if os.path.isdir(outputs.out_dir):
-            os.rmdir(outputs.out_dir)  # checked empty by EvalOutputs.plan
-        shutil.move(staging, outputs.out_dir)
+        outputs.publish(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return result
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, Mapping):
-        return {key: _json_safe(item) for key, item in value.items()}
-    return value
-
-
-def _write_json(path: str, content: Mapping[str, Any]) -> None:
-    """Writes strict JSON (NaN as null) under a temporary name, then renames it into place."""
-    handle, temporary = tempfile.mkstemp(prefix=".metrics-", suffix=".json.tmp", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(handle, "w") as f:
-            json.dump(_json_safe(content), f, indent=1, sort_keys=True, allow_nan=False)
-        os.replace(temporary, path)
-    except BaseException:
-        os.remove(temporary)
-        raise
-
-
-def _cell(metric: str, value: float | None) -> str:
-    """A table cell: "-" for a metric not computed, "n/a" for one undefined on the slice (NaN)."""
-    if value is None:
-        return "-"
-    if math.isnan(value):
-        return NOT_AVAILABLE
-    return f"{value:,.0f}" if metric in _COUNTS else f"{value:.4f}"
-
-
-def format_table(metrics: Mapping[str, Mapping[str, float]]) -> str:
-    """Metrics by slice: one row per slice (Overall first), the key metrics as columns."""
-    slices = sorted(metrics, key=lambda name: (name != "Overall", name))
-    header = ["slice", *(title for title, _ in TABLE_COLUMNS)]
-    rows = [header] + [
-        [name, *(_cell(metric, metrics[name].get(metric)) for _, metric in TABLE_COLUMNS)] for name in slices
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    lines = [
-        "  ".join(
-            cell.ljust(width) if i == 0 else cell.rjust(width)
-            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    return "\n".join([*lines, _LEGEND])
-
-
-def format_report(result: EvalResult, outputs: EvalOutputs) -> str:
-    """The table and where everything went."""
-    lines = ["", format_table(result.metrics), ""]
-    if result.missing_heavy_score:
-        lines.append(
-            f"{result.missing_heavy_score:,} of {result.candidates:,} candidates lack a heavy score: the "
-            "grouped metrics (R, CGR, ExpectedLoss) skip them; no_heavy counts them per slice."
-        )
-    gates = "passed" if result.gates_passed else f"FAILED ({', '.join(result.failed_gates)})"
-    lines.append(f"Quality gates (absolute bounds of the config, overall slice): {gates}")
-    lines.append(f"Evaluation:  {outputs.out_dir}")
-    lines.append(f"Metrics:     {outputs.json_path}")
-    if outputs.predictions_path:
-        lines.append(f"Predictions: {outputs.predictions_path} ({result.prediction_rows:,} rows)")
-    return "\n".join(lines)

@@ -35,7 +35,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from lightrank.errors import shorten
 from lightrank.models.features import ResolvedFeatures
-from lightrank.pipeline.eval.evaluate import EvalInputError
+from lightrank.pipeline.eval.outputs import EvalInputError
 from lightrank.pipeline.eval_config import PREDICTION_KEY
 from lightrank.pipeline.io import compression
 
@@ -73,7 +73,17 @@ class CandidateColumns:
     @classmethod
     def from_features(cls, features: ResolvedFeatures, schema: schema_pb2.Schema) -> CandidateColumns:
         """Columns and types of a resolved feature spec (which checked they are in the schema)."""
-        types = {feature.name: feature.type for feature in schema.feature}
+        types = {feature.name: feature.type for feature in schema.feature if feature.type in _TF_TYPES}
+        return cls.from_dtypes(features, {name: _TF_TYPES[kind] for name, kind in types.items()})
+
+    @classmethod
+    def from_dtypes(cls, features: ResolvedFeatures, dtypes: Mapping[str, tf.DType]) -> CandidateColumns:
+        """Columns of resolved features typed by `dtypes`: a model's asset carries them, not a schema.
+
+        Raises:
+            EvalInputError: A column is named like the prediction column.
+            KeyError: `dtypes` lacks one of the columns.
+        """
         labels = tuple(dict.fromkeys(features.labels.values()))
         names = [features.request_key, features.heavy_score, *labels, features.example_weight]
         if PREDICTION_KEY in names:
@@ -83,7 +93,7 @@ class CandidateColumns:
             heavy_score=features.heavy_score,
             labels=labels,
             weight=features.example_weight,
-            dtypes={name: _TF_TYPES[types[name]] for name in names},
+            dtypes={name: dtypes[name] for name in names},
         )
 
     @property

@@ -25,6 +25,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from lightrank.pipeline.config import MetadataConfig
 from lightrank.pipeline.io import utc_from_millis
+from lightrank.pipeline.metadata.spans import spans_read
 from lightrank.pipeline.run_lock import LockState, lock_path, lock_state
 
 #: Custom properties of a `pipeline_run` context that `lightrank run` writes when a run ends early.
@@ -85,6 +86,7 @@ class RunRecord:
     started: datetime.datetime | None = None
     ended: datetime.datetime | None = None
     evaluation_id: int | None = None
+    spans: dict[str, list[int]] | None = None
 
 
 def _mysql_connection(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
@@ -265,6 +267,7 @@ def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, 
         store.get_executions_by_context(context.id), key=lambda e: (e.create_time_since_epoch, e.id)
     )
     components, blessed, pushed, evaluation_uri, model_uri, evaluation_id = [], None, None, None, None, None
+    spans = None
     for execution in executions:
         name = known.node_names.get(execution.id, execution.type)
         seconds = max(
@@ -282,6 +285,8 @@ def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, 
                 evaluation_uri, evaluation_id = artifact.uri, artifact.id
             elif artifact.type == "Model":
                 model_uri = artifact.uri
+            elif artifact.type == "Examples":
+                spans = spans_read({k: v.string_value for k, v in artifact.custom_properties.items()})
     status, failed_component = _status(components, context, known.lock)
     first = executions[0].create_time_since_epoch if executions else context.create_time_since_epoch
     started = utc_from_millis(first)
@@ -302,4 +307,5 @@ def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, 
         started=started,
         ended=ended,
         evaluation_id=evaluation_id,
+        spans=spans,
     )

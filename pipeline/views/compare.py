@@ -13,7 +13,7 @@ import json
 import math
 from typing import Any
 
-from lightrank.components.model_evaluation import KEY_METRICS
+from lightrank.components.model_evaluation import key_metric_names
 from lightrank.components.run_report.numbers import format_number
 from lightrank.pipeline.metadata.graph import LineageGraph
 from lightrank.pipeline.metadata.runs import RunRecord
@@ -114,7 +114,7 @@ def compare_table(compared: dict[str, Any]) -> str:
         lines += [f"Note: {note}" for note in compared["notes"]] + [""]
     lines.append(f"{'metric':<36} {'A':>14} {'B':>14} {'B - A':>12}")
     for slice_name, metrics in compared["metrics"].items():
-        shown = [name for name in KEY_METRICS if name in metrics]
+        shown = key_metric_names(metrics)
         if not shown:
             continue
         lines.append(slice_name)

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lightrank.components.model_evaluation import KEY_METRICS, metrics_by_slice
+from lightrank.components.model_evaluation import key_metric_names, metrics_by_slice
 from lightrank.components.run_report import artifacts
 from lightrank.components.run_report.numbers import format_number
 from lightrank.pipeline.metadata.graph import ExecutionInfo
+from lightrank.pipeline.metadata.spans import describe_spans, spans_read
 from lightrank.pipeline.metadata.trace import ModelTrace
 from lightrank.pipeline.views.graph import artifact_json, execution_json, graph_json, iso_time
 
@@ -26,6 +27,8 @@ _READ_ROLES = ("statistics", "anomalies", "model_run", "evaluation")
 def _hyper_parameters(trainer: ExecutionInfo) -> dict[str, Any]:
     custom = json.loads(str(trainer.properties.get("custom_config") or "{}"))
     features = custom.pop("features", {}) or {}
+    if "task" in custom and custom["task"] in (features.get("labels") or {}):
+        custom["label"] = features["labels"][custom["task"]]
     custom["feature_counts"] = {
         role: len(names) for role, names in features.items() if role in ("continuous", "sparse")
     }
@@ -56,6 +59,7 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
         examples = roles["examples"]
         data["examples"]["span"] = examples.properties.get("span")
         data["examples"]["version"] = examples.properties.get("version")
+        data["examples"]["spans"] = spans_read(examples.properties)
         if "statistics" in readable:
             data["examples"]["rows"] = artifacts.data_summary(readable["statistics"].uri).rows
     if "anomalies" in data:
@@ -84,7 +88,7 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
     if "evaluation" in roles:
         evaluation = readable.get("evaluation")
         overall = metrics_by_slice(evaluation.uri).get("Overall", {}) if evaluation else {}
-        key_metrics = {name: overall[name] for name in KEY_METRICS if name in overall}
+        key_metrics = {name: overall[name] for name in key_metric_names(overall)}
         result["evaluation"] = {
             **artifact_json(roles["evaluation"]),
             "execution": execution_json(trace.evaluator) if trace.evaluator else None,
@@ -118,7 +122,8 @@ def _row(label: str, item: dict[str, Any], note: str = "") -> str:
 
 
 def _settings_lines(hyper: dict[str, Any]) -> list[str]:
-    head = ", ".join(f"{key} {hyper[key]}" for key in ("kind", "task", "preset", "max_steps") if key in hyper)
+    keys = ("kind", "task", "label", "preset", "max_steps")
+    head = ", ".join(f"{key} {hyper[key]}" for key in keys if key in hyper)
     lines = [f"  {'hyper-parameters':<21} {head}"]
     for group in ("training", "deepnorm", "feature_counts"):
         values = hyper.get(group) or {}
@@ -150,6 +155,8 @@ def lineage_table(described: dict[str, Any]) -> str:
             )
             span, version = item.get("span"), item.get("version")
             note = f"span {'-' if span is None else span}, version {'-' if version is None else version}, "
+            if item.get("spans"):
+                note = f"spans {describe_spans(item['spans'])}, "
             note += f"rows: {rows or 'unknown'}"
         elif role == "anomalies":
             gate = item.get("gate")

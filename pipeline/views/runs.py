@@ -10,6 +10,7 @@ import dataclasses
 from typing import Any
 
 from lightrank.pipeline.metadata.runs import RunRecord
+from lightrank.pipeline.metadata.spans import describe_spans
 
 
 def _time(value: Any) -> str:
@@ -26,6 +27,7 @@ def run_json(run: RunRecord) -> dict[str, Any]:
         "failed_component": run.failed_component,
         "blessed": run.blessed,
         "pushed_model": run.pushed_model,
+        "spans": run.spans,
         "components": [dataclasses.asdict(c) for c in run.components],
     }
 
@@ -60,6 +62,8 @@ def runs_table(runs: list[RunRecord]) -> str:
             if not c.component.endswith("_resolver")
         ]
         lines.append("    " + " · ".join(parts))
+        if run.spans:
+            lines.append(f"    spans read: {describe_spans(run.spans)}")
     shown = {run.status for run in runs}
     lines.extend(note for status, note in STATUS_NOTES.items() if status in shown)
     return "\n".join(lines)

@@ -16,6 +16,7 @@ import yaml
 from ml_metadata.proto import metadata_store_pb2
 
 from lightrank.components.model_evaluation import metrics_by_slice
+from lightrank.models.export import read_model_asset
 from lightrank.pipeline.commands.eval import register
 from lightrank.pipeline.metadata.runs import open_store
 
@@ -88,6 +89,28 @@ def test_metrics_equal_the_evaluators(evaluated):
         written = json.load(f)["metrics"]
     for name in KEY_METRICS:
         assert written["Overall"][name] == expected["Overall"][name]
+
+
+def test_without_config_the_pushed_model_gives_the_configs_overall_metrics(evaluated, tmp_path, capfd):
+    """The model's own asset stands in for the config that trained it: same overall numbers."""
+    record = evaluated["record"]
+    asset = read_model_asset(record.pushed_model)  # written by the Trainer's export
+    assert asset is not None and asset.task == "HeavyRankPosition"
+    assert asset.label_key == "meta.ranking.is_top3" and asset.features.request_key == "meta.trace_id"
+    out = tmp_path / "alone"
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    data = os.path.join(evaluated["eval_split"], "*")
+    args = parser.parse_args(["eval", "--model", record.pushed_model, "--data", data, "--out", str(out)])
+    assert args.handler(args) == 0
+    assert capfd.readouterr().out.startswith(f"Evaluating {record.pushed_model} on ")
+    expected = metrics_by_slice(str(evaluated["out"]))["Overall"]
+    measured = metrics_by_slice(str(out))
+    assert set(measured) == {"Overall"}  # no config: no slices
+    assert set(measured["Overall"]) == set(expected) and set(KEY_METRICS) <= set(expected)
+    for name, value in expected.items():
+        assert _same(measured["Overall"][name], value), (name, measured["Overall"][name], value)
+    assert (out / "eval.log").is_file()
 
 
 def test_predictions_have_one_exact_row_per_eval_candidate(evaluated):

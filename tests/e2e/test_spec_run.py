@@ -119,3 +119,24 @@ def test_a_failing_task_stops_the_run_names_it_and_pushes_nothing(tmp_path, tiny
     assert "task ImportExampleGen failed" in output and "ImportExampleGen/task.log" in output
     assert list(_task_lines(output)) == ["ImportExampleGen"]
     assert not (tmp_path / "serving").exists()
+
+
+def test_a_rolling_window_of_days_runs_through_the_compiled_spec(tmp_path, tiny_data, capsys):
+    """SpanExampleGen's executor, as the container runs it: the older day trains, the newest evaluates."""
+    for day, source in enumerate(sorted(glob.glob(f"{tiny_data}/*")), start=1):
+        os.makedirs(tmp_path / "days" / f"day={day}")
+        os.symlink(source, tmp_path / "days" / f"day={day}" / os.path.basename(source))
+    spec, sets = _compile(
+        tmp_path, f"{tmp_path}/days/day={{SPAN}}/*", "kubeflow", "evaluation.compare_to_baseline=false",
+        "data.spans={latest: 2, eval: newest}",
+    )  # fmt: skip
+    status, output = _run_spec(spec, sets, capsys)
+    assert status == 0, output
+    assert set(_task_lines(output).values()) == {"complete"}
+    run_dir = _run_dir(output)
+    example_gen = json.loads((run_dir / "ImportExampleGen" / "executor_output.json").read_text())
+    (examples,) = example_gen["artifacts"]["examples"]["artifacts"]
+    assert json.loads(examples["metadata"]["lightrank_spans"]) == {"train": [1], "eval": [2]}
+    assert examples["metadata"]["span"] == 2
+    splits = {os.path.basename(path) for path in glob.glob(f"{run_dir}/ImportExampleGen/examples/Split-*")}
+    assert splits == {"Split-train", "Split-eval"}

@@ -15,7 +15,7 @@ from lightrank.components.runtime_evaluator import apply_threshold_values, diffe
 from lightrank.components.runtime_trainer import apply_training_values
 from lightrank.models.features import resolve_files
 from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
-from lightrank.pipeline.eval_config import build_eval_config
+from lightrank.pipeline.eval_config import EvalSettings, build_eval_config
 
 
 def _trainer_properties(**extra):
@@ -61,7 +61,7 @@ def eval_config_json() -> str:
         ],
     )
     features = resolve_files(config.schema.path, config.schema.feature_spec)
-    return proto_utils.proto_to_json(build_eval_config(config, features))
+    return proto_utils.proto_to_json(build_eval_config(EvalSettings.from_config(config, features)))
 
 
 def _thresholds(eval_config_json: str) -> dict[str, tfma.MetricThreshold]:

@@ -12,7 +12,7 @@ from tiny_transform import RAW_SPEC, serialize_example, write_transform_graph
 
 from lightrank.models.baseline.model import INPUT_KEYS, HashedLinear, MissingIndicator, logistic_regression
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
-from lightrank.models.export import SETTINGS_FILE, export_serving_model, load_settings
+from lightrank.models.export import SETTINGS_FILE, export_serving_model, load_settings, read_model_asset
 from lightrank.models.features import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS, ResolvedFeatures
 from lightrank.models.training.loop import train
 
@@ -166,6 +166,13 @@ def test_export_with_kind_logistic_serves_the_keras_models_predictions(transform
     settings, feature_list = load_settings(export_dir)
     assert settings["kind"] == "logistic" and feature_list == ["u.age", "c.likes"]
     assert os.path.isfile(os.path.join(export_dir, SETTINGS_FILE))
+    asset = read_model_asset(export_dir)  # `lightrank eval` needs no config for a baseline either
+    assert asset is not None and (asset.features, asset.task, asset.label_key) == (
+        FEATURES,
+        "HeavyRankPosition",
+        "label.top3",
+    )
+    assert asset.column_types["meta.key"] == "int64"
 
 
 def test_hashed_linear_serialises_its_width() -> None:

@@ -19,7 +19,15 @@ from tiny_transform import TINY_FEATURES, serialize_example
 
 from lightrank.models.deepnorm.config import DeepNormConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
-from lightrank.models.export import FEATURE_LIST_FILE, SETTINGS_FILE, export_serving_model, load_settings
+from lightrank.models.export import (
+    FEATURE_LIST_FILE,
+    MODEL_ASSET,
+    SETTINGS_FILE,
+    ModelAsset,
+    export_serving_model,
+    load_settings,
+    read_model_asset,
+)
 from lightrank.models.features import CONTINUOUS, SPARSE_IDS
 from lightrank.models.preprocessing import preprocessing_fn
 
@@ -165,6 +173,36 @@ def test_the_model_directory_carries_its_feature_list_and_settings(exported, loa
         "serving_features",
         "slice_features",
     } <= set(loaded.signatures)
+
+
+def test_the_model_carries_what_evaluating_it_needs(exported):
+    export_dir = exported[0]
+    with open(os.path.join(export_dir, "assets.extra", "lightrank_model.json")) as f:
+        written = json.load(f)
+    assert written == {
+        "version": 1,
+        "task": "HeavyRankPosition",
+        "label_key": "label.top3",
+        "features": json.loads(json.dumps(FEATURES.to_dict())),  # tuples as lists
+        "column_types": {
+            "meta.key": "int64",
+            "meta.weight": "float32",
+            "meta.score": "float32",
+            "label.top3": "int64",
+        },
+    }
+    assert os.path.join("assets.extra", "lightrank_model.json") == MODEL_ASSET
+    asset = read_model_asset(export_dir)
+    assert asset == ModelAsset(FEATURES, "HeavyRankPosition", written["column_types"])
+    assert asset.label_key == "label.top3"
+    assert read_model_asset(os.path.dirname(export_dir)) is None  # an older model has none
+
+
+def test_an_unreadable_model_asset_is_named(tmp_path):
+    (tmp_path / "assets.extra").mkdir()
+    (tmp_path / MODEL_ASSET).write_text('{"version": 1, "task": "Sent"}')
+    with pytest.raises(ValueError, match=r"lightrank_model.json does not read .* malformed"):
+        read_model_asset(str(tmp_path))
 
 
 def test_slice_features_gives_only_the_buckets_from_raw_candidates(exported, loaded):

@@ -15,6 +15,7 @@ from lightrank.models.deepnorm.config import PRESETS
 from lightrank.models.settings import ModelConfig, resolve_model_settings
 from lightrank.pipeline.config import SAMPLE_CONFIG, PipelineConfig, from_dict, load_config
 from lightrank.pipeline.config.loader import apply_overrides
+from lightrank.pipeline.config.names import check_config_names
 
 
 def _write(tmp_path: Path, data: dict) -> Path:
@@ -60,6 +61,11 @@ def test_a_wrongly_typed_value_is_an_error_naming_the_key(tmp_path):
 def test_an_invalid_choice_is_rejected(tmp_path):
     data = _sample()
     data["model"]["task"] = "OONC_Engagement"  # the original's invalid default (spec 7.3)
+    config = load_config(_write(tmp_path, data))  # any identifier names a task ...
+    # ... that the feature spec's labels must map to a label
+    with pytest.raises(ConfigError, match=r"model.task: unknown task .*'OONC_Engagement'; known"):
+        check_config_names(config)
+    data["model"]["task"] = "Heavy Rank"
     with pytest.raises(ConfigError, match=r"model.task"):
         load_config(_write(tmp_path, data))
 

@@ -23,16 +23,8 @@ import tensorflow_model_analysis as tfma
 from lightrank.cli import main
 from lightrank.pipeline.commands.eval import register
 from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
-from lightrank.pipeline.eval.evaluate import (
-    TABLE_COLUMNS,
-    EvalInputError,
-    EvalOutputs,
-    EvalResult,
-    data_files,
-    evaluate,
-    format_report,
-    format_table,
-)
+from lightrank.pipeline.eval.evaluate import data_files, evaluate
+from lightrank.pipeline.eval.outputs import EvalInputError, EvalOutputs
 from lightrank.pipeline.eval.predictions import (
     CandidateColumns,
     check_serving_model,
@@ -40,6 +32,7 @@ from lightrank.pipeline.eval.predictions import (
     scan_candidates,
     write_predictions,
 )
+from lightrank.pipeline.eval.report import TABLE_COLUMNS, EvalResult, format_report, format_table
 
 REPO = Path(__file__).resolve().parents[2]
 #: A trace id a float64 cannot hold: the original's dump turned it into 2**62 (spec 7.12).
@@ -429,6 +422,8 @@ def test_eval_through_the_command_line_writes_report_metrics_and_log(tmp_path, s
         scorer_dir,
         "--data",
         data,
+        "--config",
+        SAMPLE_CONFIG,
         "--out",
         str(out),
         "--predictions",
@@ -438,15 +433,17 @@ def test_eval_through_the_command_line_writes_report_metrics_and_log(tmp_path, s
     printed, err = capfd.readouterr()
     assert code == 0, err
     first = printed.splitlines()[0]
-    assert first.startswith(f"Evaluating {scorer_dir} on {data} (full log: ")
-    temporary_log = first.split("(full log: ")[1].rstrip(")")
-    assert not os.path.exists(temporary_log)  # moved into --out
+    assert first == f"Evaluating {scorer_dir} on {data} (full log: {out / 'eval.log'})"
     assert "Overall" in printed and "user.device:ios" in printed  # the table
     assert f"Metrics:     {out / 'metrics.json'}" in printed
     with open(out / "metrics.json") as f:
         overall = json.load(f)["metrics"]["Overall"]
     assert (overall["example_count"], overall["num_requests"]) == (7.0, 3.0)
-    assert (out / "eval.log").is_file()
+    log = (out / "eval.log").read_text()  # the printed path, written from the start
+    assert (
+        "Running TFMA" in log and "user.device:ios" in log and f"Metrics:     {out / 'metrics.json'}" in log
+    )
+    assert not [name for name in os.listdir(out) if name.startswith(".")]  # no staging left
     assert pq.read_table(predictions).column("meta.trace_id").to_pylist() == [c[0] for c in CANDIDATES]
 
 
@@ -456,6 +453,7 @@ def test_eval_of_a_missing_model_is_one_line_with_exit_2(tmp_path, capfd):
     printed, err = capfd.readouterr()
     assert code == 2
     assert err.startswith("lightrank: error: ") and err.count("\n") == 1 and "Traceback" not in err
-    assert "no-model" in err and not (tmp_path / "o").exists()
-    temporary_log = printed.split("(full log: ")[1].split(")")[0]
-    assert not os.path.exists(temporary_log)  # a user error leaves no log behind
+    assert "no-model" in err and not (tmp_path / "o").exists()  # nor the log inside it
+    assert printed.startswith(
+        f"Evaluating {tmp_path / 'no-model'} on {data} (full log: {tmp_path / 'o' / 'eval.log'})"
+    )

@@ -97,6 +97,22 @@ def test_requests_are_averaged_and_incomplete_candidates_are_counted() -> None:
     assert values["num_candidates_in_requests"] == 8  # every candidate handed over, usable or not
 
 
+def test_recall_of_the_heavy_top_3_in_the_light_top_10() -> None:
+    # 12 candidates; heavy score 12 - i, so the heavy top 3 are candidates 0, 1, 2. The light
+    # ranker scores candidate i at 1 - i/100 except candidates 0 and 5, which it ranks last:
+    # its top 10 drops candidates 0 and 5, so it keeps 2 of the heavy top 3.
+    heavy = np.array([12.0 - i for i in range(12)])
+    predictions = [1 - i / 100 for i in range(12)]
+    predictions[0], predictions[5] = 0.01, 0.02
+    metric = LightRankingGroupMetrics(HEAVY, n_values=[10], k_values=[3])
+    values = _run(metric, [_request(predictions, np.full(12, 9), heavy)])
+    assert values["recall_atLight_10_atHeavy_3"] == pytest.approx(2 / 3)
+    # CGR: the 3 best heavy scores in the light top 10 (11 + 10 + 9) over the ideal (12 + 11 + 10).
+    assert values["cgr_atLight_10_atHeavy_3"] == pytest.approx(30 / 33)
+    assert values["expected_loss_atLight_10"] == pytest.approx(12 - 11)
+    assert "recall_atLight_10_atHeavy_3" not in grouped_metric_names([50, 100, 200], [1, 3, 10, 20, 50])
+
+
 def test_metric_without_any_defined_value_is_nan() -> None:
     values = _run(
         LightRankingGroupMetrics(HEAVY, [1], [1]), [_request([0.2, 0.1], np.array([1, 1]), np.zeros(2))]
