@@ -71,10 +71,10 @@ def test_the_run_trains_on_train_gates_on_eval_and_pushes(ran):
     store = metadata_store.MetadataStore(
         metadata.sqlite_metadata_connection_config(str(folder / "runs" / "my-ranker" / "metadata.db"))
     )
-    [examples] = store.get_artifacts_by_type("Examples")
+    [examples] = [a for a in store.get_artifacts_by_type("Examples") if "/ImportExampleGen/" in a.uri]
     assert json.loads(examples.properties["split_names"].string_value) == ["train", "eval"]
-    [evaluator] = store.get_executions_by_type("Evaluator")
-    assert json.loads(evaluator.properties["example_splits"].string_value) == ["eval"]
+    [evaluator] = [e for e in store.get_executions() if e.type.endswith("Evaluator")]
+    assert json.loads(evaluator.custom_properties["example_splits"].string_value) == ["eval"]
     [version] = glob.glob(str(folder / "runs" / "my-ranker" / "serving" / "*"))
     model = tf.saved_model.load(version)
     records = list(tf.data.TFRecordDataset(glob.glob(f"{folder}/data/catalog/eval/*.gz"), "GZIP").take(8))
@@ -90,4 +90,5 @@ def test_runs_and_eval_read_what_the_run_left(ran):
     (log,) = re.findall(r"\(full log: (\S+)\)", out)
     assert (folder / log).resolve() == (evaluated / "eval.log").resolve()
     assert (evaluated / "eval.log").is_file()
-    assert metrics["Overall"]["example_count"] == 3815  # every eval candidate of the catalog
+    assert metrics["data"] == "data/catalog/eval/*.gz"
+    assert metrics["metrics"]["Overall"]["example_count"] == 3815  # every eval candidate of the catalog
