@@ -61,7 +61,7 @@ def _handle(args: argparse.Namespace) -> int:
     with output_to(outputs.log_path) as terminal, open(outputs.log_path, "a", buffering=1) as log:
         console = _Tee(terminal, log)
         try:
-            result = evaluate(config, args.model, args.data, outputs, console)
+            result = evaluate(config, args.model, args.data, outputs, console, progress=terminal)
             console.write(format_report(result, outputs) + "\n")
         except Exception as caught:  # reported below, once the output is the console's again
             if not isinstance(caught, UserError):

@@ -28,6 +28,7 @@ import dataclasses
 import glob
 import os
 import shutil
+import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from lightrank.errors import ConfigError, shorten
@@ -153,8 +154,55 @@ def _plan_from_model(model_dir: str) -> _Plan:
     )
 
 
+def _run_tfma(model_dir: str, eval_config: Any, pattern: str, output_path: str, beam_args: Any) -> None:
+    """`tfma.run_model_analysis` for TFRecords of tf.Example, with the counting step before TFMA.
+
+    The same reader (TFXIO's TFExampleRecord, batched Arrow input) and the same TFMA transform
+    as `run_model_analysis` uses for a TF2 model, so the numbers are the same; only the
+    `CountCandidates` step is added, which passes every batch through unchanged.
+    """
+    import apache_beam as beam
+    import tensorflow_model_analysis as tfma
+    from tensorflow_model_analysis import constants
+    from tensorflow_model_analysis.api import model_eval_lib
+    from tfx_bsl.tfxio import tf_example_record
+
+    from lightrank.pipeline.eval.progress import CountCandidates
+
+    eval_shared_model = tfma.default_eval_shared_model(
+        eval_saved_model_path=model_dir, eval_config=eval_config, rubber_stamp=True
+    )
+    # TFMA's own defaults, as `run_model_analysis` applies them before its pipeline.
+    eval_config = model_eval_lib._update_eval_config_with_defaults(eval_config, eval_shared_model)
+    tfxio = tf_example_record.TFExampleRecord(
+        file_pattern=pattern,
+        raw_record_column_name=constants.ARROW_INPUT_COLUMN,
+        telemetry_descriptors=["lightrank-eval"],
+    )
+    options = beam.options.pipeline_options.PipelineOptions(list(beam_args))
+    with beam.Pipeline(options=options) as pipeline:
+        _ = (
+            pipeline
+            | "ReadFromTFRecordToArrow" >> tfxio.BeamSource()
+            | "CountCandidates" >> beam.ParDo(CountCandidates())
+            | "ExtractEvaluateAndWriteResults"
+            >> tfma.ExtractEvaluateAndWriteResults(
+                eval_config=eval_config,
+                eval_shared_model=eval_shared_model,
+                output_path=output_path,
+                display_only_data_location=pattern,
+                display_only_file_format="tfrecords",
+            )
+        )
+
+
 def evaluate(
-    config: PipelineConfig | None, model_dir: str, data: str, outputs: EvalOutputs, console: TextIO
+    config: PipelineConfig | None,
+    model_dir: str,
+    data: str,
+    outputs: EvalOutputs,
+    console: TextIO,
+    progress: TextIO | None = None,
 ) -> EvalResult:
     """Checks the inputs, runs TFMA and writes every requested output.
 
@@ -165,13 +213,13 @@ def evaluate(
         data: A glob or directory of TFRecord files of raw `tf.Example` candidates.
         outputs: Where the results go.
         console: Where progress lines go.
+        progress: Where the progress bar goes (the terminal); None shows none.
 
     Raises:
         EvalInputError: Bad model or data, before any result is written.
         ConfigError: The config's evaluation section does not build (e.g. a threshold on a
             metric that is not computed).
     """
-    import apache_beam as beam
     import tensorflow_model_analysis as tfma
 
     from lightrank.components.model_evaluation import metrics_by_slice
@@ -181,6 +229,7 @@ def evaluate(
         scan_candidates,
         write_predictions,
     )
+    from lightrank.pipeline.eval.progress import candidate_progress
     from lightrank.pipeline.eval_config import build_eval_config
 
     files = data_files(data)
@@ -199,15 +248,13 @@ def evaluate(
     staging = outputs.staging_dir()
     try:
         console.write("Running TFMA ...\n")
-        tfma.run_model_analysis(
-            eval_shared_model=tfma.default_eval_shared_model(
-                eval_saved_model_path=model_dir, eval_config=eval_config, rubber_stamp=True
-            ),
-            eval_config=eval_config,
-            data_location=data_pattern(data),
-            file_format="tfrecords",
-            output_path=staging,
-            pipeline_options=beam.options.pipeline_options.PipelineOptions(list(plan.beam_args)),
+        started = time.monotonic()
+        with candidate_progress(scan.candidates, progress):
+            _run_tfma(model_dir, eval_config, data_pattern(data), staging, plan.beam_args)
+        seconds = time.monotonic() - started
+        console.write(
+            f"Scored and evaluated {scan.candidates:,} candidates in {seconds:.1f} s "
+            f"({scan.candidates / max(seconds, 1e-9):,.0f} candidates/s)\n"
         )
         validation = tfma.load_validation_result(staging)
         result = EvalResult(
