@@ -285,8 +285,9 @@ def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, 
                 evaluation_uri, evaluation_id = artifact.uri, artifact.id
             elif artifact.type == "Model":
                 model_uri = artifact.uri
-            elif artifact.type == "Examples":
-                spans = spans_read({k: v.string_value for k, v in artifact.custom_properties.items()})
+            elif artifact.type == "Examples":  # ExampleGen's, not Transform's (which has none)
+                values = {k: v.string_value for k, v in artifact.custom_properties.items()}
+                spans = spans_read(values) or spans
     status, failed_component = _status(components, context, known.lock)
     first = executions[0].create_time_since_epoch if executions else context.create_time_since_epoch
     started = utc_from_millis(first)

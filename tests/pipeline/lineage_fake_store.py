@@ -130,6 +130,10 @@ def _trainer_config(learning_rate: float) -> str:
     )
 
 
+#: What SpanExampleGen records: a rolling window of days trains, the newest evaluates.
+SPANS = '{"eval": [20402], "train": [20399, 20400, 20401]}'
+
+
 def populate(fake: FakeTfxStore, root: str) -> dict[str, int]:
     """Three runs: a full one; one with cached data steps, a resolver and a new model; a failed gate.
 
@@ -141,7 +145,7 @@ def populate(fake: FakeTfxStore, root: str) -> dict[str, int]:
     ids["examplegen_1"], out = fake.execute(
         run_1,
         "ImportExampleGen",
-        outputs={"examples": fake.artifact("Examples", f"{root}/examples/1", span=0)},
+        outputs={"examples": fake.artifact("Examples", f"{root}/examples/1", span=0, lightrank_spans=SPANS)},
     )
     ids["examples"] = out["examples"]
     _, out = fake.execute(

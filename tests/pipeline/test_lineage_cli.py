@@ -68,8 +68,12 @@ def test_runs_prints_a_table_and_json_newest_first(fake, capfd):
     lines = out.splitlines()
     assert lines[0].startswith("RUN") and lines[1].startswith("run-3") and "failed (AnomalyGate)" in lines[1]
     assert "resolver" not in out
+    # run-1's ExampleGen read the days; runs 2 and 3 used its examples from the cache
+    assert out.count("\n    spans read: eval 20402; train 20399-20401\n") == 3
     code, out, _ = _lightrank(["runs", "--json", "--limit", "2", *args], capfd)
     assert [r["run_id"] for r in json.loads(out)] == ["run-3", "run-2"]
+    code, out, _ = _lightrank(["runs", "--json", *args], capfd)
+    assert json.loads(out)[-1]["spans"] == {"eval": [20402], "train": [20399, 20400, 20401]}
 
 
 def test_lineage_dot_and_downstream_need_no_artifact_files(fake, capfd):
@@ -192,7 +196,9 @@ def test_lineage_notes_a_missing_evaluation_and_still_shows_the_rest(deleted_eva
     assert code == 0 and missing in traced["notes"]
     assert traced["evaluation"]["metrics"] is None and traced["evaluation"]["blessing"]["gates"] is None
     assert traced["trainer"]["model_run"]["summary"] == summary
+    assert traced["data"]["examples"]["spans"] == {"eval": [20402], "train": [20399, 20400, 20401]}
     code, out, _ = _lightrank(["lineage", *args], capfd)
+    assert "spans eval 20402; train 20399-20401, rows:" in out
     notes = out.split("\nNOTES\n")[1].split("\n\n")[0].splitlines()
     assert code == 0 and f"  {missing}" in notes and len(notes) == 3  # statistics, anomalies, evaluation
     assert "metrics unreadable" in out
