@@ -158,8 +158,9 @@ def _run_tfma(model_dir: str, eval_config: Any, pattern: str, output_path: str, 
     """`tfma.run_model_analysis` for TFRecords of tf.Example, with the counting step before TFMA.
 
     The same reader (TFXIO's TFExampleRecord, batched Arrow input) and the same TFMA transform
-    as `run_model_analysis` uses for a TF2 model, so the numbers are the same; only the
-    `CountCandidates` step is added, which passes every batch through unchanged.
+    as `run_model_analysis` uses for a TF2 model, so the numbers are the same. Two steps are
+    added: `CountCandidates` passes every batch through unchanged, and the pipeline Evaluator's
+    own extractors (`lightrank.components.eval_extractors`) drop the features no metric reads.
     """
     import apache_beam as beam
     import tensorflow_model_analysis as tfma
@@ -167,6 +168,7 @@ def _run_tfma(model_dir: str, eval_config: Any, pattern: str, output_path: str, 
     from tensorflow_model_analysis.api import model_eval_lib
     from tfx_bsl.tfxio import tf_example_record
 
+    from lightrank.components.eval_extractors import custom_extractors
     from lightrank.pipeline.eval.progress import CountCandidates
 
     eval_shared_model = tfma.default_eval_shared_model(
@@ -192,6 +194,7 @@ def _run_tfma(model_dir: str, eval_config: Any, pattern: str, output_path: str, 
                 output_path=output_path,
                 display_only_data_location=pattern,
                 display_only_file_format="tfrecords",
+                extractors=custom_extractors(eval_shared_model, eval_config),
             )
         )
 

@@ -42,8 +42,10 @@ def candidate_progress(total: int, stream: TextIO | None) -> Iterator[tqdm]:
     """
     global _BAR
     with tqdm(
-        total=total, unit=" candidates", unit_scale=True, file=stream, disable=stream is None,
+        total=total, unit=" candidates", unit_scale=True, file=stream,
+        disable=stream is None or not stream.isatty(),
         desc="Scoring", mininterval=0.5, smoothing=0.1,
+        # a bar redrawn with carriage returns only helps a terminal; piped output gets the summary line
     ) as bar:  # fmt: skip
         _BAR = bar
         try:

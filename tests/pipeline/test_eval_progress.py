@@ -23,8 +23,13 @@ def _run() -> None:
         assert_that(rows, equal_to([3, 5, 2]))
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_the_bar_counts_every_candidate_and_says_when_scoring_is_done():
-    terminal = io.StringIO()
+    terminal = _Terminal()
     with candidate_progress(10, terminal) as bar:
         _run()
         assert bar.n == 10
@@ -34,6 +39,8 @@ def test_the_bar_counts_every_candidate_and_says_when_scoring_is_done():
 
 def test_without_an_open_bar_the_step_only_passes_batches_through():
     _run()  # no bar: nothing to move, nothing fails
-    with candidate_progress(10, None) as bar:  # no terminal: no bar drawn
-        _run()
-        assert bar.disable
+    for stream in (None, io.StringIO()):  # no terminal, or output piped to a file: no bar drawn
+        with candidate_progress(10, stream) as bar:
+            _run()
+            assert bar.disable
+        assert stream is None or stream.getvalue() == ""

@@ -149,7 +149,7 @@ def test_set_without_config_is_refused(tmp_path, data, models, capfd):
 
 
 def test_an_unexpected_failure_keeps_the_log_it_names(tmp_path, data, models, capfd, monkeypatch):
-    def broken(*args: object) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr("lightrank.pipeline.eval.evaluate.evaluate", broken)
