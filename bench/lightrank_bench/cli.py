@@ -3,7 +3,7 @@
     lightrank-bench serving --model DIR [--data GLOB] [--batch-sizes N ...] [--threads T ...] [--seconds S]
     lightrank-bench comparators --model DIR [--data GLOB] [--config FILE | --label NAME] [...as serving]
     lightrank-bench training --transform DIR [--config FILE] [--set KEY=VALUE ...] [--batch-sizes N ...]
-    lightrank-bench quality --transform DIR [--config FILE] [--set KEY=VALUE ...] [--models M ...]
+    lightrank-bench quality --transform DIR [--examples DIR] [--config FILE] [--set ...] [--models M ...]
     lightrank-bench pipeline --requests N [--config FILE] [--set KEY=VALUE ...] [--root DIR] [--seed S]
 
 Every sub-command also takes `--out FILE`, which appends the table to that file; `make bench`
@@ -142,8 +142,10 @@ def _quality(args: argparse.Namespace) -> int:
         variants = [parse_variant(text) for text in args.variant]
     except ValueError as error:
         raise BenchInputError(f"--variant: {error}") from None
-    rows = measure_quality(args.config, args.set, args.transform, args.models, variants)
-    command = [PROG, "quality", "--transform", args.transform, "--config", args.config, *_overrides(args),
+    rows = measure_quality(args.config, args.set, args.transform, args.models, variants, args.examples)
+    command = [PROG, "quality", "--transform", args.transform,
+               *(["--examples", args.examples] if args.examples else []),
+               "--config", args.config, *_overrides(args),
                "--models", *args.models,
                *(item for text in args.variant for item in ("--variant", text))]  # fmt: skip
     _emit(quality_table(rows, command), args.out)
@@ -232,6 +234,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     quality = kinds.add_parser("quality", help="AUC, RCE, recall and CGR of every model on one eval split")
     quality.add_argument("--transform", required=True, help="Transform output: <pipeline root>/Transform")
+    quality.add_argument(
+        "--examples", default=None, metavar="DIR",
+        help="the raw examples the Transform read, for the lightgbm row: an ExampleGen output with "
+        "Split-train and Split-eval, e.g. <pipeline root>/ImportExampleGen/examples/<id> "
+        "(default: the Transform's input, from ML Metadata)",
+    )  # fmt: skip
     _add_config_arguments(quality, config_help="pipeline config (features, task, models)")
     quality.add_argument(
         "--models", nargs="+", choices=QUALITY_MODELS, default=list(QUALITY_MODELS),

@@ -1,11 +1,12 @@
 """Quality of the light ranker against LightGBM, logistic regression and a random scorer, on one split.
 
 A light ranker has to be better than the cheap alternatives on the same candidates, so every
-model here trains on exactly the transformed train split of one Transform output and is scored
-on exactly its eval split (ExampleGen splits by hashing the request key, so these are held-out
-requests). This module resolves what each model trains with (`model_subjects`), runs them
-(`compare_models`; training and scoring in `quality_models`, the metrics in `quality_metrics`)
-and prints the table.
+model here trains on the train split of one pipeline run and is scored on exactly its eval split
+(held-out requests). The Keras models and `lightgbm-continuous` read the Transform output;
+`lightgbm`, the fair comparator, reads the same run's raw Examples, since it needs the ids as
+they are (`quality_gbdt`). This module resolves what each model trains with (`model_subjects`),
+runs them (`compare_models`; training and scoring in `quality_models` and `quality_gbdt`, the
+metrics in `quality_metrics`) and prints the table.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lightrank_bench.quality_gbdt import RawExamples, raw_examples_of, raw_lightgbm_predictions
 from lightrank_bench.quality_metrics import SEED, QualityMetrics, quality_metrics, random_scores
 from lightrank_bench.quality_models import keras_predictions, lightgbm_predictions, read_split
 from lightrank_bench.training import ModelUnderTest, TransformOutputError, locate_transform_output
@@ -26,8 +28,11 @@ from lightrank_bench.training import ModelUnderTest, TransformOutputError, locat
 if TYPE_CHECKING:  # TensorFlow loads only when a benchmark runs, not when the CLI starts.
     import tensorflow_transform as tft
 
-#: Every model the table can hold, in the table's fixed order.
-MODELS = ("deepnorm-default", "deepnorm-original", "lightgbm", "logistic", "random")
+#: Every model the table can hold, in the table's fixed order. `lightgbm` is the fair comparator
+#: (the raw features the model reads, ids included); `lightgbm-continuous` sees only the floats.
+MODELS = ("deepnorm-default", "deepnorm-original", "lightgbm", "lightgbm-continuous", "logistic", "random")
+#: The models that read the raw Examples rather than the Transform output.
+RAW_MODELS = ("lightgbm",)
 #: Config overrides that turn the pipeline config into each Keras model's Trainer settings.
 KERAS_OVERRIDES: Mapping[str, tuple[str, ...]] = {
     "deepnorm-default": ("model.kind=deepnorm", "model.preset=default"),
@@ -64,12 +69,14 @@ class QualityRow:
         metrics: Its quality on the eval split.
         train_seconds: Wall time of training (Keras: `train`, its evaluations included); 0 if none.
         training: How it was trained, e.g. `3000 steps (early_stop, best at 2100)` or `200 trees`.
+        inputs: What it was trained on, if the table should say (the fair LightGBM's columns).
     """
 
     model: str
     metrics: QualityMetrics
     train_seconds: float
     training: str
+    inputs: str = ""
 
 
 def locate_splits(transform_dir: str) -> tuple[str, str, str]:
@@ -131,8 +138,9 @@ def measure_quality(
     transform_dir: str,
     models: Sequence[str] = MODELS,
     variants: Sequence[tuple[str, tuple[str, ...]]] = (),
+    examples: str | None = None,
 ) -> list[QualityRow]:
-    """Trains and scores the chosen models on one Transform output's train and eval splits.
+    """Trains and scores the chosen models on one pipeline run's train and eval splits.
 
     Args:
         config_path: Pipeline config (features, task, model settings).
@@ -140,16 +148,28 @@ def measure_quality(
         transform_dir: The Transform component's output directory.
         models: Some of `MODELS`; the table keeps `MODELS` order whatever the order here.
         variants: `(label, overrides)` of extra DeepNorm rows (`parse_variant`), after the models.
+        examples: The ExampleGen output the Transform read, for `RAW_MODELS`; None: ask ML Metadata
+            (`raw_examples.locate_raw_examples`).
 
     Raises:
         ConfigError: If the config is invalid.
         TransformOutputError: If `transform_dir` is not a Transform output with both splits.
+        BenchInputError: If a raw-feature model is asked for and the raw examples cannot be found.
     """
     graph_dir, train_files, eval_files = locate_splits(transform_dir)
+    subjects = model_subjects(config_path, overrides, models, variants)
     import tensorflow_transform as tft
 
-    subjects = model_subjects(config_path, overrides, models, variants)
-    return compare_models(subjects, tft.TFTransformOutput(graph_dir), train_files, eval_files)
+    transform_output = tft.TFTransformOutput(graph_dir)
+    raw = None
+    if any(name in RAW_MODELS for name in subjects):
+        from lightrank.pipeline.config import load_config
+
+        store = load_config(config_path, overrides).metadata.sqlite
+        raw = raw_examples_of(
+            transform_dir, train_files, examples, store, transform_output.raw_feature_spec()
+        )
+    return compare_models(subjects, transform_output, train_files, eval_files, raw)
 
 
 def compare_models(
@@ -157,8 +177,9 @@ def compare_models(
     transform_output: tft.TFTransformOutput,
     train_files: str,
     eval_files: str,
+    raw: RawExamples | None = None,
 ) -> list[QualityRow]:
-    """`measure_quality` once the config and the Transform output are resolved.
+    """`measure_quality` once the config, the Transform output and the raw examples are resolved.
 
     Args:
         subjects: Model name -> what it trains with; all share features and task. Names other than
@@ -166,9 +187,11 @@ def compare_models(
         transform_output: The Transform graph.
         train_files: Glob of the transformed train split.
         eval_files: Glob of the transformed eval split.
+        raw: The raw splits the Transform read; required if a subject is one of `RAW_MODELS`.
 
     Raises:
-        ValueError: If the subjects disagree on features or task, or there are none.
+        ValueError: If the subjects disagree on features or task, there are none, or `raw` is
+            missing for a raw-feature model.
         RuntimeError: If a model's eval predictions come back in another order than the split's.
     """
     reference = next(iter(subjects.values()), None)
@@ -176,15 +199,17 @@ def compare_models(
         raise ValueError(f"no models to compare; expected some of {list(MODELS)}")
     if any((s.features, s.task) != (reference.features, reference.task) for s in subjects.values()):
         raise ValueError("every model must read the same features and learn the same task")
+    if raw is None and any(name in RAW_MODELS for name in subjects):
+        raise ValueError(f"{[name for name in RAW_MODELS if name in subjects]} need the raw examples")
     logging.getLogger("lightrank.models.training.loop").setLevel(logging.WARNING)
-    with_continuous = "lightgbm" in subjects
+    with_continuous = "lightgbm-continuous" in subjects
     eval_split = read_split(eval_files, transform_output, reference, with_continuous)
     train_split = read_split(train_files, transform_output, reference, True) if with_continuous else None
 
     rows = []
     order = [name for name in MODELS if name in subjects] + [name for name in subjects if name not in MODELS]
     for name in order:
-        subject = subjects[name]
+        subject, inputs = subjects[name], ""
         if name == "random":
             predictions, seconds, training = (
                 random_scores(eval_split.labels.size),
@@ -192,6 +217,9 @@ def compare_models(
                 f"uniform, seed {SEED}",
             )
         elif name == "lightgbm":
+            assert raw is not None
+            predictions, seconds, training, inputs = raw_lightgbm_predictions(subject, raw, eval_split)
+        elif name == "lightgbm-continuous":
             assert train_split is not None
             predictions, seconds, training = lightgbm_predictions(subject, train_split, eval_split)
         else:
@@ -207,7 +235,7 @@ def compare_models(
         metrics = quality_metrics(
             eval_split.labels, predictions, eval_split.heavy_scores, eval_split.request_keys
         )
-        rows.append(QualityRow(name, metrics, seconds, training))
+        rows.append(QualityRow(name, metrics, seconds, training, inputs))
     return rows
 
 
@@ -234,6 +262,7 @@ def quality_table(rows: Sequence[QualityRow], command: Sequence[str]) -> str:
         f"- Also: {package_versions(('lightgbm', 'scikit-learn'))}",
         f"- Eval split: {candidates:,} candidates of {requests:,} requests; every model trained on the "
         "same train split",
+        *(f"- `{row.model}` inputs: {row.inputs}" for row in rows if row.inputs),
     ]
     lines += [
         "| model | AUC | RCE | recall (50, 3) | recall (100, 3) | recall (100, 10) | CGR (100, 10) "

@@ -5,8 +5,9 @@ split, read in file order (`read_split`), so all predictions line up with the sa
 heavy-ranker scores and request keys. The Keras models train the way the Trainer's `run_fn`
 trains them: the model `lightrank.models.trainer.build_model` builds from the config,
 `lightrank.models.inputs.make_dataset` batches, `lightrank.models.training.loop.train` with the config's
-settings, early stopping on the eval split included. LightGBM (`lightrank_bench.gbdt`) sees the
-continuous features only, weighted like the configured model's loss.
+settings, early stopping on the eval split included. `lightgbm-continuous` (`lightrank_bench.gbdt`)
+sees the Transform's continuous features only, weighted like the configured model's loss; the fair
+`lightgbm`, on the raw features, is `lightrank_bench.quality_gbdt`.
 """
 
 from __future__ import annotations
@@ -91,12 +92,19 @@ def read_split(
 def lightgbm_predictions(
     subject: ModelUnderTest, train: Split, evaluation: Split
 ) -> tuple[np.ndarray, float, str]:
-    """LightGBM on the continuous features, weighted like the configured model's loss.
+    """`lightgbm-continuous`: 200 trees on the Transform's continuous features, weighted like the model.
 
     Returns:
         `(eval predictions, training seconds, how it trained)`.
     """
-    from lightrank_bench.gbdt import DEFAULT_LEAVES, DEFAULT_TREES, continuous_matrix, train_lightgbm
+    from lightrank_bench.gbdt import (
+        DEFAULT_LEAVES,
+        DEFAULT_TREES,
+        QUALITY_THREADS,
+        continuous_matrix,
+        thread_label,
+        train_lightgbm,
+    )
 
     assert train.continuous is not None and evaluation.continuous is not None
     missing = subject.features.missing_value
@@ -109,14 +117,18 @@ def lightgbm_predictions(
         weights = record_weights(tf.constant(train.meta_weights), subject.deepnorm).numpy()
     started = time.perf_counter()
     booster = train_lightgbm(
-        continuous_matrix(train.continuous, missing), train.labels, seed=SEED, weights=weights
+        continuous_matrix(train.continuous, missing),
+        train.labels,
+        threads=QUALITY_THREADS,
+        seed=SEED,
+        weights=weights,
     )
     seconds = time.perf_counter() - started
     predictions = booster.predict(continuous_matrix(evaluation.continuous, missing))
     return (
         np.asarray(predictions, dtype=np.float64),
         seconds,
-        f"{DEFAULT_TREES} trees of {DEFAULT_LEAVES} leaves",
+        f"{DEFAULT_TREES} trees of {DEFAULT_LEAVES} leaves, {thread_label(QUALITY_THREADS)}",
     )
 
 

@@ -77,7 +77,7 @@ def write_gz(path: str, records: list[bytes]) -> None:
 
 
 def write_config(work: Path) -> str:
-    """The sample config with the tiny schema and feature spec and a DeepNorm of the tiny model's size."""
+    """The sample config with the tiny schema and feature spec, a tiny DeepNorm and a store of its own."""
     (work / "schema.pbtxt").write_text(SCHEMA)
     (work / "feature_spec.yaml").write_text(yaml.safe_dump(FEATURE_SPEC))
     config = yaml.safe_load(Path(SAMPLE_CONFIG).read_text())
@@ -85,6 +85,7 @@ def write_config(work: Path) -> str:
     config["model"]["deepnorm"] = {"input_size_bits": BITS, "sparse_embedding_size": 4,
                                    "dense_embedding_size": 8}  # fmt: skip
     config["evaluation"]["slices"] = []
+    config["metadata"] = {"sqlite": str(work / "metadata.db")}  # none: never the repository's own runs
     path = work / "tiny.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return str(path)
@@ -95,8 +96,9 @@ def build_tiny(work: Path) -> dict[str, str]:
 
     Returns:
         Paths: `data` (candidate TFRecords), `transform` (train split: every candidate; eval split:
-        the last 5 requests), `model` (a SavedModel), `serving` (its directory of versions) and
-        `config` (a pipeline config whose features are the candidates').
+        the last 5 requests), `examples` (the same splits of raw candidates, as ExampleGen writes
+        them), `model` (a SavedModel), `serving` (its directory of versions) and `config` (a
+        pipeline config whose features are the candidates').
     """
     rng = np.random.default_rng(0)
     rows = [row(rng, i) for i in range(CANDIDATES)]
@@ -108,6 +110,11 @@ def build_tiny(work: Path) -> dict[str, str]:
     examples = work / "Transform" / "transformed_examples" / "3"
     write_gz(str(examples / "Split-train" / "part-0.gz"), records)
     write_gz(str(examples / "Split-eval" / "part-0.gz"), records[EVAL_FROM:])
+    # The raw examples that Transform output was computed from, in ExampleGen's layout.
+    raw = [serialize_example(r) for r in rows]
+    raw_examples = work / "ImportExampleGen" / "examples" / "1"
+    write_gz(str(raw_examples / "Split-train" / "part-0.gz"), raw)
+    write_gz(str(raw_examples / "Split-eval" / "part-0.gz"), raw[EVAL_FROM:])
 
     tf.keras.utils.set_random_seed(1)
     model = deepnorm_light_ranker(DEEPNORM, len(FEATURES.continuous))
@@ -115,4 +122,5 @@ def build_tiny(work: Path) -> dict[str, str]:
     settings = {"kind": "deepnorm", "task": "HeavyRankPosition", "deepnorm": DEEPNORM.model_dump(mode="json")}
     export_serving_model(model, transform_output, FEATURES, (CONTINUOUS, SPARSE_IDS), model_dir, settings)
     return {"data": str(work / "data"), "transform": str(work / "Transform"), "model": model_dir,
-            "serving": str(work / "serving"), "config": write_config(work)}  # fmt: skip
+            "examples": str(raw_examples), "serving": str(work / "serving"),
+            "config": write_config(work)}  # fmt: skip

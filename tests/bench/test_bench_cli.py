@@ -139,16 +139,41 @@ def test_training_measures_each_batch_size_with_the_configs_model(tiny, tmp_path
 def test_quality_scores_the_chosen_models_and_variants_on_the_eval_split(tiny, tmp_path, capsys):
     out = _out(tmp_path)
     argv = ["quality", "--transform", tiny["transform"], "--config", tiny["config"], *QUICK,
-            "--models", "random", "deepnorm-default", "lightgbm",
+            "--models", "random", "deepnorm-default", "lightgbm-continuous",
             "--variant", "sgd:model.training.optimizer=sgd", "--out", out]  # fmt: skip
     assert main(argv) == 0
     table = _appended(out, capsys.readouterr().out)
-    assert "--models random deepnorm-default lightgbm --variant sgd:model.training.optimizer=sgd`" in table
+    assert (
+        "--models random deepnorm-default lightgbm-continuous --variant sgd:model.training.optimizer=sgd`"
+        in table
+    )
     assert "- Eval split: 100 candidates of 5 requests" in table
     rows = _rows(table)
-    assert [row[0] for row in rows] == ["deepnorm-default", "lightgbm", "random", "sgd"]  # MODELS order
+    assert [row[0] for row in rows] == [
+        "deepnorm-default",
+        "lightgbm-continuous",
+        "random",
+        "sgd",
+    ]  # MODELS order
     assert rows[0][7].startswith("4 steps") and rows[3][7].startswith("4 steps")
     assert all(0.0 <= float(row[1]) <= 1.0 for row in rows)  # AUC
+
+
+def test_quality_trains_the_fair_lightgbm_on_the_raw_examples(tiny, tmp_path, capsys):
+    out = _out(tmp_path)
+    argv = ["quality", "--transform", tiny["transform"], "--examples", tiny["examples"],
+            "--config", tiny["config"], "--models", "lightgbm", "--out", out]  # fmt: skip
+    assert main(argv) == 0
+    table = _appended(out, capsys.readouterr().out)
+    assert f"--transform {tiny['transform']} --examples {tiny['examples']} --config" in table
+    assert (
+        "- `lightgbm` inputs: 2 continuous features as they are (NaN when absent); 1 ids as categorical"
+        in table
+    )
+    [row] = _rows(table)
+    assert row[0] == "lightgbm" and 0.0 <= float(row[1]) <= 1.0
+    # Train holds all 15 requests (bench_tiny): 2 of them decide early stopping.
+    assert "trees of 31 leaves" in row[7] and "on 2 of 15 train requests" in row[7] and row[8].endswith(" s")
 
 
 def test_pipeline_checks_its_arguments_before_writing_anything(tiny, tmp_path, capsys):
@@ -186,6 +211,10 @@ def test_pipeline_checks_its_arguments_before_writing_anything(tiny, tmp_path, c
         (["quality", "--transform", "{missing}"], "is not a Transform output"),
         (["quality", "--transform", "{transform}", "--variant", "no colon"], "--variant: variant 'no colon'"),
         (["quality", "--transform", "{transform}", "--set", "model.kind=xgboost"], "xgboost"),
+        (["quality", "--transform", "{transform}", "--config", "{config}", "--models", "lightgbm"],
+         "does not record which examples"),
+        (["quality", "--transform", "{transform}", "--examples", "{missing}", "--models", "lightgbm"],
+         "has no files in Split-train, Split-eval"),
     ],
 )  # fmt: skip
 def test_bad_inputs_exit_2_with_one_line(tiny, tmp_path, capsys, argv, needle):

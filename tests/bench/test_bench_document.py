@@ -44,3 +44,21 @@ def test_main_writes_the_document(tmp_path):
     out = tmp_path / "BENCHMARKS.md"
     assert document.main(["--parts-dir", str(tmp_path), "--out", str(out)]) == 0
     assert "## Training throughput" in out.read_text() and not os.path.exists(f"{out}.tmp")
+
+
+def test_the_catalog_quality_table_has_its_own_section_with_the_findings_under_it(tmp_path):
+    for stem in ("quality", "quality-catalog", "presets"):
+        _write(tmp_path, stem, f"### {stem} table\n| {stem} |\n")
+    text = document.assemble(str(tmp_path), datetime.datetime(2026, 12, 6, 21, 0))
+    findings = document.FINDINGS["quality-catalog"]
+    assert (
+        text.index("## Quality on held-out requests")
+        < text.index("## Quality on the catalog data set")
+        < text.index("### quality-catalog table")
+        < text.index(findings)
+        < text.index("## DeepNorm settings")
+    )
+    assert (
+        text.count("**Findings") == 1
+        and "- [Quality on the catalog data set](#quality-on-the-catalog-data-set)" in text
+    )

@@ -1,4 +1,4 @@
-"""The quality table: metrics against hand-computed values; all five models on a tiny Transform output."""
+"""The quality table: metrics against hand-computed values; all six models on a tiny pipeline run's output."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ import pytest
 import tensorflow_transform as tft
 from bench_tiny import BITS, DEEPNORM, FEATURES, SPEC, write_gz
 from bench_tiny import row as candidate
-from tiny_transform import transformed_records, write_transform_graph
+from tiny_transform import serialize_example, transformed_records, write_transform_graph
 
 from lightrank.models.deepnorm.config import TrainingConfig
 from lightrank.pipeline.config import SAMPLE_CONFIG
 from lightrank_bench.quality import (
     MODELS,
     QualityRow,
+    RawExamples,
     compare_models,
     locate_splits,
     model_subjects,
@@ -106,6 +107,7 @@ def test_each_model_gets_its_kind_and_preset_on_top_of_the_overrides():
     )
     assert (original.kind, original.training.optimizer, original.training.max_steps) == ("deepnorm", "sgd", 7)
     assert subjects["logistic"].kind == subjects["lightgbm"].kind == "logistic"  # the config as given
+    assert subjects["lightgbm-continuous"].kind == "logistic"
     assert subjects["logistic"].task == TASK and subjects["random"].features == default.features
     with pytest.raises(ValueError, match="unknown models"):
         model_subjects(SAMPLE_CONFIG, [], ["xgboost"])
@@ -134,7 +136,7 @@ def test_a_malformed_variant_is_rejected_naming_it(text):
 
 @pytest.fixture(scope="module")
 def splits(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A Transform output in TFX's layout: 10 train requests and 5 eval requests of 20 candidates."""
+    """A Transform output (10 train, 5 eval requests of 20 candidates) and its raw examples: TFX's layout."""
     rng = np.random.default_rng(0)
     rows = [candidate(rng, i) for i in range(300)]
     transform = tmp_path_factory.mktemp("quality") / "Transform"
@@ -145,11 +147,19 @@ def splits(tmp_path_factory: pytest.TempPathFactory) -> str:
     examples = transform / "transformed_examples" / "4"
     write_gz(str(examples / "Split-train" / "part-0.gz"), records[:200])
     write_gz(str(examples / "Split-eval" / "part-0.gz"), records[200:])
+    raw = transform.parent / "ImportExampleGen" / "examples" / "1"
+    write_gz(str(raw / "Split-train" / "part-0.gz"), [serialize_example(row) for row in rows[:200]])
+    write_gz(str(raw / "Split-eval" / "part-0.gz"), [serialize_example(row) for row in rows[200:]])
     return str(transform)
 
 
-def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
+def test_six_models_train_on_the_same_split_and_fill_the_table(splits):
     graph_dir, train_files, eval_files = locate_splits(splits)
+    transform_output = tft.TFTransformOutput(graph_dir)
+    raw_dir = os.path.join(os.path.dirname(splits), "ImportExampleGen", "examples", "1")
+    raw = RawExamples(
+        f"{raw_dir}/Split-train/*", f"{raw_dir}/Split-eval/*", transform_output.raw_feature_spec()
+    )
     quick = TrainingConfig(optimizer="adagrad", learning_rate=0.05, batch_size=32, eval_every_steps=4,
                            max_steps=8, early_stop_patience=3, seed=0)  # fmt: skip
     deepnorm = ModelUnderTest("deepnorm", TASK, DEEPNORM, quick, FEATURES)
@@ -157,11 +167,14 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
         "sgd variant": ModelUnderTest("deepnorm", TASK, DEEPNORM, TrainingConfig(max_steps=3), FEATURES),
         "random": deepnorm,
         "logistic": ModelUnderTest("logistic", TASK, DEEPNORM, quick, FEATURES),
+        "lightgbm-continuous": deepnorm,
         "lightgbm": deepnorm,
         "deepnorm-original": ModelUnderTest("deepnorm", TASK, DEEPNORM, TrainingConfig(), FEATURES),
         "deepnorm-default": deepnorm,
     }
-    rows = compare_models(subjects, tft.TFTransformOutput(graph_dir), train_files, eval_files)
+    with pytest.raises(ValueError, match="need the raw examples"):
+        compare_models(subjects, transform_output, train_files, eval_files)
+    rows = compare_models(subjects, transform_output, train_files, eval_files, raw)
 
     # The fixed order whatever the input order, then the variants.
     assert [row.model for row in rows] == [*MODELS, "sgd variant"]
@@ -174,13 +187,20 @@ def test_five_models_train_on_the_same_split_and_fill_the_table(splits):
     by_model = {row.model: row for row in rows}
     assert by_model["deepnorm-default"].training.startswith("8 steps (max_steps")
     assert by_model["deepnorm-original"].training.startswith("7 steps (data_exhausted")  # one pass, 200 / 32
-    assert by_model["lightgbm"].training == "200 trees of 31 leaves"
+    assert by_model["lightgbm-continuous"].training == "200 trees of 31 leaves, 1 thread"
+    # 10 train requests: 1 decides early stopping.
+    assert "on 1 of 10 train requests" in by_model["lightgbm"].training
+    assert (
+        by_model["lightgbm"].inputs.startswith("2 continuous features")
+        and by_model["lightgbm"].train_seconds > 0
+    )
     assert by_model["random"].train_seconds == 0.0 and by_model["logistic"].train_seconds > 0.0
     assert by_model["sgd variant"].training.startswith("3 steps (max_steps")
 
     table = quality_table(rows, ["lightrank-bench", "quality", "--transform", splits])
     lines = table.splitlines()
     assert "100 candidates of 5 requests" in table and "lightgbm " in table and "scikit-learn " in table
+    assert "- `lightgbm` inputs: 2 continuous features" in table
     assert sum(line.startswith("| ") and "---" not in line for line in lines) == 2 + len(MODELS)
     assert "| random | " in table and "| uniform, seed 0 | - |" in table
 
