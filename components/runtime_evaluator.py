@@ -13,6 +13,10 @@ Two things the standard Evaluator cannot do on Vertex AI / Kubeflow Pipelines:
    baseline (the first run) `baseline_model_id` is absent, which a condition
    cannot compare. The executor therefore also writes `differs_from_baseline`
    (1 or 0) on every blessing.
+
+Its executor also evaluates a model that is its own baseline once instead of twice
+(`lightrank.components.self_comparison`), so the local pipeline uses this component too,
+without run parameters: one executor decides every blessing.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from tfx.types import artifact_utils, standard_artifacts, standard_component_spe
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils, proto_utils
 
+from lightrank.components import eval_extractors
 from lightrank.components.run_values import (
     THRESHOLD_PREFIX,
     RunParameterError,
     coerce,
     threshold_parameter_name,
 )
+from lightrank.components.self_comparison import baseline_is_candidate, evaluate_against_itself
 
 EVAL_CONFIG = standard_component_specs.EVAL_CONFIG_KEY
 #: Blessing custom property: 1 if the evaluated model is not the resolved baseline model.
@@ -93,13 +99,11 @@ def apply_threshold_values(eval_config_json: str, values: Mapping[str, float]) -
 
 def differs_from_baseline(input_dict: Mapping[str, list[types.Artifact]]) -> bool:
     """True unless the evaluated model is the resolved baseline (a re-run of a cached Trainer)."""
-    model = artifact_utils.get_single_instance(list(input_dict[standard_component_specs.MODEL_KEY]))
-    baselines = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY) or []
-    return not baselines or baselines[0].id != model.id
+    return not baseline_is_candidate(input_dict)
 
 
 class RuntimeEvaluatorExecutor(evaluator_executor.Executor):
-    """TFX's Evaluator executor with run-time thresholds and the `differs_from_baseline` mark."""
+    """TFX's Evaluator executor: run-time thresholds, one pass for its own baseline, the new-model mark."""
 
     def Do(  # noqa: N802  (TFX's executor interface)
         self,
@@ -107,13 +111,16 @@ class RuntimeEvaluatorExecutor(evaluator_executor.Executor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        """Evaluates with the run's gates, then marks the blessing."""
+        """Evaluates with the run's gates (once when the model is the baseline), then marks the blessing."""
         properties = copy.copy(exec_properties)
         values = {
             name: properties.pop(name) for name in list(properties) if name.startswith(THRESHOLD_PREFIX)
         }
         properties[EVAL_CONFIG] = apply_threshold_values(properties[EVAL_CONFIG], values)
-        super().Do(input_dict, output_dict, properties)
+        if baseline_is_candidate(input_dict):
+            evaluate_against_itself(super().Do, input_dict, output_dict, properties)
+        else:
+            super().Do(input_dict, output_dict, properties)
         blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
         blessing.set_int_custom_property(DIFFERS_FROM_BASELINE, int(differs_from_baseline(input_dict)))
 
@@ -131,9 +138,11 @@ def _spec_class(threshold_names: tuple[str, ...]) -> type[standard_component_spe
 
 
 class RuntimeEvaluator(base_beam_component.BaseBeamComponent):
-    """A TFX Evaluator whose thresholds are run inputs (see the module docstring).
+    """A TFX Evaluator whose thresholds may be run inputs, and that never scores a model twice.
 
     Give it the id `Evaluator` (`.with_id("Evaluator")`) so runs read the same in every UI.
+    Without thresholds it is the local pipeline's Evaluator: the stock one's inputs, outputs
+    and gates, with this executor (see the module docstring).
     """
 
     SPEC_CLASS = standard_component_specs.EvaluatorSpec
@@ -155,7 +164,8 @@ class RuntimeEvaluator(base_beam_component.BaseBeamComponent):
             examples: The raw examples to evaluate on.
             model: The model to evaluate.
             eval_config: The EvalConfig with the compiled thresholds.
-            thresholds: One value per threshold field, by `threshold_parameter_name`.
+            thresholds: One value per threshold field, by `threshold_parameter_name`; empty
+                for the compiled gates (no run parameters).
             example_splits: The splits to evaluate, e.g. `["eval"]`.
             baseline_model: The last blessed model, for change thresholds.
         """
@@ -169,6 +179,9 @@ class RuntimeEvaluator(base_beam_component.BaseBeamComponent):
             eval_config=eval_config,
             example_splits=json_utils.dumps(example_splits),
             fairness_indicator_thresholds=json_utils.dumps(None),
+            # TFX's executor takes `custom_extractors` from here: TFMA's extractors with the
+            # features no metric reads dropped before the per-example stages.
+            module_path=eval_extractors.__name__,
             evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
             blessing=types.Channel(type=standard_artifacts.ModelBlessing),
             **thresholds,

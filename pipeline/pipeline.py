@@ -101,13 +101,17 @@ def _trainer(model_config: dict[str, Any], runner: RunnerSettings, **channels: A
 def _evaluator(
     config: PipelineConfig, features: ResolvedFeatures, parameters: RunParameters | None, **channels: Any
 ) -> BaseComponent:
-    """The Evaluator, with its thresholds as run parameters when there are any."""
+    """The Evaluator, with its thresholds as run parameters when there are any.
+
+    Always `RuntimeEvaluator`, also locally (without run parameters), so one executor decides
+    every blessing: it evaluates a model that is its own baseline once, not twice
+    (`lightrank.components.self_comparison`, docs/evaluation.md, Gates).
+    """
     eval_config = build_eval_config(EvalSettings.from_config(config, features))
-    if parameters is not None:
-        return RuntimeEvaluator(
-            eval_config=eval_config, thresholds=parameters.thresholds, example_splits=[EVAL], **channels
-        ).with_id("Evaluator")
-    return tfx.components.Evaluator(eval_config=eval_config, example_splits=[EVAL], **channels)
+    thresholds = parameters.thresholds if parameters is not None else {}
+    return RuntimeEvaluator(
+        eval_config=eval_config, thresholds=thresholds, example_splits=[EVAL], **channels
+    ).with_id("Evaluator")
 
 
 def _push_condition(blessing: Any, parameters: RunParameters | None, runner: RunnerSettings) -> Any:

@@ -8,10 +8,41 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ml_metadata.proto import metadata_store_pb2
+
 from lightrank.components.model_evaluation import key_metric_names, metrics_by_slice
 from lightrank.components.run_report.numbers import format_number
+from lightrank.components.self_comparison import BASELINE_IS_CANDIDATE
 from lightrank.pipeline.config import PipelineConfig
-from lightrank.pipeline.metadata.runs import RunRecord
+from lightrank.pipeline.metadata.runs import RunRecord, open_store
+
+#: Said when the Evaluator found its model to be the baseline (`lightrank.components.self_comparison`).
+EVALUATED_ONCE = (
+    "Baseline:       the model is the last blessed model itself, so its evaluation against itself was skipped"
+)
+
+
+def evaluated_against_itself(config: PipelineConfig, run: RunRecord) -> bool:
+    """Whether the run's Evaluator found its model to be the last blessed one and scored it once.
+
+    The blessing says so (`baseline_is_candidate`); a run whose Trainer came from the cache
+    evaluates the very model the previous run blessed, and the summary should not leave the
+    reader to wonder why the Evaluator was quick or why nothing was pushed.
+    """
+    evaluator = next((c for c in run.components if c.component == "Evaluator"), None)
+    if evaluator is None or run.evaluation_uri is None:
+        return False
+    try:
+        store = open_store(config.metadata)
+    except FileNotFoundError:
+        return False
+    events = store.get_events_by_execution_ids([evaluator.execution_id])
+    outputs = [event.artifact_id for event in events if event.type == metadata_store_pb2.Event.OUTPUT]
+    return any(
+        artifact.custom_properties[BASELINE_IS_CANDIDATE].int_value == 1
+        for artifact in (store.get_artifacts_by_id(outputs) if outputs else [])
+        if BASELINE_IS_CANDIDATE in artifact.custom_properties
+    )
 
 
 def format_summary(
@@ -36,6 +67,8 @@ def format_summary(
     lines.append(f"  {'total':<32} {'':<9} {total:7.1f} s")
     if run.blessed is not None:
         lines.append(f"Blessed:        {'yes' if run.blessed else 'NO (a quality gate failed)'}")
+    if evaluated_against_itself(config, run):
+        lines.append(EVALUATED_ONCE)
     pushed = run.pushed_model or "nothing was pushed"
     if run.pushed_model and any(c.component == "Pusher" and c.state == "cached" for c in run.components):
         # The Pusher's output came from the cache: an earlier run pushed it, this one copied nothing.

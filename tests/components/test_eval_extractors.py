@@ -52,3 +52,21 @@ def test_pruning_keeps_those_features_and_every_other_extract_untouched():
 def test_the_pruning_step_runs_just_before_tfma_unbatches():
     names = [extractor.stage_name for extractor in custom_extractors(None, _eval_config())]
     assert names[names.index(STAGE_NAME) + 1] == "ExtractUnbatchedInputs"
+
+
+def test_the_pipeline_evaluator_takes_its_extractors_from_this_module():
+    from tfx import types
+    from tfx.types import standard_artifacts
+
+    from lightrank.components import eval_extractors
+    from lightrank.components.runtime_evaluator import RuntimeEvaluator
+
+    evaluator = RuntimeEvaluator(
+        examples=types.Channel(type=standard_artifacts.Examples),
+        model=types.Channel(type=standard_artifacts.Model),
+        eval_config=_eval_config(),
+        thresholds={},
+        example_splits=["eval"],
+    )
+    assert evaluator.exec_properties["module_path"] == eval_extractors.__name__
+    assert callable(eval_extractors.custom_extractors)  # the UDF name TFX's executor looks up
