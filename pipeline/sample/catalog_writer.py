@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import sys
-import tempfile
 import time
 
 import numpy as np
@@ -28,7 +26,7 @@ from tqdm import tqdm
 from lightrank.pipeline.sample import catalog as cat
 from lightrank.pipeline.sample.encoding import Columns
 from lightrank.pipeline.sample.features import ValueKind
-from lightrank.pipeline.sample.writer import MAX_SEED, _is_occupied, _publish, shard_file_name
+from lightrank.pipeline.sample.writer import MAX_SEED, shard_file_name, staged_directory
 
 #: Requests of the default catalog data set: about 18k candidates, written in a second or two.
 DEFAULT_CATALOG_REQUESTS = 240
@@ -222,18 +220,8 @@ def write_catalog_data(
     if not 0 <= seed < MAX_SEED:
         raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
     target = os.path.abspath(out_dir)
-    if _is_occupied(target) and not overwrite:
-        raise FileExistsError(f"{target} exists and is not empty (pass overwrite=True to replace it)")
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
-    os.chmod(staging, 0o755)  # mkdtemp's 0700 would survive the rename and lock out other readers
-    try:
+    with staged_directory(target, overwrite) as staging:
         train, eval_ = _write_splits(staging, requests, seed, shards, show_progress)
-        _publish(staging, target, overwrite)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return CatalogDataSummary(
         out_dir=target,
         train=_under(target, train),

@@ -10,12 +10,14 @@ set where the pipeline would read it.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -77,6 +79,33 @@ def _publish(staging: str, out_dir: str, overwrite: bool) -> None:
         os.rename(previous, out_dir)
         raise
     shutil.rmtree(graveyard, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def staged_directory(out_dir: str, overwrite: bool) -> Iterator[str]:
+    """A fresh sibling of `out_dir` to write into, renamed over it when the block succeeds.
+
+    Readers never see a half-written data set: the block writes into a hidden staging
+    directory next to `out_dir`, which `_publish` renames into place (keeping the old one
+    until the rename succeeded); on any error the staging directory is removed.
+
+    Raises:
+        FileExistsError: `out_dir` exists and is not empty and `overwrite` is False; raised
+            before anything is written.
+    """
+    target = os.path.abspath(out_dir)
+    if _is_occupied(target) and not overwrite:
+        raise FileExistsError(f"{target} exists and is not empty (pass overwrite=True to replace it)")
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
+    os.chmod(staging, 0o755)  # mkdtemp's 0700 would survive the rename and lock out other readers
+    try:
+        yield staging
+        _publish(staging, target, overwrite)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
 
 
 def _write_chunk(
@@ -159,18 +188,8 @@ def write_sample_data(
     if not 0 <= seed < MAX_SEED:
         raise ValueError(f"seed must lie in [0, 2**32), got {seed}")
     target = os.path.abspath(out_dir)
-    if _is_occupied(target) and not overwrite:
-        raise FileExistsError(f"{target} exists and is not empty (pass overwrite=True to replace it)")
-    parent = os.path.dirname(target)
-    os.makedirs(parent, exist_ok=True)
-    staging = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.tmp-", dir=parent)
-    os.chmod(staging, 0o755)  # mkdtemp's 0700 would survive the rename and lock out other readers
-    try:
+    with staged_directory(target, overwrite) as staging:
         paths, candidates = _write_shards(staging, requests, seed, shards, show_progress)
-        _publish(staging, target, overwrite)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     files = tuple(os.path.join(target, os.path.basename(path)) for path in paths)
     return SampleDataSummary(
         out_dir=target,

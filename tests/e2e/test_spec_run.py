@@ -89,13 +89,33 @@ def test_vertex_spec_pushes_then_a_second_run_compares_with_it_and_an_unreachabl
     assert len(os.listdir(tmp_path / "serving")) == 1  # nothing new pushed
 
 
-def test_kubeflow_spec_runs_every_task_and_fills_the_ui_artifacts(tmp_path, tiny_data, capsys):
-    spec, sets = _compile(tmp_path, tiny_data, "kubeflow", "evaluation.compare_to_baseline=false")
+def _days(tmp_path: Path, tiny_data: str) -> str:
+    """The tiny data as one folder per day (`day=1`, `day=2`): a span pattern over them."""
+    for day, source in enumerate(sorted(glob.glob(f"{tiny_data}/*")), start=1):
+        os.makedirs(tmp_path / "days" / f"day={day}")
+        os.symlink(source, tmp_path / "days" / f"day={day}" / os.path.basename(source))
+    return f"{tmp_path}/days/day={{SPAN}}/*"
+
+
+def test_kubeflow_spec_runs_every_task_on_a_window_of_days_and_fills_the_ui_artifacts(
+    tmp_path, tiny_data, capsys
+):
+    """Also SpanExampleGen's executor as the container runs it: the older day trains, the newest evaluates."""
+    spec, sets = _compile(
+        tmp_path, _days(tmp_path, tiny_data), "kubeflow", "evaluation.compare_to_baseline=false",
+        "data.spans={latest: 2, eval: newest}",
+    )  # fmt: skip
     status, output = _run_spec(spec, sets, capsys)
     assert status == 0, output
     tasks = _task_lines(output)
     assert len(tasks) == 11 and set(tasks.values()) == {"complete"}, tasks
     run_dir = _run_dir(output)
+    example_gen = json.loads((run_dir / "ImportExampleGen" / "executor_output.json").read_text())
+    (examples,) = example_gen["artifacts"]["examples"]["artifacts"]
+    assert json.loads(examples["metadata"]["lightrank_spans"]) == {"train": [1], "eval": [2]}
+    assert examples["metadata"]["span"] == 2
+    splits = {os.path.basename(path) for path in glob.glob(f"{run_dir}/ImportExampleGen/examples/Split-*")}
+    assert splits == {"Split-train", "Split-eval"}
     summary_output = json.loads((run_dir / "RunSummary" / "executor_output.json").read_text())
     (metrics,) = summary_output["artifacts"]["metrics"]["artifacts"]
     evaluator_output = json.loads((run_dir / "Evaluator" / "executor_output.json").read_text())
@@ -119,24 +139,3 @@ def test_a_failing_task_stops_the_run_names_it_and_pushes_nothing(tmp_path, tiny
     assert "task ImportExampleGen failed" in output and "ImportExampleGen/task.log" in output
     assert list(_task_lines(output)) == ["ImportExampleGen"]
     assert not (tmp_path / "serving").exists()
-
-
-def test_a_rolling_window_of_days_runs_through_the_compiled_spec(tmp_path, tiny_data, capsys):
-    """SpanExampleGen's executor, as the container runs it: the older day trains, the newest evaluates."""
-    for day, source in enumerate(sorted(glob.glob(f"{tiny_data}/*")), start=1):
-        os.makedirs(tmp_path / "days" / f"day={day}")
-        os.symlink(source, tmp_path / "days" / f"day={day}" / os.path.basename(source))
-    spec, sets = _compile(
-        tmp_path, f"{tmp_path}/days/day={{SPAN}}/*", "kubeflow", "evaluation.compare_to_baseline=false",
-        "data.spans={latest: 2, eval: newest}",
-    )  # fmt: skip
-    status, output = _run_spec(spec, sets, capsys)
-    assert status == 0, output
-    assert set(_task_lines(output).values()) == {"complete"}
-    run_dir = _run_dir(output)
-    example_gen = json.loads((run_dir / "ImportExampleGen" / "executor_output.json").read_text())
-    (examples,) = example_gen["artifacts"]["examples"]["artifacts"]
-    assert json.loads(examples["metadata"]["lightrank_spans"]) == {"train": [1], "eval": [2]}
-    assert examples["metadata"]["span"] == 2
-    splits = {os.path.basename(path) for path in glob.glob(f"{run_dir}/ImportExampleGen/examples/Split-*")}
-    assert splits == {"Split-train", "Split-eval"}
