@@ -89,7 +89,7 @@ COMMAND_TESTS: dict[str, list[str]] = {
         "tests/kubeflow/test_submit.py::test_kubeflow_submit_sends_the_namespace_experiment_and_token_flags",
     ],
     "run-spec": [
-        "tests/e2e/test_spec_run.py::test_kubeflow_spec_runs_every_task_and_fills_the_ui_artifacts",
+        "tests/e2e/test_spec_run.py::test_kubeflow_spec_runs_every_task_on_a_window_of_days_and_fills_the_ui_artifacts",
         "tests/kubeflow/test_spec_cli.py::test_a_spec_compiled_from_another_config_is_refused",
     ],
 }
