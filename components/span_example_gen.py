@@ -79,18 +79,17 @@ def _read_custom_config(exec_properties: dict[str, Any]) -> dict[str, Any]:
     return json_format.MessageToDict(value)
 
 
-def _matching_files(pattern: str) -> list[str]:
-    """What a pattern's wildcard glob matches, a matched directory standing for its files."""
-    files = []
-    for path in fileio.glob(wildcard(pattern)):
-        files.extend(fileio.glob(os.path.join(path, "*")) if fileio.isdir(path) else [path])
-    return files
-
-
 def _available(pattern: str) -> dict[int, SpanFiles]:
-    matcher_input = _matching_files(pattern)
-    # A matched directory's files sit one level below the pattern: match their directory.
-    return spans_of(pattern, matcher_input) or spans_of(os.path.join(pattern, "*"), matcher_input)
+    """The spans a pattern's files show, by span; a pattern naming each span's folder reads its files.
+
+    One glob for the pattern, and one `isdir` on its first match (not one per file: on GCS each
+    is a request), then one glob one level down when the matches are folders.
+    """
+    matches = fileio.glob(wildcard(pattern))
+    if matches and fileio.isdir(matches[0]):
+        pattern = os.path.join(pattern, "*")
+        matches = fileio.glob(wildcard(pattern))
+    return spans_of(pattern, matches)
 
 
 def resolve_split_files(input_base: str, settings: dict[str, Any]) -> dict[str, list[SpanFiles]]:

@@ -95,3 +95,18 @@ def test_no_rule_reads_the_newest_span_as_importexamplegen_does():
     assert [read.span for read in select(spans_of(DAILY, _paths(1, 2)), SpanRule.from_dict(None), DAILY)] == [
         2
     ]
+
+
+def test_a_pattern_naming_each_spans_folder_reads_the_files_in_it(tmp_path):
+    from lightrank.components.span_example_gen import SPLITS, resolve_split_files
+
+    for day in (1, 2, 3):
+        (tmp_path / f"day={day}").mkdir()
+        for part in ("a.gz", "b.gz"):
+            (tmp_path / f"day={day}" / part).write_bytes(b"")
+    settings = {"patterns": {"single_split": "day={SPAN}"}, "spans": {"latest": 2.0}, "route": SPLITS}
+    [older, newest] = resolve_split_files(str(tmp_path), settings)["single_split"]
+    assert (older.span, newest.span) == (2, 3)
+    assert newest.files == (f"{tmp_path}/day=3/a.gz", f"{tmp_path}/day=3/b.gz")
+    settings["patterns"] = {"single_split": "day={SPAN}/*.gz"}  # the same days, named by their files
+    assert [read.span for read in resolve_split_files(str(tmp_path), settings)["single_split"]] == [2, 3]
