@@ -16,7 +16,9 @@ Two things the standard Evaluator cannot do on Vertex AI / Kubeflow Pipelines:
 
 Its executor also evaluates a model that is its own baseline once instead of twice
 (`lightrank.components.self_comparison`), so the local pipeline uses this component too,
-without run parameters: one executor decides every blessing.
+without run parameters: one executor decides every blessing. Its `module_path` names
+`lightrank.components.eval_extractors`, whose `custom_extractors` TFX's executor uses instead
+of TFMA's defaults (the same extractors without the features no metric reads).
 """
 
 from __future__ import annotations
