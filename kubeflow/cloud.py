@@ -16,6 +16,7 @@ from tfx.extensions.google_cloud_ai_platform.trainer import executor as vertex_t
 
 from lightrank.components.vertex_pusher import MODEL_NAME_KEY
 from lightrank.kubeflow.errors import CompileError
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.config import CloudConfig, PipelineConfig
 from lightrank.pipeline.config.cloud import MODEL_ID_PATTERN, MODEL_ID_RULE
 
@@ -51,7 +52,7 @@ def schema_file_in_image(config: PipelineConfig) -> str:
         CompileError: A local schema file outside the directories baked into the image.
     """
     path = config.schema.path
-    if "://" in path:
+    if is_remote(path):
         return path
     relative = os.path.relpath(os.path.abspath(path), PROJECT_ROOT)
     if relative.split(os.sep)[0] not in IMAGE_DATA_DIRS:

@@ -20,14 +20,19 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, get_args
 
+import yaml
+from pydantic import Field, ValidationError
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from lightrank.errors import ConfigError
+from lightrank.models.config_model import ConfigModel, config_error
 from lightrank.models.yaml_loader import load_yaml
 
-ROLES = ("continuous", "sparse", "auto", "ignore")
+#: What a pattern of the feature spec makes of the features it matches (see the module docstring).
+Role = Literal["continuous", "sparse", "auto", "ignore"]
+ROLES: tuple[str, ...] = get_args(Role)
 #: The model's inputs, as Transform writes them and every model reads them (docs/model.md):
 #: the continuous features as one `[B, n]` float tensor, the same z-scored and clipped (the
 #: logistic baseline's input), and every sparse feature's hashed ids as one `[B, 2**bits]`
@@ -35,8 +40,46 @@ ROLES = ("continuous", "sparse", "auto", "ignore")
 CONTINUOUS = "continuous"
 CONTINUOUS_SCALED = "continuous_scaled"
 SPARSE_IDS = "sparse_ids"
+#: Parallel to `sparse_ids` (same indices): the position in `ResolvedFeatures.sparse` of the
+#: feature each id came from, which the per-feature bags of DeepNorm read (docs/model.md, Ids).
+SPARSE_SLOTS = "sparse_slots"
 #: The original's marker for an absent continuous value (FEAT_CONFIG_DEFAULT_VAL).
 DEFAULT_MISSING_VALUE = -1.23456789
+#: The export's `serving_transformed` takes `sparse_ids` flat, as these int64 vectors (and
+#: `serving_features` returns them): every id of the batch, row after row, and each row's count
+#: of ids; a model with one bag per feature also takes each id's `sparse_slots` value, parallel
+#: to the ids (docs/model.md, Export). Callers in another runtime feed them by these names.
+SERVING_IDS = "ids"
+SERVING_ROW_LENGTHS = "row_lengths"
+SERVING_SLOTS = "slots"
+
+
+class FeatureSpecFile(ConfigModel):
+    """The feature-spec YAML as written: every key and type checked before anything reads it.
+
+    `FeatureSpec.load` validates the file with this model, so a malformed key (`labels` a list,
+    a role that is not one of `ROLES`, a number where a feature name belongs) is one
+    `ConfigError` line naming the file and the key, with the closest valid key for a misspelt one
+    (docs/configuration.md, The feature spec).
+
+    Attributes:
+        request_key, example_weight, heavy_score: Feature names, as in `FeatureSpec`.
+        labels: Task name -> the label feature's name.
+        features: Regex (full match on the feature name) -> role, in the order written.
+        missing_value: As in `FeatureSpec`.
+        slice_buckets: Feature name -> bucket boundaries (numbers); empty (or null) for none.
+        sides: `{user: REGEX, candidate: REGEX}` (full match over the sparse features): the two
+            sides of DeepNorm's FM term (docs/model.md, Ids); null: the term multiplies all pairs.
+    """
+
+    request_key: str
+    example_weight: str
+    heavy_score: str
+    labels: dict[str, str]
+    features: dict[str, Role]
+    missing_value: float = DEFAULT_MISSING_VALUE
+    slice_buckets: dict[str, Annotated[list[float], Field(min_length=1)]] | None = None
+    sides: dict[Literal["user", "candidate"], str] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,6 +93,8 @@ class FeatureSpec:
     patterns: tuple[tuple[str, str], ...]
     missing_value: float = DEFAULT_MISSING_VALUE
     slice_buckets: Mapping[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    #: `(user regex, candidate regex)`: the sides of DeepNorm's FM term; None: all pairs.
+    sides: tuple[str, str] | None = None
 
     @property
     def reserved(self) -> frozenset[str]:
@@ -61,62 +106,57 @@ class FeatureSpec:
         """Reads and validates a feature-spec YAML file.
 
         Raises:
-            ConfigError: A key is missing or unknown, a role is invalid, or a
-                pattern is not a valid regular expression; names the file.
+            ConfigError: The file is not YAML, a key is missing, unknown or of the wrong shape
+                (`FeatureSpecFile`), a pattern is not a valid regular expression, or slice
+                boundaries do not increase; one line naming the file and the key.
         """
         path = Path(path)
         if not path.is_file():
             raise ConfigError(f"feature spec not found: {path}")
-        data = load_yaml(path.read_text()) or {}
-        known = {
-            "request_key",
-            "example_weight",
-            "heavy_score",
-            "labels",
-            "features",
-            "missing_value",
-            "slice_buckets",
-        }
-        unknown = set(data) - known
-        if unknown:
+        try:
+            data = load_yaml(path.read_text()) or {}
+        except yaml.YAMLError as error:
             raise ConfigError(
-                f"unknown key(s) {sorted(unknown)} in feature spec {path}; valid: {sorted(known)}"
-            )
-        missing = {"request_key", "example_weight", "heavy_score", "labels", "features"} - set(data)
-        if missing:
-            raise ConfigError(f"feature spec {path} lacks required key(s) {sorted(missing)}")
-        patterns = []
-        for pattern, role in (data["features"] or {}).items():
-            if role not in ROLES:
-                raise ConfigError(
-                    f"feature spec {path}: role {role!r} of pattern {pattern!r} is not one of {ROLES}"
-                )
+                f"feature spec {path} is not valid YAML: {' '.join(str(error).split())}"
+            ) from error
+        if not isinstance(data, dict):
+            raise ConfigError(f"feature spec {path} must hold a mapping of keys, got {type(data).__name__}")
+        try:
+            spec = FeatureSpecFile.model_validate(data)
+        except ValidationError as error:
+            raise config_error(error, FeatureSpecFile, f"feature spec {path}") from error
+        for pattern in spec.features:
             try:
                 re.compile(pattern)
             except re.error as error:
-                raise ConfigError(f"feature spec {path}: bad regex {pattern!r}: {error}") from error
-            patterns.append((str(pattern), str(role)))
-        if not patterns:
+                raise ConfigError(f"feature spec {path}: features: bad regex {pattern!r}: {error}") from error
+        if not spec.features:
             raise ConfigError(f"feature spec {path}: 'features' selects nothing")
-        buckets = {}
-        for name, boundaries in (data.get("slice_buckets") or {}).items():
-            if not boundaries or any(
-                not isinstance(b, (int, float)) or isinstance(b, bool) for b in boundaries
-            ):
-                raise ConfigError(
-                    f"feature spec {path}: slice_buckets.{name} must be a non-empty list of numbers"
-                )
-            if list(boundaries) != sorted(set(boundaries)):
+        sides = None
+        if spec.sides is not None:
+            if set(spec.sides) != {"user", "candidate"}:
+                raise ConfigError(f"feature spec {path}: sides needs both 'user' and 'candidate'")
+            sides = (spec.sides["user"], spec.sides["candidate"])
+            for side, pattern in spec.sides.items():
+                try:
+                    re.compile(pattern)
+                except re.error as error:
+                    raise ConfigError(
+                        f"feature spec {path}: sides.{side}: bad regex {pattern!r}: {error}"
+                    ) from error
+        buckets = spec.slice_buckets or {}
+        for name, boundaries in buckets.items():
+            if boundaries != sorted(set(boundaries)):
                 raise ConfigError(f"feature spec {path}: slice_buckets.{name} must be strictly increasing")
-            buckets[str(name)] = tuple(float(b) for b in boundaries)
         return cls(
-            request_key=str(data["request_key"]),
-            example_weight=str(data["example_weight"]),
-            heavy_score=str(data["heavy_score"]),
-            labels={str(k): str(v) for k, v in data["labels"].items()},
-            patterns=tuple(patterns),
-            missing_value=float(data.get("missing_value", DEFAULT_MISSING_VALUE)),
-            slice_buckets=buckets,
+            request_key=spec.request_key,
+            example_weight=spec.example_weight,
+            heavy_score=spec.heavy_score,
+            labels=dict(spec.labels),
+            patterns=tuple(spec.features.items()),
+            missing_value=spec.missing_value,
+            slice_buckets={name: tuple(boundaries) for name, boundaries in buckets.items()},
+            sides=sides,
         )
 
     def role_of(self, name: str) -> str | None:
@@ -145,6 +185,9 @@ class ResolvedFeatures:
             boundaries; Transform emits each as `<name>_bucket` (see
             `slice_bucket_feature`), e.g. new versus established users by
             account age, the original's stratified new-user metrics.
+        user_sparse, candidate_sparse: The sparse features on the user and on the candidate
+            side of DeepNorm's FM term (the feature spec's `sides`), in `sparse` order; both
+            empty (and left out of `to_dict`) when the spec names no sides.
     """
 
     continuous: tuple[str, ...]
@@ -156,6 +199,8 @@ class ResolvedFeatures:
     labels: Mapping[str, str]
     missing_value: float
     slice_buckets: Mapping[str, tuple[float, ...]] = dataclasses.field(default_factory=dict)
+    user_sparse: tuple[str, ...] = ()
+    candidate_sparse: tuple[str, ...] = ()
 
     def label_key(self, task: str) -> str:
         """The raw label feature of a task (docs/model.md, Data contract)."""
@@ -176,6 +221,9 @@ class ResolvedFeatures:
         data = dataclasses.asdict(self)
         data["labels"] = dict(self.labels)
         data["slice_buckets"] = {name: list(bounds) for name, bounds in self.slice_buckets.items()}
+        for side in ("user_sparse", "candidate_sparse"):  # absent without sides: older readers agree
+            if not data[side]:
+                del data[side]
         return data
 
     @classmethod
@@ -191,6 +239,8 @@ class ResolvedFeatures:
             labels=dict(data["labels"]),
             missing_value=float(data["missing_value"]),
             slice_buckets={name: tuple(bounds) for name, bounds in data.get("slice_buckets", {}).items()},
+            user_sparse=tuple(data.get("user_sparse", ())),
+            candidate_sparse=tuple(data.get("candidate_sparse", ())),
         )
 
 
@@ -262,7 +312,10 @@ def resolve(spec: FeatureSpec, schema: schema_pb2.Schema) -> ResolvedFeatures:
             raise ConfigError(
                 f"feature spec slice_buckets names {name!r}, which is not a scalar numeric feature"
             )
+    user_sparse, candidate_sparse = _resolve_sides(spec.sides, sorted(sparse))
     return ResolvedFeatures(
+        user_sparse=user_sparse,
+        candidate_sparse=candidate_sparse,
         continuous=tuple(sorted(continuous)),
         sparse=tuple(sorted(sparse)),
         int_sparse=tuple(sorted(int_sparse)),
@@ -273,6 +326,26 @@ def resolve(spec: FeatureSpec, schema: schema_pb2.Schema) -> ResolvedFeatures:
         missing_value=spec.missing_value,
         slice_buckets=dict(spec.slice_buckets),
     )
+
+
+def _resolve_sides(
+    sides: tuple[str, str] | None, sparse: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The sparse features each side's regex fully matches; each side must match one, none both."""
+    if sides is None:
+        return (), ()
+    matched = []
+    for side, pattern in zip(("user", "candidate"), sides, strict=True):
+        names = tuple(name for name in sparse if re.fullmatch(pattern, name))
+        if not names:
+            raise ConfigError(
+                f"feature spec sides.{side} ({pattern!r}) matches none of the sparse features {sparse}"
+            )
+        matched.append(names)
+    both = sorted(set(matched[0]) & set(matched[1]))
+    if both:
+        raise ConfigError(f"feature spec sides: {both} match both the user and the candidate side")
+    return matched[0], matched[1]
 
 
 def resolve_files(schema_path: str | Path, feature_spec_path: str | Path) -> ResolvedFeatures:

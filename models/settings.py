@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import Field, SerializerFunctionWrapHandler, create_model, model_serializer, model_validator
 
+from lightrank.models.calibration import CalibrationName
 from lightrank.models.config_model import ConfigModel
 from lightrank.models.deepnorm.config import (
+    DEFAULT_TASK,
     PRESETS,
     DeepNormConfig,
     PresetName,
@@ -100,15 +102,19 @@ class ModelConfig(ConfigModel):
             version (`<serving_dir>/<timestamp>`) or a Trainer's model directory,
             local or `gs://`. Imported with a TFX Importer, which every runner
             supports, open-source Kubeflow Pipelines included.
+        calibration: `platt` fits `sigmoid(a * logit + b)` on the eval split after training and
+            serves the calibrated prediction (`lightrank.models.calibration`); `none` (the
+            default, in every preset) serves `sigmoid(logit)`.
     """
 
     kind: Literal["deepnorm", "logistic"] = "deepnorm"
-    task: TaskName = "HeavyRankPosition"
+    task: TaskName = DEFAULT_TASK
     preset: PresetName = "default"
     deepnorm: DeepNormOverrides = Field(default_factory=DeepNormOverrides)  # type: ignore[valid-type]
     training: TrainingOverrides = Field(default_factory=TrainingOverrides)  # type: ignore[valid-type]
     warm_start: bool = False
     warm_start_from: str | None = None
+    calibration: CalibrationName = "none"
 
     @model_validator(mode="after")
     def _one_warm_start(self) -> ModelConfig:
@@ -137,10 +143,12 @@ def model_custom_config(model: ModelConfig, features: ResolvedFeatures) -> dict[
     Returns:
         A dict with the resolved features, the model kind and task, the full
         DeepNorm and training settings, the hashing width shared with
-        Transform and the step budget. Nothing else goes in: any change here makes
+        Transform and the step budget, and `calibration` only when it is on (so a config
+        without it keeps its Trainer cache). Nothing else goes in: any change here makes
         the Trainer re-run instead of coming from the cache.
     """
     deepnorm, training = resolve_model_settings(model)
+    calibration = {"calibration": model.calibration} if model.calibration != "none" else {}
     return {
         "features": features.to_dict(),
         "kind": model.kind,
@@ -150,4 +158,5 @@ def model_custom_config(model: ModelConfig, features: ResolvedFeatures) -> dict[
         "training": training.model_dump(mode="json"),
         "input_size_bits": deepnorm.input_size_bits,
         "max_steps": training.max_steps or 0,
+        **calibration,
     }

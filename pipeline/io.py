@@ -11,13 +11,10 @@ from __future__ import annotations
 import datetime
 import os
 
+from lightrank.models.paths import is_remote
+
 #: The characters that make the last part of a path a glob pattern.
 GLOB_CHARACTERS = "*?["
-
-
-def is_remote(path: str) -> bool:
-    """True for a URL such as `gs://bucket/data`, read through `tf.io.gfile`."""
-    return "://" in path
 
 
 def is_glob(path: str) -> bool:

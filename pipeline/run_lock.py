@@ -33,6 +33,7 @@ import time
 from collections.abc import Callable, Iterator
 
 from lightrank.errors import UserError
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.config import MetadataConfig
 
 #: How long a refused non-blocking attempt keeps retrying: `lock_state` probes hold a shared
@@ -90,7 +91,7 @@ def lock_path(metadata: MetadataConfig, pipeline_name: str, root: str) -> str:
     if metadata.sqlite is not None:
         return os.path.abspath(metadata.sqlite) + ".lock"
     safe_name = re.sub(r"[^A-Za-z0-9._-]", "_", pipeline_name)
-    if "://" in root:
+    if is_remote(root):
         assert metadata.mysql is not None
         mysql = metadata.mysql
         where = re.sub(r"[^A-Za-z0-9._-]", "_", f"{mysql.host}_{mysql.port}_{mysql.database}")

@@ -2,6 +2,7 @@
 
 Each command's behaviour is tested next to its layer through `main`, as the console script
 runs it; `COMMAND_TESTS` names those tests, and a test here checks that every command has one.
+`BENCH_COMMAND_TESTS` does the same for `lightrank-bench` and every step of `make bench`.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import ast
 import importlib
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -142,15 +144,77 @@ def _calls_main(function: ast.FunctionDef, helpers: dict[str, ast.FunctionDef], 
     return False
 
 
+def _imports(tree: ast.Module, module: str) -> bool:
+    """Whether a test file imports `module` (`from a.b import main`, `from a import b`, `import a.b`)."""
+    parent, _, leaf = module.rpartition(".")
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            leaf_imported = node.module == parent and any(alias.name == leaf for alias in node.names)
+            if node.module == module or leaf_imported:
+                return True
+        if isinstance(node, ast.Import) and any(alias.name == module for alias in node.names):
+            return True
+    return False
+
+
+def _assert_goes_through_main(test_id: str, entry_module: str) -> None:
+    """`test_id` exists and calls `main` (itself or through its file's helpers), from `entry_module`."""
+    path, name = test_id.split("::")
+    tree = ast.parse((REPO / path).read_text())
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    assert name in functions, f"{test_id} does not exist"
+    assert _calls_main(functions[name], functions, set()), f"{test_id} does not go through main"
+    assert _imports(tree, entry_module), f"{path} does not import {entry_module}"
+
+
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_every_command_has_a_test_through_main(command):
     assert COMMAND_TESTS.keys() == COMMANDS.keys()
     for test_id in COMMAND_TESTS[command]:
-        path, name = test_id.split("::")
-        tree = ast.parse((REPO / path).read_text())
-        functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
-        assert name in functions, f"{test_id} does not exist"
-        assert _calls_main(functions[name], functions, set()), f"{test_id} does not go through main"
+        _assert_goes_through_main(test_id, "lightrank.cli")
+
+
+#: The same for the benchmarks' command, `lightrank-bench` (bench/, a distribution of its own), and
+#: the module `make bench` ends with: the tests that run each real handler through its `main`.
+BENCH_COMMAND_TESTS: dict[str, tuple[str, list[str]]] = {
+    "serving": ("lightrank_bench.cli", [
+        "tests/bench/test_bench_cli.py::test_serving_writes_its_table_and_the_document_takes_it",
+    ]),
+    "comparators": ("lightrank_bench.cli", [
+        "tests/bench/test_bench_cli.py::test_comparators_take_the_label_from_the_config_and_time_every_system",
+    ]),
+    "training": ("lightrank_bench.cli", [
+        "tests/bench/test_bench_cli.py::test_training_measures_each_batch_size_with_the_configs_model",
+    ]),
+    "quality": ("lightrank_bench.cli", [
+        "tests/bench/test_bench_cli.py::test_quality_scores_the_chosen_models_and_variants_on_the_eval_split",
+        "tests/bench/test_bench_cli.py::test_quality_trains_the_fair_lightgbm_on_the_raw_examples",
+    ]),
+    "pipeline": ("lightrank_bench.cli", [
+        "tests/e2e/test_bench_pipeline_e2e.py::test_pipeline_benchmark_times_every_component_that_ran",
+        "tests/bench/test_bench_cli.py::test_pipeline_checks_its_arguments_before_writing_anything",
+    ]),
+    "-m lightrank_bench.document": ("lightrank_bench.document", [
+        "tests/bench/test_bench_cli.py::test_serving_writes_its_table_and_the_document_takes_it",
+    ]),
+}  # fmt: skip
+
+
+def test_every_bench_command_and_every_step_of_make_bench_has_a_test_through_main():
+    from lightrank_bench.cli import build_parser as bench_parser
+
+    sub_commands = list(_sub_commands(bench_parser()))
+    assert sub_commands == [name for name in BENCH_COMMAND_TESTS if not name.startswith("-m ")]
+    recipe = (REPO / "Makefile").read_text().split("\nbench: setup\n")[1].split("\n\n")[0]
+    used = set(re.findall(r"\$\(BENCH\) (\S+)", recipe)) | set(
+        re.findall(r"(-m lightrank_bench\.\w+)", recipe)
+    )
+    assert used == set(BENCH_COMMAND_TESTS), (
+        "make bench runs a command without a test here, or no longer runs one"
+    )
+    for entry_module, test_ids in BENCH_COMMAND_TESTS.values():
+        for test_id in test_ids:
+            _assert_goes_through_main(test_id, entry_module)
 
 
 # --- nothing imports the CLI: it is the top layer ------------------------------------------------

@@ -6,16 +6,18 @@ Both validate on construction, so an impossible value fails where it is written 
 deep inside Keras, and both travel as JSON inside the TFX Trainer's `custom_config`
 (`model_dump(mode="json")` out, `model_validate` back in).
 
-`PRESETS` names the two starting points: "original" reproduces the original's defaults
-exactly, "default" is the port's recommended starting point for new training
-(docs/model.md, "Presets").
+`PRESETS` names the starting points: "original" reproduces the original's defaults
+exactly, "default" is the port's recommended starting point for new training, "one_bag" the
+default before it used its ids feature by feature (docs/model.md, "Presets" and "Ids").
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from lightrank.models.config_model import ConfigModel
 from lightrank.models.features import DEFAULT_MISSING_VALUE
@@ -24,10 +26,19 @@ from lightrank.models.features import DEFAULT_MISSING_VALUE
 #: maps it to a label feature of the schema (docs/own_data.md, Labels). Any identifier works;
 #: metric and summary names carry it, so it is kept to letters, digits and `_`.
 TaskName = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")]
-#: The original's three tasks, the sample feature spec's labels (docs/model.md, "Data contract").
-TASKS: tuple[str, ...] = ("Sent", "HeavyRankPosition", "HeavyRankProbability")
+#: The original's three tasks, the sample feature spec's labels (docs/model.md, "Data contract"),
+#: each with what its label says; the run report's model card words a run's task with it.
+TASKS: Mapping[str, str] = MappingProxyType(
+    {
+        "Sent": "whether the notification was sent",
+        "HeavyRankPosition": "whether the heavy ranker placed the candidate in its top 3",
+        "HeavyRankProbability": "the heavy ranker's score, as a probability",
+    }
+)
+#: The task a model learns unless the config names another (`model.task`).
+DEFAULT_TASK = "HeavyRankPosition"
 #: A starting point of `PRESETS`.
-PresetName = Literal["default", "original"]
+PresetName = Literal["default", "original", "one_bag"]
 
 _Momentum = Annotated[float, Field(gt=0.0, lt=1.0)]
 _Positive = Annotated[int, Field(ge=1)]
@@ -55,6 +66,19 @@ class DeepNormConfig(ConfigModel):
         missing_value: The materialised missing marker, compared in float32.
         trainable_regexes: If set, only variables whose name `re.match`es one (case-insensitive)
             train. A tuple; JSON lists are accepted so the setting survives `custom_config`.
+        sparse_bags: "one" (the original): every hashed id of every sparse feature summed into one
+            S-wide bag; "per_feature": one S-wide bag per sparse feature, concatenated, so the
+            network can tell the features apart (reads Transform's `sparse_slots` too).
+        pairwise: "none" (the original) or "fm": a factorization machine's pairwise term over the
+            per-feature bags, added to the logit (needs `sparse_bags: per_feature`).
+        fm_user_features: With `fm_candidate_features`, full-match regexes over the sparse feature
+            names that pick the user side and the candidate side: the FM term then sums only
+            user x candidate pairs. Both unset: the feature spec's `sides`, else all pairs.
+        fm_candidate_features: See `fm_user_features`.
+        fm_embedding_size: Width P of each feature's FM embedding (extra columns of the bags' table).
+        fm_all_pairs: Multiply all pairs of features even when the feature spec names `sides`.
+        continuous_log: Compress every present continuous value to `sign(x) * log1p(|x|)` before
+            the z-score (not in the original): heavy-tailed counts stop crowding near the mean.
     """
 
     input_size_bits: Annotated[int, Field(ge=1, le=30)] = 18
@@ -68,11 +92,31 @@ class DeepNormConfig(ConfigModel):
     use_record_weight: bool = False
     smooth_weight: Annotated[float, Field(ge=0.0)] = 0.0
     min_record_weight: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-    task: TaskName = "HeavyRankPosition"
+    task: TaskName = DEFAULT_TASK
     adaptive_transform: Literal["tiny", "default"] = "tiny"
     adaptive_bn_momentum: _Momentum = 0.9999
     missing_value: float = DEFAULT_MISSING_VALUE
     trainable_regexes: Annotated[tuple[_Regex, ...], Field(min_length=1, strict=False)] | None = None
+    sparse_bags: Literal["one", "per_feature"] = "one"
+    pairwise: Literal["none", "fm"] = "none"
+    fm_user_features: _Regex | None = None
+    fm_candidate_features: _Regex | None = None
+    fm_embedding_size: _Positive = 8
+    fm_all_pairs: bool = False
+    continuous_log: bool = False
+
+    @model_validator(mode="after")
+    def _pairwise_needs_bags(self) -> DeepNormConfig:
+        if self.pairwise == "fm" and self.sparse_bags != "per_feature":
+            raise ValueError("pairwise 'fm' multiplies per-feature bags: it needs sparse_bags 'per_feature'")
+        sides = (self.fm_user_features, self.fm_candidate_features)
+        if (sides[0] is None) != (sides[1] is None):
+            raise ValueError("fm_user_features and fm_candidate_features go together: set both or neither")
+        if sides[0] is not None and self.pairwise != "fm":
+            raise ValueError("fm_user_features and fm_candidate_features only apply with pairwise 'fm'")
+        if sides[0] is not None and self.fm_all_pairs:
+            raise ValueError("fm_all_pairs contradicts fm_user_features and fm_candidate_features: set one")
+        return self
 
     @property
     def mlp_widths(self) -> tuple[int, ...]:
@@ -126,19 +170,49 @@ class TrainingConfig(ConfigModel):
 #: is seeded: one Transform output gave the same numbers again; another pipeline run's
 #: Transform output of the same data moves them as the two columns show. Legacy Adam updates
 #: its slots densely (~3.6k examples/s at batch 256), so it is not used.
+#:
+#: Since 2026-12-06 "default" also uses its ids feature by feature; its earlier settings are
+#: the "one_bag" preset (docs/model.md, "Ids"). The evidence is BENCHMARKS.md, "Ids: one change
+#: at a time": the sample and the catalog data set, seeded, each row one change from
+#: "default", with each model's serving cost. AUC / recall of the heavy top 3 in the light top
+#: 10, sample then catalog: "default" 0.8669 / 0.5155 (FM over the spec's user x candidate
+#: sides) and 0.6554 / 0.3819 (all pairs: the catalog spec names no sides); the FM over all
+#: pairs on the sample 0.8639 / 0.5120, over the sides on the catalog 0.6559 / 0.3958; no FM
+#: term 0.8617 / 0.5120 and 0.6559 / 0.3889; one summed 50-wide bag (no FM) 0.8553 / 0.5189
+#: and 0.6319 / 0.2986; raw floats instead of `continuous_log` 0.8385 / 0.4124 and 0.6554 /
+#: 0.4028; dropout 0.2 0.8502 / 0.4364 and 0.6270 / 0.3542; 128-wide embeddings 0.8631 /
+#: 0.4880 and 0.6555 / 0.3681 at 265 and 227 kFLOP per candidate (default: 114 and 90;
+#: original: 102 and 99); "one_bag" 0.8206 / 0.4124 and 0.6359 / 0.3194 at 246 and 240
+#: kFLOP. LightGBM on the raw features: 0.8647 / 0.4914 and 0.6272 / 0.3333; logistic
+#: regression 0.8341 / 0.4467 and 0.6287 / 0.4167. One AUC's standard error is about 0.014
+#: (sample) and 0.019 (catalog): read single rows as a direction, not as a ranking.
+_ADAGRAD = TrainingConfig(
+    optimizer="adagrad",
+    learning_rate=0.1,
+    batch_size=256,
+    eval_every_steps=300,
+    max_steps=3000,
+    early_stop_patience=3,
+    early_stop_min_delta=0.0,
+    seed=0,
+)
+_ONE_BAG = DeepNormConfig(use_missing_sub_branch=True, momentum=0.99)
 PRESETS: dict[PresetName, tuple[DeepNormConfig, TrainingConfig]] = {
     "original": (DeepNormConfig(), TrainingConfig()),
     "default": (
-        DeepNormConfig(use_missing_sub_branch=True, momentum=0.99),
-        TrainingConfig(
-            optimizer="adagrad",
-            learning_rate=0.1,
-            batch_size=256,
-            eval_every_steps=300,
-            max_steps=3000,
-            early_stop_patience=3,
-            early_stop_min_delta=0.0,
-            seed=0,
+        DeepNormConfig.model_validate(
+            {
+                **_ONE_BAG.model_dump(),
+                "sparse_bags": "per_feature",
+                "sparse_embedding_size": 8,
+                "pairwise": "fm",
+                "fm_embedding_size": 8,
+                "continuous_log": True,
+                "dense_embedding_size": 64,
+                "dropout": 0.1,
+            }
         ),
+        _ADAGRAD,
     ),
+    "one_bag": (_ONE_BAG, _ADAGRAD),
 }

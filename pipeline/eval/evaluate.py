@@ -32,10 +32,11 @@ import time
 from typing import TYPE_CHECKING, Any, TextIO
 
 from lightrank.errors import ConfigError, shorten
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.eval.outputs import EvalInputError, EvalOutputs, write_json
 from lightrank.pipeline.eval.report import EvalResult
-from lightrank.pipeline.io import is_remote, isdir
+from lightrank.pipeline.io import isdir
 
 if TYPE_CHECKING:  # both load TensorFlow; imported where used
     from lightrank.pipeline.eval.predictions import CandidateColumns
@@ -53,7 +54,7 @@ def data_pattern(data: str) -> str:
     return os.path.join(data, "*") if isdir(data) else data
 
 
-def data_files(data: str) -> list[str]:
+def checked_candidate_files(data: str) -> list[str]:
     """The files a `--data` directory or glob stands for, sorted, each a readable candidate file.
 
     Raises:
@@ -235,7 +236,7 @@ def evaluate(
     from lightrank.pipeline.eval.progress import candidate_progress
     from lightrank.pipeline.eval_config import build_eval_config
 
-    files = data_files(data)
+    files = checked_candidate_files(data)
     model_dir = resolve_model_dir(model_dir)
     plan = _plan_from_config(config) if config is not None else _plan_from_model(model_dir)
     try:

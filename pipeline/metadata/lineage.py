@@ -17,6 +17,7 @@ import re
 import ml_metadata as mlmd
 
 from lightrank.errors import UserError
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.config import MetadataConfig
 from lightrank.pipeline.metadata.graph import ArtifactInfo, artifact_info, quoted, subgraph
 from lightrank.pipeline.metadata.runs import RunRecord, list_runs, open_store
@@ -198,7 +199,7 @@ def find_artifact(store: mlmd.MetadataStore, reference: str) -> ArtifactInfo:
 
 
 def _artifact_at(store: mlmd.MetadataStore, path: str) -> ArtifactInfo:
-    path = path.rstrip("/") if "://" in path else os.path.abspath(path)
+    path = path.rstrip("/") if is_remote(path) else os.path.abspath(path)
     candidates = [path, os.path.dirname(path)] if os.path.basename(path) == "Format-Serving" else [path]
     for uri in candidates:
         found = store.get_artifacts(list_options=mlmd.ListOptions(filter_query=f"uri = {quoted(uri)}"))

@@ -16,7 +16,8 @@ import re
 from collections.abc import Sequence
 
 from lightrank.errors import shorten
-from lightrank.pipeline.io import is_remote, split_pattern
+from lightrank.models.paths import is_remote
+from lightrank.pipeline.io import split_pattern
 from lightrank.pipeline.schema_infer import SchemaInferError
 
 #: What reads as a split name before `=` in `--data NAME=GLOB`; anything else is a plain path.
@@ -58,7 +59,7 @@ def _parse(value: str) -> tuple[str | None, str]:
     return name, pattern
 
 
-def data_files(path: str) -> list[str]:
+def local_files_matching(path: str) -> list[str]:
     """The files a directory or glob stands for, sorted; a single file is refused, as the pipeline does.
 
     Raises:
@@ -112,7 +113,7 @@ def resolve_sources(values: Sequence[str]) -> tuple[DataSource, ...]:
                 f"--data {shorten(pattern)}: schema infer reads local files only; copy a sample of "
                 "the data here and point the config at the remote path afterwards"
             )
-        files = data_files(pattern)
+        files = local_files_matching(pattern)
         if not files:
             raise SchemaInferError(f"--data {shorten(pattern)} matches no file")
         sources.append(DataSource(name, pattern, tuple(files)))

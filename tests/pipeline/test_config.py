@@ -60,7 +60,7 @@ def test_a_wrongly_typed_value_is_an_error_naming_the_key(tmp_path):
 
 def test_an_invalid_choice_is_rejected(tmp_path):
     data = _sample()
-    data["model"]["task"] = "OONC_Engagement"  # the original's invalid default (spec 7.3)
+    data["model"]["task"] = "OONC_Engagement"  # the original's invalid default (docs/model.md, Data contract)
     config = load_config(_write(tmp_path, data))  # any identifier names a task ...
     # ... that the feature spec's labels must map to a label
     with pytest.raises(ConfigError, match=r"model.task: unknown task .*'OONC_Engagement'; known"):

@@ -23,7 +23,7 @@ import tensorflow_model_analysis as tfma
 from lightrank.cli import main
 from lightrank.pipeline.commands.eval import register
 from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
-from lightrank.pipeline.eval.evaluate import data_files, evaluate
+from lightrank.pipeline.eval.evaluate import checked_candidate_files, evaluate
 from lightrank.pipeline.eval.outputs import EvalInputError, EvalOutputs
 from lightrank.pipeline.eval.predictions import (
     CandidateColumns,
@@ -35,7 +35,8 @@ from lightrank.pipeline.eval.predictions import (
 from lightrank.pipeline.eval.report import TABLE_COLUMNS, EvalResult, format_report, format_table
 
 REPO = Path(__file__).resolve().parents[2]
-#: A trace id a float64 cannot hold: the original's dump turned it into 2**62 (spec 7.12).
+#: A trace id a float64 cannot hold: the original's dump turned it into 2**62
+#: (docs/model.md, Deviations from the original).
 BIG_ID = 2**62 + 1
 
 COLUMNS = CandidateColumns(
@@ -97,22 +98,22 @@ def scorer_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def test_a_glob_matching_nothing_is_named(tmp_path):
     with pytest.raises(EvalInputError, match=r"--data .*nowhere/\*\.gz matches no file"):
-        data_files(str(tmp_path / "nowhere" / "*.gz"))
+        checked_candidate_files(str(tmp_path / "nowhere" / "*.gz"))
     (tmp_path / "empty").mkdir()
     with pytest.raises(EvalInputError, match=r"--data .*empty matches no file"):
-        data_files(str(tmp_path / "empty"))
+        checked_candidate_files(str(tmp_path / "empty"))
 
 
-def test_data_files_takes_a_directory_and_refuses_misnamed_gzip(tmp_path):
+def test_checked_candidate_files_takes_a_directory_and_refuses_misnamed_gzip(tmp_path):
     a = _write(tmp_path / "a.tfrecord.gz", [_example(1, 0.5)])
     b = _write(tmp_path / "b.tfrecord.gz", [_example(2, 0.5)])
-    assert data_files(str(tmp_path)) == [a, b]
+    assert checked_candidate_files(str(tmp_path)) == [a, b]
     with open(tmp_path / "c.tfrecord", "wb") as f:
         f.write(gzip.compress(b"records"))
     with pytest.raises(
         EvalInputError, match=r"c\.tfrecord is gzip-compressed but its name does not end in \.gz"
     ):
-        data_files(str(tmp_path))
+        checked_candidate_files(str(tmp_path))
 
 
 def test_a_candidate_without_request_key_is_named_with_file_and_record(tmp_path):

@@ -6,8 +6,9 @@ import re
 import pytest
 from pydantic import ValidationError
 
-from lightrank.models.deepnorm.config import PRESETS, TASKS, DeepNormConfig, TrainingConfig
+from lightrank.models.deepnorm.config import DEFAULT_TASK, PRESETS, TASKS, DeepNormConfig, TrainingConfig
 from lightrank.models.features import DEFAULT_MISSING_VALUE
+from lightrank.models.settings import ModelConfig
 
 
 def test_defaults_are_the_originals() -> None:
@@ -115,6 +116,8 @@ def test_nothing_is_converted_implicitly() -> None:
 
 
 def test_one_home_for_the_task_names_and_the_missing_value_marker() -> None:
-    assert TASKS == ("Sent", "HeavyRankPosition", "HeavyRankProbability")
+    assert tuple(TASKS) == ("Sent", "HeavyRankPosition", "HeavyRankProbability")
+    assert DEFAULT_TASK in TASKS
+    assert DeepNormConfig().task == ModelConfig().task == DEFAULT_TASK
     assert all(DeepNormConfig(task=task).task == task for task in (*TASKS, "clicked", "relevance_v2"))
     assert DeepNormConfig().missing_value == DEFAULT_MISSING_VALUE
