@@ -58,6 +58,7 @@ from tfx.utils import io_utils, proto_utils
 
 from lightrank.errors import UserError
 from lightrank.models.export import PREDICTION
+from lightrank.models.paths import is_remote
 
 #: The fingerprint file inside every version this executor pushes.
 PUSHED_FROM_FILE = "pushed_from.json"
@@ -87,10 +88,6 @@ class PushTargetError(UserError):
 
 class PushVerificationError(RuntimeError):
     """The copied model does not load or score; nothing was pushed (an export bug, not the user's)."""
-
-
-def _is_remote(path: str) -> bool:
-    return "://" in path
 
 
 def _digest(model_dir: str) -> str:
@@ -182,14 +179,14 @@ def find_complete_push(serving_dir: str, fingerprint: dict[str, str]) -> str | N
 
 def _copy_file(src: str, dst: str) -> None:
     """One file, with `shutil` locally (an OSError with its errno) and gfile elsewhere."""
-    if _is_remote(src) or _is_remote(dst):
+    if is_remote(src) or is_remote(dst):
         tf.io.gfile.copy(src, dst, overwrite=True)
     else:
         shutil.copyfile(src, dst)
 
 
 def _make_dir(path: str) -> None:
-    if _is_remote(path):
+    if is_remote(path):
         tf.io.gfile.makedirs(path)
     else:
         os.makedirs(path, exist_ok=True)
@@ -197,7 +194,7 @@ def _make_dir(path: str) -> None:
 
 def _rename(src: str, dst: str) -> None:
     """The commit: `os.rename` locally (atomic), `tf.io.gfile.rename` elsewhere (GCS: copy + delete)."""
-    if _is_remote(src):
+    if is_remote(src):
         tf.io.gfile.rename(src, dst, overwrite=False)
     else:
         os.rename(src, dst)
@@ -315,10 +312,10 @@ def push_model(model_dir: str, serving_dir: str, version: str, fingerprint: dict
         with tf.io.gfile.GFile(os.path.join(temporary, PUSHED_FROM_FILE), "w") as f:
             f.write(json.dumps(fingerprint, indent=1, sort_keys=True))
         verify_model(temporary)
-        if not _is_remote(temporary):
+        if not is_remote(temporary):
             _fsync_tree(temporary)
         _rename(temporary, version_dir)
-        if not _is_remote(serving_dir):
+        if not is_remote(serving_dir):
             _fsync_dir(serving_dir)
     except BaseException as error:
         _remove(temporary)

@@ -13,8 +13,8 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from lightrank.errors import shorten
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.example_inputs import split_files, static_directory
-from lightrank.pipeline.io import is_remote
 from lightrank.pipeline.record_scan import InputDataError, expectations, scan_file
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ def check_writable(config: PipelineConfig) -> None:
     if config.metadata.sqlite:
         targets.append(("metadata.sqlite", os.path.dirname(config.metadata.sqlite)))
     for key, path in targets:
-        if "://" in path:
+        if is_remote(path):
             continue
         existing = os.path.abspath(path)
         while not os.path.exists(existing):
@@ -58,8 +58,9 @@ def check_store(config: PipelineConfig) -> None:
     """An existing SQLite store must be an ML Metadata store before a run writes to it.
 
     A corrupt or foreign file at `metadata.sqlite` made TFX fail with a C++ error and a
-    traceback after the preflight; the read-only commands already name such a file. A missing
-    or empty file is fine: the run creates the store.
+    traceback after the preflight; the read-only commands already name such a file. Another
+    program's SQLite database would not fail at all: ML Metadata adds its tables to it. A
+    missing or empty file (or an SQLite file without tables) is fine: the run creates the store.
 
     Raises:
         InputDataError: Naming the file and what is wrong with it; the file is left as it was.
@@ -73,11 +74,36 @@ def check_store(config: PipelineConfig) -> None:
         open_read_only(config.metadata)
     except LineageError as error:
         if "is empty" in str(error):
-            return  # an SQLite file without ML Metadata tables: the run creates them
+            tables = _sqlite_tables(path)
+            if not tables:
+                return  # an SQLite file without any table: the run creates ML Metadata's
+            raise InputDataError(
+                f"{path} is not an ML Metadata store: it is an SQLite database of another program "
+                f"(tables: {shorten(', '.join(tables), 120)}); nothing was run and the file is left "
+                "as it is: point metadata.sqlite at another file"
+            ) from error
         raise InputDataError(
             f"{error}; nothing was run and the file is left as it is: move it away or point "
             "metadata.sqlite at another file"
         ) from error
+
+
+def _sqlite_tables(path: str) -> list[str]:
+    """The tables of an SQLite file, read without changing it (read-only URI, no journal written)."""
+    import sqlite3
+    import urllib.parse
+
+    uri = f"file:{urllib.parse.quote(os.path.abspath(path))}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True)
+        try:
+            return [
+                row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+        finally:
+            connection.close()
+    except sqlite3.Error as error:  # ML Metadata opened it, sqlite3 does not: not a store to write to
+        return [f"unreadable: {error}"]
 
 
 def check_inputs(
@@ -100,9 +126,10 @@ def check_inputs(
 
     Raises:
         InputDataError: The path is missing, matches no file, a file is empty, corrupt,
-            does not hold tf.Examples, or a sampled record lacks a usable request key, has a
-            feature of the wrong type, a NaN/Inf weight or label, or a continuous value beyond
-            `MAX_CONTINUOUS_MAGNITUDE`; or the pipeline root is not writable.
+            does not hold tf.Examples, or a record lacks a usable request key, has a feature
+            of the wrong type, a NaN/Inf weight or label, or a continuous value beyond
+            `MAX_CONTINUOUS_MAGNITUDE` (every record for the schema's features, a sample for
+            the others: `lightrank.pipeline.record_scan`); or the pipeline root is not writable.
     """
     if any(is_remote(pattern) for pattern in config.data.patterns.values()):
         check_writable(config)
@@ -121,7 +148,7 @@ def check_inputs(
     check_writable(config)
     print(
         f"preflight: checked {total} records of {len(files)} file{'s' if len(files) != 1 else ''}, "
-        f"parsed {parsed}",
+        f"parsed {parsed} whole; every record's {len(expect.kinds)} schema features checked",
         file=console or sys.stdout,
         flush=True,
     )
@@ -188,7 +215,7 @@ def check_base_model(config: PipelineConfig) -> None:
     from lightrank.models.export import KERAS_WEIGHTS_DIR, SETTINGS_FILE
 
     path = config.model.warm_start_from
-    if not path or "://" in path:
+    if not path or is_remote(path):
         return
     if not os.path.isdir(path):
         raise InputDataError(f"model.warm_start_from: {path} is not a directory")

@@ -21,6 +21,7 @@ import os
 import re
 from typing import Any
 
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.commands.common import add_config_arguments, quiet_tensorflow
 
 
@@ -71,8 +72,35 @@ def _lineage(args: argparse.Namespace) -> int:
         from lightrank.pipeline.views.lineage import describe_trace, lineage_table
 
         described = describe_trace(trace)
-    print(json.dumps(described, indent=2) if args.json else lineage_table(described))
+    status = _run_status(store, config.name, trace.run_id)
+    described["model"]["run_status"] = status
+    if args.json:
+        print(json.dumps(described, indent=2))
+    else:
+        print(_with_run_status(lineage_table(described), trace.run_id, status))
     return 0
+
+
+def _run_status(store: Any, pipeline_name: str, run_id: str | None) -> str | None:
+    """How the run that trained the model ended (`complete`, `cancelled`, `abandoned`, ...), or None.
+
+    A model can come from a run that was cancelled or failed after its Trainer: the lineage
+    says so, as `runs` and the report do (docs/reliability.md, Concurrent and interrupted runs).
+    """
+    from lightrank.pipeline.metadata.runs import run_by_id
+
+    run = run_by_id(store, pipeline_name, run_id) if run_id else None
+    return run.status if run is not None else None
+
+
+def _with_run_status(table: str, run_id: str | None, status: str | None) -> str:
+    """The lineage table with the training run's status after its id (`trained in run X (cancelled)`)."""
+    if status is None:
+        return table
+    line = f"  trained in run {run_id}\n"
+    if line in table:
+        return table.replace(line, f"  trained in run {run_id} ({status})\n", 1)
+    return f"{table}\nThe run that trained the model: {run_id} ({status})"
 
 
 def _compare(args: argparse.Namespace) -> int:
@@ -111,7 +139,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 def default_report_path(root: str, run_id: str) -> str:
     """`<pipeline root>/reports/run-<run id>.html` (`./reports/...` for a gs:// root), safe as a file name."""
-    directory = "reports" if "://" in root else os.path.join(root, "reports")
+    directory = "reports" if is_remote(root) else os.path.join(root, "reports")
     return os.path.join(directory, f"run-{re.sub(r'[^A-Za-z0-9._-]', '_', run_id)}.html")
 
 

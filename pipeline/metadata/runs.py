@@ -35,6 +35,9 @@ ENDED_PROPERTY = "lightrank_ended"
 CANCELLED, FAILED, COMPLETE = "cancelled", "failed", "complete"
 #: The last component of every run `create_pipeline` builds (its report).
 LAST_COMPONENT = "RunReport"
+#: PushedModel custom property the verified Pusher writes when the model is already pushed, whole
+#: (`lightrank.components.verified_pusher.ALREADY_PUSHED_PROPERTY`; not imported: it loads TensorFlow).
+ALREADY_PUSHED_PROPERTY = "already_pushed_destination"
 
 _STATES = {
     metadata_store_pb2.Execution.NEW: "new",
@@ -73,6 +76,8 @@ class RunRecord:
             execution's last update, or the recorded end of a cancelled or failed run
             (None while running, when abandoned or without executions).
         evaluation_id: The id of the ModelEvaluation artifact at `evaluation_uri`.
+        already_pushed: When the Pusher pushed nothing because this model already has a
+            complete push: that version directory.
     """
 
     run_id: str
@@ -87,6 +92,7 @@ class RunRecord:
     ended: datetime.datetime | None = None
     evaluation_id: int | None = None
     spans: dict[str, list[int]] | None = None
+    already_pushed: str | None = None
 
 
 def _mysql_connection(config: MetadataConfig) -> metadata_store_pb2.ConnectionConfig:
@@ -267,7 +273,7 @@ def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, 
         store.get_executions_by_context(context.id), key=lambda e: (e.create_time_since_epoch, e.id)
     )
     components, blessed, pushed, evaluation_uri, model_uri, evaluation_id = [], None, None, None, None, None
-    spans = None
+    spans = already_pushed = None
     for execution in executions:
         name = known.node_names.get(execution.id, execution.type)
         seconds = max(
@@ -281,6 +287,8 @@ def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, 
                 blessed = artifact.custom_properties["blessed"].int_value == 1
             elif artifact.type == "PushedModel" and artifact.custom_properties["pushed"].int_value == 1:
                 pushed = artifact.custom_properties["pushed_destination"].string_value
+            elif artifact.type == "PushedModel" and ALREADY_PUSHED_PROPERTY in artifact.custom_properties:
+                already_pushed = artifact.custom_properties[ALREADY_PUSHED_PROPERTY].string_value or None
             elif artifact.type == "ModelEvaluation":
                 evaluation_uri, evaluation_id = artifact.uri, artifact.id
             elif artifact.type == "Model":
@@ -309,4 +317,5 @@ def _run_record(store: mlmd.MetadataStore, context: metadata_store_pb2.Context, 
         ended=ended,
         evaluation_id=evaluation_id,
         spans=spans,
+        already_pushed=already_pushed,
     )

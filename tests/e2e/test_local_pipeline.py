@@ -111,6 +111,9 @@ def test_second_run_is_served_from_the_cache(first_run, workdir):
     # The Pusher runs (the model is blessed) but finds the model already pushed, whole.
     assert runs[0].pushed_model is None, runs[0]
     assert len(os.listdir(config.serving_dir)) == 1
+    # ... and says where: the summary line is "nothing new", not "nothing was pushed".
+    (version,) = os.listdir(config.serving_dir)
+    assert runs[0].already_pushed == os.path.join(config.serving_dir, version), runs[0]
 
 
 def test_an_unreachable_threshold_blesses_nothing_and_pushes_nothing(first_run, workdir, tiny_data):

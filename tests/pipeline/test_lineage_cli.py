@@ -339,3 +339,20 @@ def test_lineage_json_names_the_anomaly_gate_not_a_later_reader(tmp_path, capfd)
     assert code == 0
     gate = json.loads(out)["data"]["anomalies"]["gate"]
     assert gate["id"] == ids["gate"] and gate["id"] != ids["report"]
+
+
+def test_lineage_shows_how_the_run_that_trained_the_model_ended(tmp_path, capfd):
+    """A run cancelled after its Trainer and Pusher: its model's lineage says cancelled, as `runs` does."""
+    from lineage_fake_store import populate_shared_readers
+
+    fake = FakeTfxStore(str(tmp_path / "metadata.db"))
+    populate_shared_readers(fake, str(tmp_path))
+    argv = ["--set", f"metadata.sqlite={tmp_path}/metadata.db", "--set", f"name={PIPELINE}"]
+    code, out, _ = _lightrank(["lineage", "--json", *argv], capfd)
+    assert code == 0 and json.loads(out)["model"]["run_status"] == "complete"
+
+    fake.end_early(fake.store.get_context_by_type_and_name("pipeline_run", "shared-1"), "cancelled", 1)
+    code, out, _ = _lightrank(["lineage", "--json", *argv], capfd)
+    assert code == 0 and json.loads(out)["model"]["run_status"] == "cancelled"
+    code, out, _ = _lightrank(["lineage", *argv], capfd)
+    assert code == 0 and "\n  trained in run shared-1 (cancelled)\n" in out

@@ -250,3 +250,26 @@ def test_the_gate_of_a_trace_is_the_anomaly_gate_of_the_training_run(store, fake
     _, ids = fake
     trace = trace_model(store, resolve_model(store, PIPELINE, "latest-pushed"))
     assert trace.gate is not None and trace.gate.id == ids["gate_2"]  # run 2 trained the model
+
+
+def test_a_push_skipped_because_the_model_is_already_pushed_names_that_version(tmp_path):
+    from lineage_fake_store import populate_shared_readers
+
+    fake = FakeTfxStore(str(tmp_path / "metadata.db"))
+    ids = populate_shared_readers(fake, str(tmp_path))
+    run = fake.run("shared-2")
+    fake.execute(
+        run,
+        "Pusher",
+        {"model": ids["model"], "model_blessing": ids["blessing"]},
+        {
+            "pushed_model": fake.artifact(
+                "PushedModel", f"{tmp_path}/s/pushed-2", pushed=0, already_pushed_destination="/serving/17"
+            )
+        },
+    )
+    store = open_read_only(MetadataConfig(sqlite=str(tmp_path / "metadata.db")))
+    newest, first = list_runs(store, PIPELINE)
+    assert newest.run_id == "shared-2" and newest.pushed_model is None
+    assert newest.already_pushed == "/serving/17"
+    assert first.already_pushed is None and first.pushed_model is not None
