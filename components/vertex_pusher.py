@@ -286,7 +286,7 @@ class VertexRegistryPusherExecutor(vertex_pusher_executor.Executor):
             parent_model=parent,
             model_id=None if parent else model_name,
             is_default_version=True,
-            version_aliases=aliases,
+            version_aliases=list(aliases),  # the SDK appends `default` to the list it is given
             version_description=f"lightrank pipeline run {run}",
             labels=labels,
             project=project,

@@ -16,6 +16,7 @@ import os
 import sys
 from typing import Any
 
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.commands.common import add_config_arguments
 
 
@@ -35,7 +36,7 @@ def _values(compiled: Any, assignments: list[str]) -> dict[str, Any]:
     for name, value in values.items():
         check_range(name, value)
     data_root = values.get(DATA_ROOT)
-    if data_root is not None and ("://" in data_root or not os.path.isdir(data_root)):
+    if data_root is not None and (is_remote(data_root) or not os.path.isdir(data_root)):
         raise SpecError(
             f"run parameter {DATA_ROOT}={data_root} is not a directory on this machine: a local spec "
             f"run reads local data; pass --param {DATA_ROOT}=DIR"
@@ -50,7 +51,12 @@ def _run_spec(args: argparse.Namespace) -> int:
     compiled = read_spec(args.spec)
     config = load_config(args.config, args.set)
     recorded = compiled.config_digest()
-    if recorded is not None and recorded != config.digest():
+    if recorded is None:
+        raise SpecError(
+            f"{args.spec} records no config digest: it was not written by `lightrank compile`, "
+            "so no config says where its runs go or which data they read"
+        )
+    if recorded != config.digest():
         raise SpecError(
             f"{args.spec} was compiled from another config (digest {recorded}; {args.config} with "
             f"{args.set or 'no'} --set gives {config.digest()}): pass the config and --set overrides "
@@ -58,7 +64,7 @@ def _run_spec(args: argparse.Namespace) -> int:
         )
     values = _values(compiled, args.param)
     root = os.path.abspath(args.root or config.root)
-    if "://" in root:
+    if is_remote(root):
         raise SpecError(
             f"pipeline root {root} is remote: a local spec run writes to this machine (--root DIR)"
         )
@@ -67,17 +73,18 @@ def _run_spec(args: argparse.Namespace) -> int:
     from lightrank.kubeflow.spec_runner import SpecRunner
     from lightrank.pipeline.commands.common import quiet_tensorflow
 
+    runner = SpecRunner(
+        compiled,
+        pipeline_root=root,
+        values=values,
+        console=sys.stdout,
+        image_paths={IMAGE_WORKDIR: str(PROJECT_ROOT)},
+    )
+    runner.check()
     print(f"Running {args.spec} ({compiled.target}, {len(compiled.tasks)} tasks) under {root}")
     for name, value in sorted(values.items()):
         print(f"  {name} = {value!r}")
     with quiet_tensorflow("kfp.local.placeholder_utils"):
-        runner = SpecRunner(
-            compiled,
-            pipeline_root=root,
-            values=values,
-            console=sys.stdout,
-            image_paths={IMAGE_WORKDIR: str(PROJECT_ROOT)},
-        )
         run = runner.run()
     print(f"Run {run.run_id}: {sum(r.status == 'complete' for r in run.tasks)} tasks complete, "
           f"{sum(r.status == 'skipped' for r in run.tasks)} skipped")  # fmt: skip

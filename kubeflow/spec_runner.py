@@ -17,6 +17,14 @@ walks its DAG in dependency order and runs each task the way the KFP v2 launcher
 
 A task that fails stops the run: nothing downstream runs (so nothing is pushed), and the error
 names the task and its log.
+
+kfp 2.5's `kfp.local.executor_input_utils` builds the ExecutorInput here only in part, so this
+module builds it itself: `construct_executor_input` refuses any input artifact ("Input artifacts
+are not yet supported for local execution"), and every TFX task after ImportExampleGen has one;
+`executor_input_to_dict` turns integer parameters back into ints, which Vertex does not do (and
+TFX's entry point must handle); and `make_artifact_list` names an output artifact by its key
+alone, where the resolver's `name="..."` query needs a name unique across runs, as Vertex's
+artifact resource names are.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from lightrank.kubeflow.spec_expressions import evaluate_condition, resolve_filter
 from lightrank.kubeflow.spec_file import CompiledSpec, SpecError
 from lightrank.kubeflow.spec_store import ArtifactStore
+from lightrank.models.paths import is_remote
 from lightrank.pipeline.commands.common import PipelineFailedError
 
 Artifact = dict[str, Any]
@@ -227,10 +236,50 @@ class SpecRunner:
             outputs[key] = [found] if found else []
         return outputs
 
+    def importer_uri(self, name: str) -> str:
+        """The URI an importer task registers, as a path on this machine.
+
+        The compiler writes it as `artifactUri.constant` (TFX's importer node), or as
+        `runtimeParameter` naming one of the task's input parameters (kfp's `dsl.importer`).
+
+        Raises:
+            SpecError: The URI is neither, or is not a string.
+        """
+        uri_spec = self.compiled.executor(name)["importer"].get("artifactUri", {})
+        if "constant" in uri_spec:
+            uri = uri_spec["constant"]
+        elif "constantValue" in uri_spec:  # the deprecated form of `constant`
+            uri = uri_spec["constantValue"].get("stringValue")
+        elif "runtimeParameter" in uri_spec:
+            uri = self._input_parameters(self.compiled.tasks[name]).get(uri_spec["runtimeParameter"])
+        else:
+            uri = None
+        if not isinstance(uri, str):
+            raise SpecError(f"task {name}: importer artifactUri {uri_spec} is not a constant or a parameter")
+        return self._in_this_environment(uri)
+
+    def check(self) -> None:
+        """Refuses, before any task runs, what would fail halfway: an import of a file not here.
+
+        An importer task (`model.warm_start_from`) registers its URI without reading it, so a
+        `gs://` or missing path would fail only the task that reads it, after the data and the
+        Transform have run.
+
+        Raises:
+            SpecError: An importer's URI is remote or does not exist on this machine.
+        """
+        for name in self.compiled.tasks:
+            if "importer" not in self.compiled.executor(name):
+                continue
+            uri = self.importer_uri(name)
+            if is_remote(uri) or not os.path.exists(uri):
+                raise SpecError(
+                    f"task {name} imports {uri}, which is not on this machine: a local spec run reads "
+                    "local files; compile a copy with a local path (e.g. --set model.warm_start_from=DIR)"
+                )
+
     def _import(self, run: SpecRun, name: str, importer: Mapping[str, Any]) -> dict[str, list[Artifact]]:
-        uri = importer["artifactUri"].get("runtimeValue", {}).get("constant")
-        if uri is None:
-            raise SpecError(f"task {name}: only an importer with a constant URI is supported")
+        uri = self.importer_uri(name)
         (key,) = self.compiled.component(name)["outputDefinitions"]["artifacts"]
         artifact_type = importer["typeSchema"]
         record = _artifact(f"{run.run_id}/{name}/{key}", artifact_type, uri, run.run_id)

@@ -38,10 +38,13 @@ INPUTS: Mapping[str, tuple[str, str]] = {
 def describe(config: PipelineConfig) -> str:
     """The pipeline's description in the UIs: what it trains, on what, gated how."""
     gates = ", ".join(sorted(config.evaluation.thresholds))
+    calibrated = (
+        ", Platt-calibrated on the eval split" if config.model.calibration == "platt" else ""
+    )  # the metrics the UIs show are then the calibrated model's (RCE and NRCE side by side)
     return (
         f"lightrank: trains the {config.model.kind} light ranker ({config.model.preset} preset, task "
-        f"{config.model.task}) on {config.data.describe()}, evaluates it with TFMA (gates on {gates}) and "
-        "pushes it only when blessed. Config digest " + config.digest() + "."
+        f"{config.model.task}{calibrated}) on {config.data.describe()}, evaluates it with TFMA (gates on "
+        f"{gates}) and pushes it only when blessed. Config digest " + config.digest() + "."
     )
 
 

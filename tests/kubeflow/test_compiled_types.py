@@ -48,16 +48,20 @@ def _title(artifact_type: dict[str, Any]) -> str:
 
 
 @pytest.mark.parametrize("fixture", SPECS)
-def test_every_artifact_type_imports_as_tfx_entry_point_does(request, fixture):
+def test_every_artifact_type_parses_as_tfx_entry_point_parses_it(request, fixture):
+    """Each type, as a RuntimeArtifact of an ExecutorInput, through the entry point's own parser."""
     spec = request.getfixturevalue(fixture).job["pipelineSpec"]
     checked = 0
     for where, artifact_type in _artifact_types(spec):
-        schema = json_format.ParseDict(artifact_type, pipeline_spec_pb2.ArtifactTypeSchema())
         if _title(artifact_type).startswith("system."):
             continue  # consumed by kfp's own executor (kfp.dsl.executor), not TFX's entry point
+        schema = json_format.ParseDict(artifact_type, pipeline_spec_pb2.ArtifactTypeSchema())
+        runtime = pipeline_spec_pb2.RuntimeArtifact(name=f"run/{where}", type=schema, uri="/tmp/a")
+        artifacts = {"key": pipeline_spec_pb2.ArtifactList(artifacts=[runtime])}
+        (parsed,) = kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(artifacts)["key"]
+        assert isinstance(parsed, tfx_artifact.Artifact) and parsed.uri == "/tmp/a", where
         class_path = kubeflow_v2_entrypoint_utils._retrieve_class_path(schema)
-        artifact_class = import_utils.import_class_by_path(class_path)
-        assert issubclass(artifact_class, tfx_artifact.Artifact), where
+        assert type(parsed) is import_utils.import_class_by_path(class_path), where
         checked += 1
     assert checked > 20
 
@@ -88,5 +92,8 @@ def test_a_title_that_does_not_import_is_caught():
     schema = pipeline_spec_pb2.ArtifactTypeSchema(
         instance_schema="title: lightrank.NoSuchReport\ntype: object\n"
     )
+    runtime = pipeline_spec_pb2.RuntimeArtifact(name="run/report", type=schema, uri="/tmp/a")
     with pytest.raises(ImportError, match=r"Could not import lightrank\.NoSuchReport"):
-        import_utils.import_class_by_path(kubeflow_v2_entrypoint_utils._retrieve_class_path(schema))
+        kubeflow_v2_entrypoint_utils.parse_raw_artifact_dict(
+            {"report": pipeline_spec_pb2.ArtifactList(artifacts=[runtime])}
+        )

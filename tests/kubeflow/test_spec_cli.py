@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
 from lightrank.cli import main
+from lightrank.kubeflow.compiler import compile_pipeline
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
 
 
 def _error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
@@ -70,3 +73,39 @@ def test_the_compiled_spec_carries_the_ui_outputs(vertex_default):
         "Quality gate: the lowest auc_unweighted (eval split) a pushed model may have"
     )
     assert json.dumps(parameters).count("Quality gate") == 3
+
+
+def test_a_spec_that_records_no_config_is_refused(vertex_default, tmp_path, capsys):
+    """A PipelineSpec not written by `lightrank compile` names no config, so no root or data."""
+    job = json.loads(Path(vertex_default.path).read_text())
+    del job["pipelineSpec"]["root"]["dag"]["tasks"]["AnomalyGate"]["inputs"]["parameters"]["config_digest"]
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text(json.dumps(job))
+    assert "records no config digest" in _error(capsys, "run-spec", str(foreign))
+
+
+def test_a_model_to_warm_start_from_that_is_not_here_is_refused_before_any_task(tmp_path, capsys):
+    """`model.warm_start_from` compiles to an importer task, which reads nothing itself."""
+    (tmp_path / "data").mkdir()
+    sets = [
+        f"root={tmp_path}/root",
+        f"data.path={tmp_path}/data",
+        "evaluation.compare_to_baseline=false",
+        "model.warm_start=false",
+        f"model.warm_start_from={tmp_path}/serving/1",
+    ]
+    spec = str(tmp_path / "pipeline.yaml")
+    compile_pipeline(load_config(SAMPLE_CONFIG, sets), "kubeflow", spec, strict=False)
+    argv = [item for setting in sets for item in ("--set", setting)]
+    line = _error(capsys, "run-spec", spec, *argv)
+    assert f"task base_model_importer imports {tmp_path}/serving/1, which is not on this machine" in line
+    assert not (tmp_path / "root").exists()
+
+
+def test_every_run_parameter_is_described_in_words(vertex_default):
+    """The run form shows these: a sentence, not only the config key it comes from."""
+    parameters = vertex_default.job["pipelineSpec"]["root"]["inputDefinitions"]["parameters"]
+    assert {"data_root", "train_steps", "learning_rate"} <= set(parameters)
+    for name, definition in parameters.items():
+        description = definition.get("description", "")
+        assert len(description.split()) >= 4 and description[0].isupper(), (name, description)
