@@ -61,14 +61,48 @@ lint: setup
 format: setup
 	@$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .
 
-# Runtime: resolve requirements.in in a fresh venv and freeze it. Dev: add requirements-dev.in to
-# that venv, constrained by the new runtime lock, and keep only the packages the runtime lock lacks
-# (names compared PEP 503-normalised).
+# Runtime: resolve requirements.in in a fresh venv and freeze it, keeping only what requirements.in
+# needs once each '#!exclude NAME' of requirements.in is cut off (LOCK_RUNTIME_FILTER, run in that
+# venv: declared requirements, markers, extras; it names what it leaves out). Dev: add
+# requirements-dev.in to that venv, constrained by the new runtime lock, and keep only the packages
+# the runtime lock lacks (names compared PEP 503-normalised), so the excluded ones land there.
+define LOCK_RUNTIME_FILTER
+import re
+import sys
+from importlib import metadata
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name as norm
+
+spec = open("requirements.in").read()
+excluded = {norm(name) for name in re.findall(r"^#!exclude +([\w.-]+)", spec, re.MULTILINE)}
+lines = (line.split("#", 1)[0].strip() for line in spec.splitlines())
+pending = [Requirement(line) for line in lines if line and not line.startswith("-")]
+dists = {norm(dist.metadata["Name"]): dist for dist in metadata.distributions()}
+needed = {}
+while pending:
+    requirement = pending.pop()
+    name, wanted = norm(requirement.name), {norm(extra) for extra in requirement.extras}
+    if name in excluded or (name in needed and wanted <= needed[name]):
+        continue
+    needed.setdefault(name, set()).update(wanted)
+    for text in dists[name].requires or []:
+        dep = Requirement(text)
+        if dep.marker is None or any(dep.marker.evaluate({"extra": e}) for e in {"", *needed[name]}):
+            pending.append(dep)
+frozen = [line for line in sys.stdin.read().splitlines() if line.strip()]
+kept = [line for line in frozen if norm(line.split("==")[0]) in needed]
+left_out = sorted(line.split("==")[0] for line in frozen if line not in kept)
+print("\n".join(kept))
+print(f"requirements.lock leaves out {len(left_out)}, needed only through #!exclude: {' '.join(left_out)}", file=sys.stderr)
+endef
+
+lock: export LOCK_RUNTIME_FILTER := $(LOCK_RUNTIME_FILTER)
 lock:
 	@set -e; python=$$(scripts/find-python310); rm -rf build/lock-venv; "$$python" -m venv build/lock-venv; \
 	build/lock-venv/bin/pip install --quiet --upgrade pip==24.2; \
 	build/lock-venv/bin/pip install --quiet -r requirements.in; \
-	{ sed -n '1,3p' requirements.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)='; } > requirements.lock.new; \
+	{ sed -n '1,3p' requirements.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)=' \
+	  | build/lock-venv/bin/python -c "$$LOCK_RUNTIME_FILTER"; } > requirements.lock.new; \
 	mv requirements.lock.new requirements.lock; echo "requirements.lock updated"; \
 	build/lock-venv/bin/pip install --quiet -r requirements-dev.in; \
 	{ sed -n '1,3p' requirements-dev.lock; build/lock-venv/bin/pip freeze --all --exclude-editable | grep -v -E '^(lightrank|pip)=' \

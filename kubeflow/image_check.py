@@ -5,8 +5,9 @@ every artifact type it reads or writes (TFX's entry point imports a type's schem
 class path), the Trainer's `run_fn` and the Transform's `preprocessing_fn`, and the module a
 kfp component runs. A path that does not import fails the task at run time, an hour into a
 run. `kubeflow/Dockerfile` runs this module after installing the package; it imports every
-path in `image_imports.txt`, which `--write` derives from the compiled example specs (the
-shipped configs for both targets, and Vertex with the registry Pusher).
+path in `image_imports.txt`, which `--write` derives from the compiled example specs: the
+shipped configs for both targets, and the variants that change an executor (Vertex with the
+registry Pusher, Vertex reading BigQuery, Kubeflow reading daily spans).
 `tests/kubeflow/test_image_check.py` compiles them again and fails if the file is stale.
 
     python -m lightrank.kubeflow.image_check            # in the image: import every path
@@ -27,8 +28,10 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
 #: Task parameters that name user code by dotted path (the Trainer's and the Transform's).
-CODE_PARAMETERS = ("run_fn", "preprocessing_fn")
+CODE_PARAMETERS = ("run_fn", "preprocessing_fn", "tuner_fn")
 #: The shipped configs whose compiled specs the image must run: (config, target, `--set`s).
+#: Each variant is a config section that swaps an executor: `cloud.vertex_serving` the Pusher's,
+#: `cloud.bigquery` and `data.spans` ImportExampleGen's; `tuning` adds the Tuner.
 EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("vertex.example.yaml", "vertex", ()),
     ("kubeflow.example.yaml", "kubeflow", ()),
@@ -37,6 +40,13 @@ EXAMPLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "vertex",
         ("cloud.vertex_serving={endpoint_name: lightrank, serving_image: 'us-docker.pkg.dev/p/r/i:1'}",),
     ),
+    ("vertex.example.yaml", "vertex", ("cloud.bigquery={query: 'SELECT * FROM `p.d.candidates`'}",)),
+    (
+        "kubeflow.example.yaml",
+        "kubeflow",
+        ("data.path=gs://my-bucket/candidates/day={SPAN}/*", "data.spans={latest: 2, eval: newest}"),
+    ),
+    ("vertex.example.yaml", "vertex", ("tuning={space: {learning_rate: [0.05, 0.1]}}",)),
 )
 #: The derived list, one dotted path a line (package data of `lightrank.kubeflow`).
 IMPORTS_FILE = Path(__file__).resolve().parent / "image_imports.txt"

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from importlib import metadata
 
 import pytest
@@ -12,6 +16,7 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 
+from lightrank.kubeflow import image_check
 from lightrank.kubeflow.cloud import DEFAULT_IMAGE, IMAGE_DATA_DIRS, IMAGE_WORKDIR, PROJECT_ROOT
 
 DOCKERFILE = PROJECT_ROOT / "kubeflow" / "Dockerfile"
@@ -102,8 +107,14 @@ def test_make_image_builds_this_dockerfile_under_the_compile_default_name():
 # requirements-dev.lock is what tests, lint and the benchmarks add on top of it.
 RUNTIME_LOCK = PROJECT_ROOT / "requirements.lock"
 DEV_LOCK = PROJECT_ROOT / "requirements-dev.lock"
-# Development and benchmark tools: never in the runtime lock, so never in the image.
-DEV_ONLY = ("pytest", "ruff", "lightgbm", "onnxruntime", "tf2onnx", "onnx", "import-linter", "grimp")
+REQUIREMENTS_IN = PROJECT_ROOT / "requirements.in"
+# Development and benchmark tools: never in the runtime lock, so never in the image. The Jupyter
+# front ends and servers come only through requirements.in's `#!exclude notebook`.
+DEV_ONLY = (
+    *("pytest", "ruff", "lightgbm", "onnxruntime", "tf2onnx", "onnx", "import-linter", "grimp"),
+    *("notebook", "jupyterlab", "jupyter-server", "jupyterlab-server", "notebook-shim", "nbconvert"),
+    *("jupyter-lsp", "jupyter-server-terminals", "jupyter-events", "terminado", "argon2-cffi"),
+)
 # Installed but pinned by neither lock: the editable project distributions, and pip, which comes
 # with the venv and which `make lock` leaves out of the freeze.
 UNPINNED = ("lightrank", "lightrank-bench", "pip")
@@ -140,6 +151,15 @@ def _requirements_in(path) -> list[Requirement]:
     return [Requirement(line) for line in lines if line and not line.startswith("-")]
 
 
+def _exclusions() -> frozenset[str]:
+    """The `#!exclude NAME` lines of requirements.in: declared requirements the runtime lock omits."""
+    names = re.findall(r"^#!exclude +([\w.-]+)", REQUIREMENTS_IN.read_text(), re.MULTILINE)
+    return frozenset(canonicalize_name(name) for name in names)
+
+
+EXCLUDED = _exclusions()
+
+
 def _installed() -> dict[str, metadata.Distribution]:
     """{PEP 503 name: distribution} as imports see them (the first on sys.path wins)."""
     found: dict[str, metadata.Distribution] = {}
@@ -148,15 +168,20 @@ def _installed() -> dict[str, metadata.Distribution]:
     return found
 
 
-def _closure(roots: list[Requirement], installed: dict[str, metadata.Distribution]) -> dict[str, set[str]]:
-    """{name: extras} of the roots and, recursively, of everything they require on py3.10/Linux."""
+def _closure(
+    roots: list[Requirement], installed: dict[str, metadata.Distribution], cut: frozenset[str] = frozenset()
+) -> dict[str, set[str]]:
+    """{name: extras} of the roots and, recursively, of everything they require on py3.10/Linux.
+
+    The distributions named in `cut` are not entered (what `make lock` does with `#!exclude`).
+    """
     extras: dict[str, set[str]] = {}
     pending = list(roots)
     while pending:
         requirement = pending.pop()
         name = canonicalize_name(requirement.name)
         wanted = {canonicalize_name(extra) for extra in requirement.extras}
-        if name in extras and wanted <= extras[name]:
+        if name in cut or (name in extras and wanted <= extras[name]):
             continue
         extras.setdefault(name, set()).update(wanted)
         assert name in installed, f"{name} (required via {requirement}) is not installed"
@@ -202,19 +227,109 @@ def test_the_two_locks_pin_exactly_what_is_installed(runtime_pins, dev_pins):
 
 def test_the_runtime_lock_is_closed_and_exactly_what_requirements_in_needs(runtime_pins):
     installed = _installed()
-    needed = _closure(_requirements_in(PROJECT_ROOT / "requirements.in"), installed)
+    needed = _closure(_requirements_in(REQUIREMENTS_IN), installed, cut=EXCLUDED)
     # Closed: every requirement of every runtime package (with the extras anyone asks of it) is in
-    # the runtime lock, at a version that satisfies it.
-    unsatisfied = []
+    # the runtime lock, at a version that satisfies it; the one exception is a declared exclusion
+    # (`#!exclude` in requirements.in), which must be missing, not merely older.
+    unsatisfied, cut_off = [], set()
     for name in runtime_pins:
         for requirement in _requires(installed[name], needed.get(name, set())):
             version = runtime_pins.get(canonicalize_name(requirement.name))
-            if version is None or not requirement.specifier.contains(version, prereleases=True):
+            if version is None and canonicalize_name(requirement.name) in EXCLUDED:
+                cut_off.add(canonicalize_name(requirement.name))
+            elif version is None or not requirement.specifier.contains(version, prereleases=True):
                 unsatisfied.append(f"{name}: {requirement} (locked: {version})")
     assert unsatisfied == []
+    # Every exclusion is one that a runtime package declares (else the `#!exclude` line is stale).
+    assert sorted(cut_off) == sorted(EXCLUDED)
     # Minimal: nothing in the runtime lock that requirements.in does not pull in.
     assert sorted(set(runtime_pins) - set(needed)) == []
     assert sorted(set(needed) - set(runtime_pins)) == []
+
+
+def _only_through_exclusions(installed: dict[str, metadata.Distribution]) -> set[str]:
+    """What requirements.in pulls in only through a `#!exclude`d distribution (it included)."""
+    roots = _requirements_in(REQUIREMENTS_IN)
+    return set(_closure(roots, installed)) - set(_closure(roots, installed, cut=EXCLUDED))
+
+
+def test_the_runtime_lock_has_no_jupyter_front_end_or_server(runtime_pins, dev_pins):
+    assert sorted(EXCLUDED) == ["notebook"]
+    excluded = _only_through_exclusions(_installed())
+    assert {"notebook", "jupyterlab", "jupyter-server", "nbconvert", "terminado", "argon2-cffi"} <= excluded
+    assert sorted(excluded & set(runtime_pins)) == []
+    # Development keeps them (requirements-dev.in: looking at an evaluation in a notebook).
+    assert sorted(excluded - set(dev_pins)) == []
+    # What TFMA declares, and what the image's imports load through it, stays: ipywidgets 7.8
+    # imports ipykernel without declaring it (requirements.in names it).
+    assert {"ipywidgets", "widgetsnbextension", "ipykernel", "jupyter-client", "tornado"} <= set(runtime_pins)
+    declared = {canonicalize_name(r.name) for r in _requires(_installed()["ipywidgets"], set())}
+    assert "ipykernel" not in declared  # else requirements.in no longer needs to name it
+
+
+def _top_level_modules(dist: metadata.Distribution) -> set[str]:
+    """The top-level import names a distribution installs (from its RECORD)."""
+    names = set()
+    for file in dist.files or []:
+        top = file.parts[0]
+        name = top if len(file.parts) > 1 else top.split(".")[0]
+        if not top.endswith((".dist-info", ".data")) and name.isidentifier() and name != "__pycache__":
+            names.add(name)
+    return names
+
+
+# Run in a fresh interpreter: a finder first on sys.meta_path refuses every top-level module of the
+# excluded distributions as if it were not installed, then the image check imports every path of
+# kubeflow/image_imports.txt as `python -m lightrank.kubeflow.image_check` does in the image.
+WITHOUT_EXCLUDED = """
+import importlib, json, sys
+refused, attempted = set(json.loads(sys.argv[1])), set()
+preloaded = sorted(name for name in sys.modules if name.partition(".")[0] in refused)
+
+class Refuse:
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in refused:
+            attempted.add(name)
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+sys.meta_path.insert(0, Refuse())
+try:
+    importlib.import_module("notebook")
+    probe = "imported"
+except ModuleNotFoundError:
+    probe = "refused"
+attempted.clear()
+from lightrank.kubeflow import image_check
+code = image_check.main([])
+print(json.dumps({"probe": probe, "preloaded": preloaded, "attempted": sorted(attempted), "exit": code}))
+"""
+
+
+def test_every_image_import_works_without_the_excluded_distributions(tmp_path):
+    installed = _installed()
+    excluded = _only_through_exclusions(installed)
+    kept = set(installed) - excluded
+    refused = set().union(*(_top_level_modules(installed[name]) for name in excluded))
+    refused -= set().union(*(_top_level_modules(installed[name]) for name in kept))
+    assert {"notebook", "jupyterlab", "jupyter_server", "nbconvert", "terminado"} <= refused
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_EXCLUDED, json.dumps(sorted(refused))],
+        cwd=tmp_path,  # outside the source tree, as in the image
+        env={**os.environ, "TF_USE_LEGACY_KERAS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    lines = result.stdout.strip().splitlines()
+    assert result.returncode == 0 and len(lines) >= 2, result.stderr[-3000:]
+    report, summary = json.loads(lines[-1]), json.loads(lines[-2])
+    assert report["probe"] == "refused" and report["preloaded"] == []
+    assert report["exit"] == 0 and summary == {"imported": len(image_check.listed_paths()), "failed": 0}, (
+        result.stderr[-3000:]
+    )
+    # Nothing even tried to import them: no `except ImportError` fallback is taken either.
+    assert report["attempted"] == [], "the image's imports reach an excluded distribution"
 
 
 def test_the_dev_lock_adds_only_what_requirements_dev_in_needs(runtime_pins, dev_pins):

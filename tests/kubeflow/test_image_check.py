@@ -42,3 +42,13 @@ def test_the_dockerfile_runs_the_check_after_installing_the_package():
     dockerfile = (PROJECT_ROOT / "kubeflow" / "Dockerfile").read_text().replace("\\\n", " ")
     install = dockerfile.index("pip install --no-deps --no-build-isolation .")
     assert dockerfile.index("python -m lightrank.kubeflow.image_check", install) > install
+
+
+def test_the_list_covers_the_executors_a_config_section_swaps_in():
+    """BigQuery input and daily spans change ImportExampleGen's executor; the registry, the Pusher's."""
+    assert {
+        "tfx.extensions.google_cloud_big_query.example_gen.executor.Executor",  # cloud.bigquery
+        "lightrank.components.span_example_gen.Executor",  # data.spans
+        "lightrank.components.vertex_pusher.VertexRegistryPusherExecutor",  # cloud.vertex_serving
+        "lightrank.components.runtime_trainer.VertexRuntimeTrainerExecutor",  # cloud.vertex_training
+    } <= set(image_check.listed_paths())
