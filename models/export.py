@@ -3,7 +3,9 @@
 Signatures:
 - `serving_default`: serialized raw `tf.Example` candidates (labels and `meta.*`
   not needed) -> `{"prediction": float32 [B, 1]}`. This is what the Evaluator,
-  `lightrank eval` and TF Serving call. Serving sees the same features as training
+  `lightrank eval` and TF Serving call; with `model.calibration: platt` the prediction is
+  `sigmoid(a * logit + b)`, Platt's a and b fitted after training and recorded in
+  `model_settings.json` (`lightrank.models.calibration`). Serving sees the same features as training
   (no skew): a model reading only `continuous` and `sparse_ids` gets them from
   `preprocessing.model_inputs`, the same function `preprocessing_fn` computes them
   with (it has no analyzers), on a parse that makes absent continuous values the
@@ -44,7 +46,16 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures, slice_bucket_feature
+from lightrank.models.deepnorm.signatures import per_feature_signatures
+from lightrank.models.features import (
+    CONTINUOUS,
+    SERVING_IDS,
+    SERVING_ROW_LENGTHS,
+    SPARSE_IDS,
+    SPARSE_SLOTS,
+    ResolvedFeatures,
+    slice_bucket_feature,
+)
 from lightrank.models.preprocessing import model_inputs, serving_parse_spec
 
 FEATURE_LIST_FILE = "continuous_feature_list.json"
@@ -147,7 +158,16 @@ def _serving_feature_spec(
     return {name: raw[name] for name in (*features.continuous, *features.sparse)}
 
 
-def _probability(logit: tf.Tensor) -> tf.Tensor:
+def _probability(logit: tf.Tensor, calibration: tuple[float, float] | None = None) -> tf.Tensor:
+    """`clip(sigmoid(logit))`, or with Platt's `(a, b)` `clip(sigmoid(a * logit + b))`.
+
+    The calibration is applied here, inside the serving graph, rather than folded into the
+    Keras model: the Evaluator, the Pusher and serving see the calibrated prediction, while
+    the `keras/` weights a warm start loads stay those of the logit model as trained.
+    """
+    if calibration is not None:
+        a, b = calibration
+        logit = tf.constant(a, tf.float32) * logit + tf.constant(b, tf.float32)
     return tf.clip_by_value(tf.sigmoid(logit), 0.0, 1.0)
 
 
@@ -178,6 +198,7 @@ def export_serving_model(
     input_keys: tuple[str, ...],
     export_dir: str,
     settings: dict[str, Any],
+    calibration: tuple[float, float] | None = None,
 ) -> None:
     """Saves `model` (a logit model) with its Transform graph and metadata files.
 
@@ -189,6 +210,9 @@ def export_serving_model(
         export_dir: `fn_args.serving_model_dir`.
         settings: JSON-safe description of the model (kind, task, hyper-parameters); its
             task also goes into the `MODEL_ASSET` with `features`.
+        calibration: Platt's `(a, b)`: every `prediction` output becomes
+            `sigmoid(a * logit + b)` (`lightrank.models.calibration`); None serves `sigmoid(logit)`.
+            The caller records it in `settings`.
     """
     # Weights first: the Transform layer attached below is not part of the architecture.
     model.save_weights(os.path.join(export_dir, KERAS_WEIGHTS_DIR, "weights"))
@@ -197,7 +221,7 @@ def export_serving_model(
     raw_spec = transform_output.raw_feature_spec()
 
     input_size_bits = int(settings["deepnorm"]["input_size_bits"])
-    if set(input_keys) <= {CONTINUOUS, SPARSE_IDS}:
+    if set(input_keys) <= {CONTINUOUS, SPARSE_IDS, SPARSE_SLOTS}:
         # The model reads only the analyzer-free Transform outputs: compute them with the very
         # functions preprocessing_fn uses, from a parse that yields dense continuous columns.
         request_spec = serving_parse_spec(raw_spec, features)
@@ -213,7 +237,7 @@ def export_serving_model(
     def serve(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
         transformed = featurize(serialized)
         logit = model({key: transformed[key] for key in input_keys}, training=False)
-        return {PREDICTION: _probability(logit)}
+        return {PREDICTION: _probability(logit, calibration)}
 
     @tf.function(input_signature=[tf.TensorSpec(shape=[None], dtype=tf.string, name="examples")])
     def transform_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
@@ -237,8 +261,8 @@ def export_serving_model(
         @tf.function(
             input_signature=[
                 tf.TensorSpec(shape=[None, len(features.continuous)], dtype=tf.float32, name=CONTINUOUS),
-                tf.TensorSpec(shape=[None], dtype=tf.int64, name="ids"),
-                tf.TensorSpec(shape=[None], dtype=tf.int64, name="row_lengths"),
+                tf.TensorSpec(shape=[None], dtype=tf.int64, name=SERVING_IDS),
+                tf.TensorSpec(shape=[None], dtype=tf.int64, name=SERVING_ROW_LENGTHS),
             ]
         )
         def serve_transformed(
@@ -247,7 +271,9 @@ def export_serving_model(
             ids = _checked_ids(ids, input_size_bits)
             sparse = tf.RaggedTensor.from_row_lengths(ids, row_lengths).to_sparse()
             return {
-                PREDICTION: _probability(model({CONTINUOUS: continuous, SPARSE_IDS: sparse}, training=False))
+                PREDICTION: _probability(
+                    model({CONTINUOUS: continuous, SPARSE_IDS: sparse}, training=False), calibration
+                )
             }
 
         signatures["serving_transformed"] = serve_transformed
@@ -256,10 +282,15 @@ def export_serving_model(
         def serving_features(serialized: tf.Tensor) -> dict[str, tf.Tensor]:
             transformed = featurize(serialized)
             ragged = tf.RaggedTensor.from_sparse(transformed[SPARSE_IDS])
-            return {CONTINUOUS: transformed[CONTINUOUS], "ids": ragged.flat_values,
-                    "row_lengths": ragged.row_lengths()}  # fmt: skip
+            return {CONTINUOUS: transformed[CONTINUOUS], SERVING_IDS: ragged.flat_values,
+                    SERVING_ROW_LENGTHS: ragged.row_lengths()}  # fmt: skip
 
         signatures[FEATURES_SIGNATURE] = serving_features
+    elif set(input_keys) == {CONTINUOUS, SPARSE_IDS, SPARSE_SLOTS}:  # one bag per feature: ids carry slots
+        signatures.update(per_feature_signatures(
+            model, len(features.continuous), len(features.sparse), featurize,
+            lambda ids: _checked_ids(ids, input_size_bits), lambda logit: _probability(logit, calibration),
+        ))  # fmt: skip
 
     tf.saved_model.save(model, export_dir, signatures=signatures)
     column_types = {name: raw_spec[name].dtype.name for name in features.passthrough}

@@ -14,6 +14,8 @@ appears here:
 - `sparse_ids`: int64 var-len, every INT/BYTES feature value hashed with its
   feature's salt into `2**input_size_bits` buckets (`lightrank.models.hashing`; values
   are binary, duplicates are kept and summed later).
+- `sparse_slots`: int64 var-len, parallel to `sparse_ids` (same indices): the index in
+  `features.sparse` of the feature each id came from, for models with one bag per feature.
 - the request key, example weight, heavy score and labels, passed through with
   their raw names (float32; the key stays int64, never cast to float).
 - `<feature>_bucket`: int64 bucket index of each numeric feature the feature spec
@@ -31,6 +33,7 @@ from lightrank.models.features import (
     CONTINUOUS,
     CONTINUOUS_SCALED,
     SPARSE_IDS,
+    SPARSE_SLOTS,
     ResolvedFeatures,
     slice_bucket_feature,
 )
@@ -96,9 +99,19 @@ def sparse_ids(inputs: dict[str, Any], features: ResolvedFeatures, input_size_bi
     """All sparse features of a row hashed into one var-len list of bucket ids (`lightrank.models.hashing`).
 
     Within a row the ids come feature by feature in `features.sparse` order, each feature's
-    values in their own order. All values of all features are hashed in one vectorised pass
-    (one fingerprint op for the BYTES values, integer mixing for all), because per-feature
-    string work dominated a serving request's cost.
+    values in their own order.
+    """
+    return sparse_ids_and_slots(inputs, features, input_size_bits)[0]
+
+
+def sparse_ids_and_slots(
+    inputs: dict[str, Any], features: ResolvedFeatures, input_size_bits: int
+) -> tuple[tf.SparseTensor, tf.SparseTensor]:
+    """`sparse_ids` and, with the same indices, the index in `features.sparse` of each id's feature.
+
+    All values of all features are hashed in one vectorised pass (one fingerprint op for the
+    BYTES values, integer mixing for all), because per-feature string work dominated a serving
+    request's cost; the slots are a by-product of the same sort.
     """
     num_features = len(features.sparse)
     batch = tf.constant(0, tf.int64)
@@ -121,9 +134,9 @@ def sparse_ids(inputs: dict[str, Any], features: ResolvedFeatures, input_size_bi
     ids = bucket_ids(values, tf.gather(salts, feature_index), input_size_bits)
     # Row-major, then feature order; the stable sort keeps each feature's value order.
     order = tf.argsort(rows * num_features + feature_index, stable=True)
-    return tf.RaggedTensor.from_value_rowids(
-        tf.gather(ids, order), tf.gather(rows, order), nrows=batch
-    ).to_sparse()
+    sorted_rows = tf.gather(rows, order)
+    ids = tf.RaggedTensor.from_value_rowids(tf.gather(ids, order), sorted_rows, nrows=batch).to_sparse()
+    return ids, tf.SparseTensor(ids.indices, tf.gather(feature_index, order), ids.dense_shape)
 
 
 def _batch_size(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
@@ -133,7 +146,7 @@ def _batch_size(tensor: tf.Tensor | tf.SparseTensor) -> tf.Tensor:
 
 
 def model_inputs(inputs: dict[str, Any], features: ResolvedFeatures, input_size_bits: int) -> dict[str, Any]:
-    """`continuous` and `sparse_ids` from raw features: the analyzer-free part of the Transform.
+    """`continuous`, `sparse_ids` and `sparse_slots` from raw features: the Transform without analyzers.
 
     `preprocessing_fn` computes them with this function and the exported `serving_default`
     calls it directly on the request (no `tft` layer), so training and serving run the same
@@ -143,7 +156,7 @@ def model_inputs(inputs: dict[str, Any], features: ResolvedFeatures, input_size_
     if features.continuous:
         outputs[CONTINUOUS] = _continuous(inputs, features)
     if features.sparse:
-        outputs[SPARSE_IDS] = sparse_ids(inputs, features, input_size_bits)
+        outputs[SPARSE_IDS], outputs[SPARSE_SLOTS] = sparse_ids_and_slots(inputs, features, input_size_bits)
     return outputs
 
 

@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import metadata_io
 
-from lightrank.models.features import SPARSE_IDS, ResolvedFeatures
+from lightrank.models.features import SPARSE_IDS, SPARSE_SLOTS, ResolvedFeatures
 from lightrank.models.preprocessing import preprocessing_fn
 
 #: The raw feature spec of the tiny candidates the export and run_fn tests write: user and
@@ -92,7 +92,7 @@ def transformed_records(
     """The rows' transformed examples, serialized as the Transform component writes them.
 
     Each feature of the transformed feature spec becomes a float or int64 list; `sparse_ids`
-    keeps only the row's own ids.
+    and `sparse_slots` keep only the row's own ids and slots.
     """
     raw = tf.io.parse_example(tf.constant([serialize_example(row) for row in rows]), raw_spec)
     transformed = {**raw, **transform_output.transform_raw_features(raw)}
@@ -104,7 +104,7 @@ def transformed_records(
         feature = {}
         for name, spec in transform_output.transformed_feature_spec().items():
             values = np.reshape(dense[name][i].numpy(), [-1])
-            if name == SPARSE_IDS:
+            if name in (SPARSE_IDS, SPARSE_SLOTS):
                 values = values[: int(lengths[i])]
             if spec.dtype.is_floating:
                 feature[name] = tf.train.Feature(float_list=tf.train.FloatList(value=values.astype(float)))
@@ -112,3 +112,30 @@ def transformed_records(
                 feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=values.astype(int)))
         records.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
     return records
+
+
+def tiny_row(rng: np.random.Generator, i: int) -> dict[str, object]:
+    """A tiny candidate of `RAW_SPEC`: request `i // 20`, some features absent, a learnable label.
+
+    Candidates with more than 20 likes are positive half the time, the others a tenth.
+    """
+    likes = float(rng.poisson(20))
+    return {
+        "u.age": [float(rng.gamma(2.0, 100.0))],
+        "u.opens": [float(rng.poisson(3))] if i % 3 else [],
+        "c.likes": [likes] if i % 4 else [],
+        "c.source": [rng.choice([b"in", b"oon", b"topic"])],
+        "u.id": [int(rng.integers(1, 40))],
+        "meta.key": i // 20,
+        "meta.weight": float(i % 20),
+        "meta.score": float(rng.uniform()),
+        "label.top3": int(rng.uniform() < (0.5 if likes > 20 else 0.1)),
+    }
+
+
+def write_gz(path: str, records: list[bytes]) -> None:
+    """Writes `records` as one gzipped TFRecord file, as Transform writes a split's part."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
+        for record in records:
+            writer.write(record)

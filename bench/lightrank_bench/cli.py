@@ -142,9 +142,12 @@ def _quality(args: argparse.Namespace) -> int:
         variants = [parse_variant(text) for text in args.variant]
     except ValueError as error:
         raise BenchInputError(f"--variant: {error}") from None
-    rows = measure_quality(args.config, args.set, args.transform, args.models, variants, args.examples)
+    rows = measure_quality(
+        args.config, args.set, args.transform, args.models, variants, args.examples, args.serving_data
+    )
     command = [PROG, "quality", "--transform", args.transform,
                *(["--examples", args.examples] if args.examples else []),
+               *(["--serving-data", args.serving_data] if args.serving_data else []),
                "--config", args.config, *_overrides(args),
                "--models", *args.models,
                *(item for text in args.variant for item in ("--variant", text))]  # fmt: skip
@@ -249,6 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
         help="an extra row: the default preset with these overrides, e.g. "
         "'no missing branch:model.deepnorm.use_missing_sub_branch=false' (repeatable)",
+    )  # fmt: skip
+    quality.add_argument(
+        "--serving-data", default=None, metavar="DIR",
+        help="raw candidates (TFRecord files): give each Keras model its serving cost, counted kFLOP "
+        "and serving_default candidates/s at batch 1,000 on one thread (default: no cost columns)",
     )  # fmt: skip
     quality.add_argument("--out", default=None, help="also append the table to this file")
     quality.set_defaults(handler=_quality)

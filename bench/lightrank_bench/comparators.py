@@ -158,7 +158,7 @@ def measure_comparators(
         return booster.predict(matrix, num_threads=threads)
 
     def onnx_end_to_end(request: tf.Tensor) -> list[np.ndarray]:
-        feeds = onnx_feeds(session, [value.numpy() for value in features.featurize(request)])
+        feeds = onnx_feeds(session, [value.numpy() for value in features.featurize(request)], features.names)
         return session.run(None, feeds)
 
     rows = []
@@ -175,10 +175,10 @@ def measure_comparators(
         }
         if serving_transformed is not None:
             calls[SERVING_TRANSFORMED] = lambda t=tensors: serving_transformed(
-                continuous=t[0], ids=t[1], row_lengths=t[2]
+                **dict(zip(features.names, t, strict=True))
             )
         if session is not None:
-            feeds = onnx_feeds(session, arrays)
+            feeds = onnx_feeds(session, arrays, features.names)
             calls[ONNX] = lambda f=feeds: session.run(None, f)
             calls[ONNX_END_TO_END] = lambda r=request: onnx_end_to_end(r)
         for system, inputs in SYSTEMS:

@@ -176,7 +176,7 @@ def prepare_comparators(
     features = featurizer(loaded)
     inputs = [value.numpy() for value in features.featurize(tf.constant(requests))]
     onnx_path = os.path.join(workdir, ONNX_FILE)
-    status, difference = convert_to_onnx(loaded, inputs, onnx_path)
+    status, difference = convert_to_onnx(loaded, inputs, onnx_path, features.names)
     if status != "converted" and os.path.exists(onnx_path):
         os.remove(onnx_path)
     return ComparatorSetup(

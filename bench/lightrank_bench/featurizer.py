@@ -34,14 +34,25 @@ class Featurizer:
 
     Attributes:
         source: `SERVING_FEATURES` or `TFT_LAYER`.
-        featurize: `[B]` serialized -> `(continuous [B, G] float32, ids [N] int64, row_lengths [B] int64)`.
+        featurize: `[B]` serialized -> `(continuous [B, G] float32, ids [N] int64, row_lengths [B] int64)`,
+            and `slots [N] int64` after them for a model with one bag per sparse feature.
         continuous_only: `[B]` serialized -> `continuous` alone (LightGBM's features); it fetches
             nothing else, so TensorFlow can prune what only the sparse ids need.
+        names: `serving_transformed`'s input name of each tensor `featurize` returns, in order.
     """
 
     source: str
-    featurize: Callable[[tf.Tensor], tuple[tf.Tensor, tf.Tensor, tf.Tensor]]
+    featurize: Callable[[tf.Tensor], tuple[tf.Tensor, ...]]
     continuous_only: Callable[[tf.Tensor], tf.Tensor]
+    names: tuple[str, ...] = ()
+
+
+def _reads_slots(loaded: Any) -> bool:
+    """Whether the export's `serving_transformed` takes `slots` (one bag per sparse feature)."""
+    from lightrank.models.features import SERVING_SLOTS
+
+    signature = loaded.signatures.get("serving_transformed")
+    return signature is not None and SERVING_SLOTS in signature.structured_input_signature[1]
 
 
 def _transform_layer_inputs(loaded: Any) -> tuple[Any, dict[str, Any]]:
@@ -91,29 +102,39 @@ def featurizer(loaded: Any, source: str | None = None) -> Featurizer:
     """
     import tensorflow as tf
 
-    from lightrank.models.features import CONTINUOUS, SPARSE_IDS
+    from lightrank.models.features import (
+        CONTINUOUS,
+        SERVING_IDS,
+        SERVING_ROW_LENGTHS,
+        SERVING_SLOTS,
+        SPARSE_IDS,
+        SPARSE_SLOTS,
+    )
 
+    slots = _reads_slots(loaded)
+    names = (CONTINUOUS, SERVING_IDS, SERVING_ROW_LENGTHS, *((SERVING_SLOTS,) if slots else ()))
     source = source or (SERVING_FEATURES if SERVING_FEATURES in loaded.signatures else TFT_LAYER)
     if source == SERVING_FEATURES:
         if SERVING_FEATURES not in loaded.signatures:
             raise BenchInputError("the model has no serving_features signature: re-export it with lightrank")
         signature = loaded.signatures[SERVING_FEATURES]
 
-        def featurize(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        def featurize(serialized: tf.Tensor) -> tuple[tf.Tensor, ...]:
             features = signature(examples=serialized)
-            return features[CONTINUOUS], features["ids"], features["row_lengths"]
+            return tuple(features[name] for name in names)
 
         def continuous(serialized: tf.Tensor) -> tf.Tensor:
             return signature(examples=serialized)[CONTINUOUS]
     elif source == TFT_LAYER:
         transform, spec = _transform_layer_inputs(loaded)
 
-        def featurize(serialized: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        def featurize(serialized: tf.Tensor) -> tuple[tf.Tensor, ...]:
             transformed = transform(tf.io.parse_example(serialized, spec))
             sparse, batch = transformed[SPARSE_IDS], tf.size(serialized)
             rows = tf.cast(sparse.indices[:, 0], tf.int32)
             row_lengths = tf.math.bincount(rows, minlength=batch, maxlength=batch, dtype=tf.int64)
-            return transformed[CONTINUOUS], sparse.values, row_lengths
+            tensors = (transformed[CONTINUOUS], sparse.values, row_lengths)
+            return (*tensors, transformed[SPARSE_SLOTS].values) if slots else tensors
 
         def continuous(serialized: tf.Tensor) -> tf.Tensor:
             return transform(tf.io.parse_example(serialized, spec))[CONTINUOUS]
@@ -124,4 +145,5 @@ def featurizer(loaded: Any, source: str | None = None) -> Featurizer:
         source,
         tf.function(featurize, input_signature=serialized_spec),
         tf.function(continuous, input_signature=serialized_spec),
+        names,
     )

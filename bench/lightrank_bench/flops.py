@@ -9,7 +9,10 @@ the model could score. What is counted:
 - every `FastGroupWiseTrans` (the per-feature adaptive transformation): `2 * G * in * out`
   for its `[1, G, in, out]` kernel;
 - every `SparseSumEmbedding`: `2 * S * ids_per_row` (reading and adding one S-wide row per
-  hashed id), with `ids_per_row` the mean number of ids a candidate carries.
+  hashed id), with `ids_per_row` the mean number of ids a candidate carries; the same for the
+  per-feature bags (`FeatureBagEmbedding`, one S-wide row per id too);
+- the FM term (`PairwiseInteraction`) over F bags of S: `2 * F * S` (summing each side's bags,
+  then one S-wide dot product; the all-pairs form's squares cost the same order).
 
 Not counted, because they are linear in the layer widths and small next to the matmuls:
 biases, activations, the sigmoid gates' element-wise products, normalisations, the missing
@@ -23,6 +26,7 @@ import dataclasses
 
 import tensorflow as tf
 
+from lightrank.models.deepnorm.bags import FeatureBagEmbedding, PairwiseInteraction
 from lightrank.models.deepnorm.groupwise import FastGroupWiseTrans
 from lightrank.models.deepnorm.sparse import SparseSumEmbedding
 
@@ -34,7 +38,7 @@ class FlopCount:
     Attributes:
         dense: Dense matmuls (including the self-attention gates and projections).
         groupwise: Per-feature matmuls of the adaptive transformation.
-        sparse: Sparse sum-embedding reads and adds at the given ids per row.
+        sparse: Sparse sum-embedding reads and adds at the given ids per row, and the FM term.
     """
 
     dense: int
@@ -72,9 +76,12 @@ def count_flops(model: tf.keras.Model, ids_per_row: float) -> FlopCount:
         elif isinstance(layer, FastGroupWiseTrans):
             _, groups, units_in, units_out = _built_shape(layer, getattr(layer, "kernel", None))
             groupwise += 2 * groups * units_in * units_out
-        elif isinstance(layer, SparseSumEmbedding):
+        elif isinstance(layer, (SparseSumEmbedding, FeatureBagEmbedding)):
             _, width = _built_shape(layer, getattr(layer, "embeddings", None))
             sparse += 2.0 * width * ids_per_row
+        elif isinstance(layer, PairwiseInteraction):
+            bags = next(b for b in model.submodules if isinstance(b, FeatureBagEmbedding))
+            sparse += 2.0 * bags.num_features * (bags.pairwise_size or bags.embedding_size)
     return FlopCount(dense=dense, groupwise=groupwise, sparse=sparse)
 
 

@@ -14,9 +14,10 @@ table's `lightgbm` row therefore reads the raw ids as LightGBM's native categori
 (`raw_features`) and trains with `train_lightgbm_early_stopped`, as a team would: a smaller
 learning rate and as many trees as a held-out slice of train supports.
 
-The Transform writes an absent value as the spec's missing marker (-1.23456789); LightGBM
-handles missing values natively when they are NaN (each split learns which side NaN goes to),
-so `continuous_matrix` turns the marker, and any non-finite value, into NaN.
+The Transform writes an absent value as the feature spec's `missing_value` (-1.23456789,
+docs/model.md, "Missing values"); LightGBM handles missing values natively when they are NaN
+(each split learns which side NaN goes to), so `continuous_matrix` turns the marker, and any
+non-finite value, into NaN.
 """
 
 from __future__ import annotations

@@ -21,12 +21,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from lightrank.models.features import CONTINUOUS, SERVING_IDS, SERVING_ROW_LENGTHS
+
 if TYPE_CHECKING:  # TensorFlow and ONNX Runtime load only when a benchmark runs.
     import onnxruntime
 
 ONNX_OPSET = 17
 #: `serving_transformed`'s inputs, in the order every `(continuous, ids, row_lengths)` tuple here uses.
-INPUT_NAMES = ("continuous", "ids", "row_lengths")
+INPUT_NAMES = (CONTINUOUS, SERVING_IDS, SERVING_ROW_LENGTHS)
 
 
 def all_cores() -> int:
@@ -49,9 +51,11 @@ def onnx_session(path: str, threads: int) -> onnxruntime.InferenceSession:
     return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
 
 
-def onnx_feeds(session: onnxruntime.InferenceSession, inputs: Sequence[np.ndarray]) -> dict[str, np.ndarray]:
-    """`session.run`'s feed of `(continuous, ids, row_lengths)`, by the converted model's input names."""
-    by_name = dict(zip(INPUT_NAMES, inputs, strict=True))
+def onnx_feeds(
+    session: onnxruntime.InferenceSession, inputs: Sequence[np.ndarray], names: Sequence[str] = INPUT_NAMES
+) -> dict[str, np.ndarray]:
+    """`session.run`'s feed of `inputs` (named `names`: `featurizer.Featurizer.names`), by input name."""
+    by_name = dict(zip(names, inputs, strict=True))
     return {node.name: by_name[node.name.split(":")[0]] for node in session.get_inputs()}
 
 
@@ -75,6 +79,19 @@ def _select_as_where(graph: Any, ops: list[Any]) -> list[Any]:
     return ops
 
 
+def _log1p_as_log(ctx: Any, node: Any, name: str, args: Any) -> None:
+    """tf2onnx handler: TF's `Log1p` (the `continuous_log` layer) as ONNX `Log(x + 1)`, which ONNX lacks."""
+    dtype = ctx.get_dtype(node.input[0])
+    from tf2onnx import utils
+
+    one = ctx.make_const(
+        utils.make_name(f"{name}_one"), np.array(1, dtype=utils.map_onnx_to_numpy_type(dtype))
+    )
+    plus_one = ctx.make_node("Add", [node.input[0], one.output[0]], op_name_scope=name)
+    node.type = "Log"
+    ctx.replace_inputs(node, [plus_one.output[0]])
+
+
 def prediction_difference(first: np.ndarray, second: np.ndarray) -> float:
     """Largest |first - second|; NaN in both counts as equal, NaN in one as an infinite difference."""
     first, second = np.asarray(first, np.float64), np.asarray(second, np.float64)
@@ -83,7 +100,9 @@ def prediction_difference(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.max(np.where(np.isnan(difference), np.inf, difference), initial=0.0))
 
 
-def convert_to_onnx(loaded: Any, inputs: Sequence[np.ndarray], path: str) -> tuple[str, float | None]:
+def convert_to_onnx(
+    loaded: Any, inputs: Sequence[np.ndarray], path: str, names: Sequence[str] = INPUT_NAMES
+) -> tuple[str, float | None]:
     """Converts `serving_transformed` with tf2onnx and checks ONNX Runtime's predictions against it.
 
     Never raises for a model that does not convert: the reason is the result, because "does it
@@ -91,8 +110,10 @@ def convert_to_onnx(loaded: Any, inputs: Sequence[np.ndarray], path: str) -> tup
 
     Args:
         loaded: The loaded SavedModel.
-        inputs: `(continuous, ids, row_lengths)` to compare predictions on.
+        inputs: `(continuous, ids, row_lengths)` to compare predictions on, and `slots` after
+            them for a model with one bag per sparse feature.
         path: Where the ONNX model is written.
+        names: `serving_transformed`'s input name of each of `inputs` (`featurizer.Featurizer.names`).
 
     Returns:
         `("converted", max abs prediction difference)` or `("did not convert: <reason>", None)`.
@@ -103,28 +124,25 @@ def convert_to_onnx(loaded: Any, inputs: Sequence[np.ndarray], path: str) -> tup
     if signature is None:
         return "did not convert: the export has no serving_transformed signature", None
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
-    columns = signature.structured_input_signature[1]["continuous"].shape[1]
-    specs = [
-        tf.TensorSpec([None, columns], tf.float32, "continuous"),
-        tf.TensorSpec([None], tf.int64, "ids"),
-        tf.TensorSpec([None], tf.int64, "row_lengths"),
-    ]
+    signature_specs = signature.structured_input_signature[1]
+    specs = [tf.TensorSpec(signature_specs[name].shape, signature_specs[name].dtype, name) for name in names]
 
-    def predict(continuous: tf.Tensor, ids: tf.Tensor, row_lengths: tf.Tensor) -> dict[str, tf.Tensor]:
-        return signature(continuous=continuous, ids=ids, row_lengths=row_lengths)
+    def predict(*tensors: tf.Tensor) -> dict[str, tf.Tensor]:
+        return signature(**dict(zip(names, tensors, strict=True)))
 
     try:
         import tf2onnx
 
         tf2onnx.convert.from_function(
             tf.function(predict, input_signature=specs), input_signature=specs, opset=ONNX_OPSET,
-            custom_rewriter=[_select_as_where], output_path=path,
+            custom_rewriter=[_select_as_where], custom_op_handlers={"Log1p": (_log1p_as_log, [])},
+            output_path=path,
         )  # fmt: skip
     except Exception as error:  # tf2onnx raises anything from ValueError to its own errors
         return "did not convert: " + _one_line("tf2onnx", error), None
     try:
         session = onnx_session(path, 0)
-        onnx_prediction = np.asarray(session.run(None, onnx_feeds(session, inputs))[0])
+        onnx_prediction = np.asarray(session.run(None, onnx_feeds(session, inputs, names))[0])
     except Exception as error:  # e.g. an op tf2onnx left as a TensorFlow op
         return "did not convert: " + _one_line("ONNX Runtime", error), None
     tf_prediction = predict(*(tf.constant(value) for value in inputs))["prediction"].numpy()

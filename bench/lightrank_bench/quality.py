@@ -20,9 +20,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lightrank_bench.quality_cost import COST_BATCH, ServingCost
 from lightrank_bench.quality_gbdt import RawExamples, raw_examples_of, raw_lightgbm_predictions
 from lightrank_bench.quality_metrics import SEED, QualityMetrics, quality_metrics, random_scores
 from lightrank_bench.quality_models import keras_predictions, lightgbm_predictions, read_split
+from lightrank_bench.quality_recall import recall_at
 from lightrank_bench.training import ModelUnderTest, TransformOutputError, locate_transform_output
 
 if TYPE_CHECKING:  # TensorFlow loads only when a benchmark runs, not when the CLI starts.
@@ -70,6 +72,8 @@ class QualityRow:
         train_seconds: Wall time of training (Keras: `train`, its evaluations included); 0 if none.
         training: How it was trained, e.g. `3000 steps (early_stop, best at 2100)` or `200 trees`.
         inputs: What it was trained on, if the table should say (the fair LightGBM's columns).
+        cost: Serving cost per candidate of a Keras model, if measured (`quality_cost`).
+        recall_10_3: Mean recall of the heavy top 3 in the light top 10 (`quality_recall`).
     """
 
     model: str
@@ -77,6 +81,8 @@ class QualityRow:
     train_seconds: float
     training: str
     inputs: str = ""
+    cost: ServingCost | None = None
+    recall_10_3: float = float("nan")
 
 
 def locate_splits(transform_dir: str) -> tuple[str, str, str]:
@@ -139,6 +145,7 @@ def measure_quality(
     models: Sequence[str] = MODELS,
     variants: Sequence[tuple[str, tuple[str, ...]]] = (),
     examples: str | None = None,
+    serving_data: str | None = None,
 ) -> list[QualityRow]:
     """Trains and scores the chosen models on one pipeline run's train and eval splits.
 
@@ -150,6 +157,7 @@ def measure_quality(
         variants: `(label, overrides)` of extra DeepNorm rows (`parse_variant`), after the models.
         examples: The ExampleGen output the Transform read, for `RAW_MODELS`; None: ask ML Metadata
             (`raw_examples.locate_raw_examples`).
+        serving_data: Raw candidates to measure each Keras model's serving cost on; None: no cost.
 
     Raises:
         ConfigError: If the config is invalid.
@@ -169,7 +177,7 @@ def measure_quality(
         raw = raw_examples_of(
             transform_dir, train_files, examples, store, transform_output.raw_feature_spec()
         )
-    return compare_models(subjects, transform_output, train_files, eval_files, raw)
+    return compare_models(subjects, transform_output, train_files, eval_files, raw, serving_data)
 
 
 def compare_models(
@@ -178,6 +186,7 @@ def compare_models(
     train_files: str,
     eval_files: str,
     raw: RawExamples | None = None,
+    serving_data: str | None = None,
 ) -> list[QualityRow]:
     """`measure_quality` once the config, the Transform output and the raw examples are resolved.
 
@@ -188,6 +197,7 @@ def compare_models(
         train_files: Glob of the transformed train split.
         eval_files: Glob of the transformed eval split.
         raw: The raw splits the Transform read; required if a subject is one of `RAW_MODELS`.
+        serving_data: Raw candidates to measure each Keras model's serving cost on; None: no cost.
 
     Raises:
         ValueError: If the subjects disagree on features or task, there are none, or `raw` is
@@ -209,7 +219,7 @@ def compare_models(
     rows = []
     order = [name for name in MODELS if name in subjects] + [name for name in subjects if name not in MODELS]
     for name in order:
-        subject, inputs = subjects[name], ""
+        subject, inputs, cost = subjects[name], "", None
         if name == "random":
             predictions, seconds, training = (
                 random_scores(eval_split.labels.size),
@@ -223,8 +233,8 @@ def compare_models(
             assert train_split is not None
             predictions, seconds, training = lightgbm_predictions(subject, train_split, eval_split)
         else:
-            predictions, heavy, seconds, training = keras_predictions(
-                subject, transform_output, train_files, eval_files
+            predictions, heavy, seconds, training, cost = keras_predictions(
+                subject, transform_output, train_files, eval_files, serving_data
             )
             if not np.array_equal(heavy, eval_split.heavy_scores):
                 raise RuntimeError(f"{name}: the eval split was read back in another order")
@@ -235,12 +245,17 @@ def compare_models(
         metrics = quality_metrics(
             eval_split.labels, predictions, eval_split.heavy_scores, eval_split.request_keys
         )
-        rows.append(QualityRow(name, metrics, seconds, training, inputs))
+        recall_10_3 = recall_at(predictions, eval_split.heavy_scores, eval_split.request_keys)
+        rows.append(QualityRow(name, metrics, seconds, training, inputs, cost, recall_10_3))
     return rows
 
 
 def _value(value: float, digits: int) -> str:
     return "n/a" if np.isnan(value) else f"{value:.{digits}f}"
+
+
+def _cost(cost: ServingCost | None) -> str:
+    return " - | - |" if cost is None else f" {cost.kflop:.1f} | {cost.candidates_per_sec:,.0f} |"
 
 
 def quality_table(rows: Sequence[QualityRow], command: Sequence[str]) -> str:
@@ -264,17 +279,26 @@ def quality_table(rows: Sequence[QualityRow], command: Sequence[str]) -> str:
         "same train split",
         *(f"- `{row.model}` inputs: {row.inputs}" for row in rows if row.inputs),
     ]
+    with_cost = any(row.cost is not None for row in rows)
+    if with_cost:
+        lines[-1:-1] = [
+            f"- Serving cost (Keras models): counted kFLOP per candidate and `serving_default` candidates/s "
+            f"on serialized candidates at batch {COST_BATCH:,} on one thread, each exported model timed "
+            "in a fresh process (`quality_cost`)"
+        ]
+    cost_header = " kFLOP | candidates/s |" if with_cost else ""
     lines += [
-        "| model | AUC | RCE | recall (50, 3) | recall (100, 3) | recall (100, 10) | CGR (100, 10) "
-        "| training | training time |",
-        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+        "| model | AUC | RCE | NRCE | recall (10, 3) | recall (50, 3) | recall (100, 3) | recall (100, 10) "
+        "| CGR (100, 10) | training | training time |" + cost_header,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|" + ("---:|---:|" if with_cost else ""),
     ]
     for row in rows:
         m = row.metrics
         seconds = f"{row.train_seconds:.1f} s" if row.train_seconds > 0 else "-"
         lines.append(
-            f"| {row.model} | {_value(m.auc, 4)} | {_value(m.rce, 2)} | {_value(m.recall_50_3, 4)} "
+            f"| {row.model} | {_value(m.auc, 4)} | {_value(m.rce, 2)} | {_value(m.nrce, 2)} "
+            f"| {_value(row.recall_10_3, 4)} | {_value(m.recall_50_3, 4)} "
             f"| {_value(m.recall_100_3, 4)} | {_value(m.recall_100_10, 4)} | {_value(m.cgr_100_10, 4)} "
-            f"| {row.training} | {seconds} |"
+            f"| {row.training} | {seconds} |" + (_cost(row.cost) if with_cost else "")
         )
     return "\n".join(lines) + "\n"

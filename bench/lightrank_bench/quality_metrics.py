@@ -1,7 +1,8 @@
-"""The quality table's metrics: AUC, RCE, recall and CGR of one scorer on one split, and the random floor.
+"""The quality table's metrics (AUC, RCE, NRCE, recall, CGR) of one scorer on one split; the random floor.
 
 The metrics are unweighted and use the project's own code, as the Evaluator does: RCE from
-`lightrank.models.metrics.formulas`, recall and CGR per request from
+`lightrank.models.metrics.formulas` (NRCE beside it: a comparator's RCE can suffer from a
+prior shift between the splits alone, its NRCE cannot), recall and CGR per request from
 `lightrank.models.metrics.ranking.RankedGroup`
 against the heavy-ranker score, averaged over the requests where a value is defined; AUC is
 `sklearn.metrics.roc_auc_score` on `label != 0`. The random scorer draws uniform scores from a
@@ -11,6 +12,7 @@ fixed seed: the floor every model must clear.
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 
@@ -35,6 +37,8 @@ class QualityMetrics:
             comparison of the presets (`docs/performance.md`).
         recall_100_10: Same for the heavy top 10 in the light top 100.
         cgr_100_10: Mean cumulative gain ratio at light 100, heavy 10.
+        nrce: RCE after rescaling the predictions to the split's rate (`formulas.nrce`), in
+            percent: what is left of RCE when the eval split's positive rate differs from train's.
     """
 
     num_candidates: int
@@ -45,6 +49,7 @@ class QualityMetrics:
     recall_100_3: float
     recall_100_10: float
     cgr_100_10: float
+    nrce: float = math.nan
 
 
 def _grouped_mean(values: list[float | None]) -> float:
@@ -72,7 +77,7 @@ def quality_metrics(
     """
     from sklearn.metrics import roc_auc_score
 
-    from lightrank.models.metrics.formulas import rce
+    from lightrank.models.metrics.formulas import nrce, rce
     from lightrank.models.metrics.ranking import RankedGroup
 
     arrays = [np.asarray(a).reshape(-1) for a in (labels, predictions, heavy_scores, request_keys)]
@@ -93,6 +98,7 @@ def quality_metrics(
         recall_100_3=_grouped_mean([group.recall(*RECALL_AT[1]) for group in groups]),
         recall_100_10=_grouped_mean([group.recall(*RECALL_AT[2]) for group in groups]),
         cgr_100_10=_grouped_mean([group.cgr(*CGR_AT) for group in groups]),
+        nrce=nrce(labels, predictions),
     )
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lightrank_bench.quality_cost import ServingCost, serving_cost
 from lightrank_bench.quality_metrics import SEED
 from lightrank_bench.training import ModelUnderTest
 
@@ -133,13 +134,25 @@ def lightgbm_predictions(
 
 
 def keras_predictions(
-    subject: ModelUnderTest, transform_output: tft.TFTransformOutput, train_files: str, eval_files: str
-) -> tuple[np.ndarray, np.ndarray, float, str]:
-    """Trains as `lightrank.models.trainer.run_fn` does (no warm start, no export); predicts the eval split.
+    subject: ModelUnderTest,
+    transform_output: tft.TFTransformOutput,
+    train_files: str,
+    eval_files: str,
+    serving_data: str | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, str, ServingCost | None]:
+    """Trains as `lightrank.models.trainer.run_fn` does (no warm start); predicts the eval split.
+
+    Args:
+        subject: What to train.
+        transform_output: The Transform graph.
+        train_files: Glob of the transformed train split.
+        eval_files: Glob of the transformed eval split.
+        serving_data: Raw candidates to measure the serving cost on (`quality_cost`); None: no cost.
 
     Returns:
-        `(predictions, heavy scores, training seconds, how it trained)`; the heavy scores, read in
-        the same pass as the predictions, prove the candidates' order is the reference's.
+        `(predictions, heavy scores, training seconds, how it trained, serving cost or None)`; the
+        heavy scores, read in the same pass as the predictions, prove the candidates' order is the
+        reference's.
     """
     import tensorflow as tf
 
@@ -177,4 +190,7 @@ def keras_predictions(
     predictions = 1.0 / (1.0 + np.exp(-np.concatenate(logits).astype(np.float64)))
     best = f", best at {result.best_step}" if result.best_step is not None else ""
     how = f"{result.steps} steps ({result.stop_reason}{best})"
-    return predictions, np.concatenate(heavy).astype(np.float64), seconds, how
+    cost = None
+    if serving_data is not None:
+        cost = serving_cost(model, tuple(input_keys), subject, transform_output, serving_data)
+    return predictions, np.concatenate(heavy).astype(np.float64), seconds, how, cost

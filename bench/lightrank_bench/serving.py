@@ -168,7 +168,7 @@ def exported_model_flops(model_dir: str, ids_per_row: float) -> float:
     from lightrank.models.baseline.model import logistic_regression
     from lightrank.models.deepnorm.config import DeepNormConfig
     from lightrank.models.deepnorm.model import deepnorm_light_ranker
-    from lightrank.models.export import load_settings
+    from lightrank.models.export import load_settings, read_model_asset
     from lightrank_bench.flops import count_flops
 
     settings, feature_list = load_settings(model_dir)
@@ -176,7 +176,11 @@ def exported_model_flops(model_dir: str, ids_per_row: float) -> float:
     if settings["kind"] == "logistic":
         model = logistic_regression(len(feature_list), config.input_size_bits, config.missing_value)
     else:
-        model = deepnorm_light_ranker(config, len(feature_list))
+        asset = read_model_asset(model_dir)  # per-feature bags need the sparse feature names
+        features = asset.features if asset else None
+        sparse = features.sparse if features else ()
+        sides = (features.user_sparse, features.candidate_sparse) if features else ((), ())
+        model = deepnorm_light_ranker(config, len(feature_list), sparse, sides)
     return count_flops(model, ids_per_row).total
 
 

@@ -208,6 +208,9 @@ def warm_start(
                 skipped.append(name)
             continue
         axes, init = entry
+        if any(old.shape[axis] != variable.shape[axis] for axis in range(old.ndim) if axis not in axes):
+            skipped.append(name)  # another width (e.g. dense_embedding_size): not the same layer
+            continue
         for axis in axes:
             if old.shape[axis] != len(old_features) or variable.shape[axis] != len(new_features):
                 raise ValueError(

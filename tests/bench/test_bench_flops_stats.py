@@ -78,3 +78,22 @@ def test_summarize_reports_candidates_per_second_and_latency_in_ms():
     assert stats.p50_ms == pytest.approx(25.0)
     assert stats.p99_ms == pytest.approx(1000.0 * (0.03 + 0.01 * 0.97))
     assert math.isnan(per_second(5, 0.0))
+
+
+def test_per_feature_bags_and_the_fm_term_are_counted_by_hand():
+    import tensorflow as tf
+
+    from lightrank.models.deepnorm.config import PRESETS
+    from lightrank.models.deepnorm.model import deepnorm_light_ranker
+    from lightrank_bench.flops import count_flops
+
+    tf.keras.backend.clear_session()
+    config = PRESETS["default"][0].model_copy(update={"input_size_bits": 6})  # S 8, P 8, E 64, missing on
+    model = deepnorm_light_ranker(config, 3, ("c.a", "u.b"))
+    count = count_flops(model, ids_per_row=2.5)
+    merge = 64 + 64 + 2 * 8
+    dense = 2 * (
+        2 * (3 * 3 + 3 * 64) + merge * merge + merge * 64 + 64 * 64 + 64 * 16 + 16 * 16 + 16 * 4 + 4 * 4 + 4
+    )
+    assert count.dense == dense
+    assert count.sparse == 2.0 * (8 + 8) * 2.5 + 2.0 * 2 * 8  # one 16-wide row per id, then the FM term

@@ -38,6 +38,10 @@ def test_auc_and_rce_match_hand_computed_values():
     assert metrics.auc == pytest.approx(3 / 4)
     cross_entropy = -(math.log(0.8) + math.log(0.6) + math.log(0.3) + math.log(0.8)) / 4
     assert metrics.rce == pytest.approx(100 * (1 - cross_entropy / math.log(2)))  # ctr 0.5: baseline ln 2
+    # NRCE rescales by a = Σy / Σp = 2 / 1.7 first: 0.8 -> 0.941..., 0.4 -> 0.470..., ...
+    a = 2 / 1.7
+    scaled = -(math.log(0.8 * a) + math.log(1 - 0.4 * a) + math.log(0.3 * a) + math.log(1 - 0.2 * a)) / 4
+    assert metrics.nrce == pytest.approx(100 * (1 - scaled / math.log(2)))
     assert (metrics.num_candidates, metrics.num_requests) == (4, 1)
 
 
@@ -201,6 +205,8 @@ def test_six_models_train_on_the_same_split_and_fill_the_table(splits):
     lines = table.splitlines()
     assert "100 candidates of 5 requests" in table and "lightgbm " in table and "scikit-learn " in table
     assert "- `lightgbm` inputs: 2 continuous features" in table
+    assert "| model | AUC | RCE | NRCE | recall (10, 3) | recall (50, 3) |" in table
+    assert all(0.0 <= row.recall_10_3 <= 1.0 for row in rows) and "kFLOP" not in table  # no cost asked
     assert sum(line.startswith("| ") and "---" not in line for line in lines) == 2 + len(MODELS)
     assert "| random | " in table and "| uniform, seed 0 | - |" in table
 

@@ -13,7 +13,13 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tiny_transform import serialize_example
 
-from lightrank.models.features import CONTINUOUS, CONTINUOUS_SCALED, SPARSE_IDS, ResolvedFeatures
+from lightrank.models.features import (
+    CONTINUOUS,
+    CONTINUOUS_SCALED,
+    SPARSE_IDS,
+    SPARSE_SLOTS,
+    ResolvedFeatures,
+)
 from lightrank.models.hashing import hash_key
 from lightrank.models.preprocessing import SCALED_CLIP, model_inputs, preprocessing_fn, serving_parse_spec
 
@@ -104,6 +110,22 @@ def test_sparse_ids_hash_every_value_with_its_features_salt_in_feature_order(tra
     assert transformed[1][SPARSE_IDS].tolist() == [_bucket("cand.source", b"oon")]
     assert transformed[2][SPARSE_IDS].tolist() == []
     assert all(0 <= i < 2**BITS for row in transformed for i in row[SPARSE_IDS])
+
+
+def test_sparse_slots_name_each_ids_feature_aligned_with_sparse_ids(transformed):
+    # One slot per id, in the same order: the index of its feature in FEATURES.sparse.
+    assert [row[SPARSE_SLOTS].tolist() for row in transformed] == [[0, 1, 1], [0], []]
+    assert all(len(row[SPARSE_SLOTS]) == len(row[SPARSE_IDS]) for row in transformed)
+
+
+def test_serving_slots_equal_the_transforms_and_share_the_ids_indices(transformed):
+    serialized = tf.constant([serialize_example(row, with_labels=False) for row in ROWS])
+    served = model_inputs(
+        tf.io.parse_example(serialized, serving_parse_spec(_spec(), FEATURES)), FEATURES, BITS
+    )
+    np.testing.assert_array_equal(served[SPARSE_SLOTS].indices.numpy(), served[SPARSE_IDS].indices.numpy())
+    slots = tf.RaggedTensor.from_sparse(served[SPARSE_SLOTS]).to_list()
+    assert slots == [row[SPARSE_SLOTS].tolist() for row in transformed]
 
 
 def test_the_same_value_of_two_features_lands_in_different_buckets():
