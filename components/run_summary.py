@@ -33,8 +33,9 @@ from lightrank.components.run_report.numbers import format_number
 
 #: How many of the worst slices the summary lists.
 WORST_SLICES = 5
-#: The metric the worst slices are ranked by, and the one shown next to it.
-RANK_BY, ALSO_SHOWN = "auc_unweighted", "rce_unweighted"
+#: The metric the worst slices are ranked by, and the ones shown next to it: NRCE beside RCE, so
+#: a slice whose RCE suffers only from its positive rate differing from the model's is told apart.
+RANK_BY, ALSO_SHOWN = "auc_unweighted", ("rce_unweighted", "nrce_unweighted")
 
 
 def _failed_gates(evaluation_uri: str) -> list[str]:
@@ -80,13 +81,13 @@ def summary_markdown(blessed: bool, by_slice: Mapping[str, Mapping[str, float]],
             "",
             f"### Worst slices by {RANK_BY}",
             "",
-            f"| slice | examples | {RANK_BY} | {ALSO_SHOWN} |",
+            f"| slice | examples | {RANK_BY} | {' | '.join(ALSO_SHOWN)} |",
         ]
-        lines += ["|---|---|---|---|"]
+        lines += ["|---|---|---|" + "---|" * len(ALSO_SHOWN)]
         for value, name in ranked:
             row = by_slice[name]
-            lines.append(f"| {name} | {format_number(row.get('example_count'))} | {format_number(value)} | "
-                         f"{format_number(row.get(ALSO_SHOWN))} |")  # fmt: skip
+            cells = [row.get("example_count"), value, *(row.get(metric) for metric in ALSO_SHOWN)]
+            lines.append(f"| {name} | " + " | ".join(format_number(cell) for cell in cells) + " |")
     return "\n".join(lines) + "\n"
 
 

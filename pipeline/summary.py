@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from ml_metadata.proto import metadata_store_pb2
 
 from lightrank.components.model_evaluation import key_metric_names, metrics_by_slice
+from lightrank.components.run_report.calibration import calibration_effect, calibration_line
 from lightrank.components.run_report.numbers import format_number
 from lightrank.components.self_comparison import BASELINE_IS_CANDIDATE
 from lightrank.pipeline.config import PipelineConfig
@@ -45,6 +46,23 @@ def evaluated_against_itself(config: PipelineConfig, run: RunRecord) -> bool:
     )
 
 
+def _calibration(model_uri: str | None) -> str | None:
+    """What `model.calibration` did to the trained model (its `model_settings.json`), if it ran.
+
+    The metrics above are the calibrated model's; this line says how far calibration moved
+    RCE and NRCE, so a better RCE is not mistaken for a better ranking.
+    """
+    if not model_uri:
+        return None
+    from lightrank.components.run_report.artifacts import model_settings
+
+    try:
+        effect = calibration_effect(model_settings(model_uri))
+    except (OSError, ValueError):  # an unreadable model must not hide the rest of the summary
+        return None
+    return calibration_line(effect) if effect else None
+
+
 def format_summary(
     config: PipelineConfig, run: RunRecord, *, log_file: str, ok: bool, expected: Iterable[str] = ()
 ) -> str:
@@ -69,7 +87,11 @@ def format_summary(
         lines.append(f"Blessed:        {'yes' if run.blessed else 'NO (a quality gate failed)'}")
     if evaluated_against_itself(config, run):
         lines.append(EVALUATED_ONCE)
-    pushed = run.pushed_model or "nothing was pushed"
+    pushed = run.pushed_model or (
+        f"nothing new: this model is already pushed, complete, at {run.already_pushed}"
+        if run.already_pushed
+        else "nothing was pushed"
+    )
     if run.pushed_model and any(c.component == "Pusher" and c.state == "cached" for c in run.components):
         # The Pusher's output came from the cache: an earlier run pushed it, this one copied nothing.
         pushed += " (pushed by an earlier run; the Pusher came from the cache)"
@@ -81,6 +103,9 @@ def format_summary(
             lines.append("Metrics (eval split, overall):")
             lines.extend(f"  {name:<32} {format_number(value)}" for name, value in shown)
         lines.append(f"Evaluation:     {run.evaluation_uri}")
+    calibration = _calibration(run.model_uri)
+    if calibration:
+        lines.append(f"Calibration:    {calibration}")
     if run.model_uri:
         lines.append(f"Trained model:  {run.model_uri}")
     if config.metadata.sqlite:

@@ -27,6 +27,8 @@ from lightrank.errors import shorten
 TRAINING_SUMMARY_FILE = "training_summary.json"
 STATISTICS_FILE = "FeatureStats.pb"
 SETTINGS_FILE = "model_settings.json"
+#: What TFX's Tuner writes into its `best_hyperparameters` artifact.
+BEST_HYPERPARAMETERS_FILE = "best_hyperparameters.txt"
 _SPLIT_PREFIX = "Split-"
 
 
@@ -97,6 +99,12 @@ def training_summary(model_run_uri: str) -> dict[str, Any] | None:
     """The Trainer's `training_summary.json` (evaluation history, stop reason), if written."""
     text = _read_text(os.path.join(model_run_uri, TRAINING_SUMMARY_FILE))
     return json.loads(text) if text else None
+
+
+def best_hyperparameters(hyperparameters_uri: str) -> dict[str, Any] | None:
+    """The values of the Tuner's best trial (`best_hyperparameters.txt`), if readable."""
+    text = _read_text(os.path.join(hyperparameters_uri, BEST_HYPERPARAMETERS_FILE))
+    return dict(json.loads(text).get("values", {})) if text else None
 
 
 def model_settings(model_uri: str) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ import jinja2
 from markupsafe import Markup
 
 from lightrank.components.model_evaluation import key_metric_names
+from lightrank.components.run_report.calibration import calibration_effect, calibration_line
 from lightrank.components.run_report.content import ReportContent
 from lightrank.components.run_report.model_card import model_card
 from lightrank.components.run_report.numbers import format_number
@@ -74,6 +75,9 @@ def render_html(content: ReportContent) -> str:
     slice_names = ["Overall", *sorted(name for name in content.metrics if name != "Overall")]
     slice_names = [name for name in slice_names if name in content.metrics]
     columns = key_metric_names(name for values in content.metrics.values() for name in values)
+    # NRCE of the exported weights beside the best RCE (absent from older training summaries).
+    best_nrce = ((content.training or {}).get("best_eval") or {}).get("nrce_unweighted")
+    platt = calibration_effect(content.settings)
     return environment.from_string(TEMPLATE).render(
         run=content.run,
         generated=content.generated.strftime("%Y-%m-%d %H:%M:%S UTC"),
@@ -83,6 +87,9 @@ def render_html(content: ReportContent) -> str:
         training=content.training,
         loss_chart=Markup(loss_chart),
         rce_chart=Markup(rce_chart),
+        best_nrce=best_nrce,
+        platt=platt,
+        platt_line=calibration_line(platt) if platt else "",
         gates=content.gates,
         metrics=content.metrics,
         slice_names=slice_names,

@@ -12,8 +12,10 @@ from __future__ import annotations
 import dataclasses
 import math
 
+from lightrank.components.run_report.calibration import calibration_effect, calibration_line
 from lightrank.components.run_report.content import ReportContent
 from lightrank.errors import shorten
+from lightrank.models.deepnorm.config import TASKS
 
 #: Slices with fewer evaluation examples than this get a "noisy" warning.
 SMALL_SLICE = 1000
@@ -22,14 +24,10 @@ CALIBRATION_TOLERANCE = 0.2
 _HEADLINE = (
     "auc_unweighted",
     "rce_unweighted",
+    "nrce_unweighted",
     "recall_atLight_100_atHeavy_10",
     "cgr_atLight_100_atHeavy_10",
 )
-_TASK_LABEL = {
-    "Sent": "whether the notification was sent",
-    "HeavyRankPosition": "whether the heavy ranker placed the candidate in its top 3",
-    "HeavyRankProbability": "the heavy ranker's score, as a probability",
-}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,7 +49,7 @@ def _intended_use(content: ReportContent) -> CardSection:
     settings = content.settings
     task = settings.get("task", "unknown")
     label = settings.get("label")
-    learns = _TASK_LABEL.get(task, "its label")
+    learns = TASKS.get(task, "its label")
     kind = settings.get("kind", "unknown")
     return CardSection(
         "Intended use",
@@ -94,6 +92,9 @@ def _metrics(content: ReportContent) -> CardSection:
         lines.append(
             f"Weakest slice by auc_unweighted: {shorten(worst, 200)} ({auc:.4f} on {count:,.0f} examples)."
         )
+    platt = calibration_effect(content.settings)
+    if platt is not None:
+        lines.append(f"Calibration: {calibration_line(platt)}.")
     if content.run.blessed is not None:
         lines.append(
             "Blessed: every quality gate passed." if content.run.blessed else "NOT blessed: a gate failed."
@@ -113,7 +114,12 @@ def _limits(content: ReportContent) -> CardSection:
     if ctr and predicted is not None and abs(predicted / ctr - 1) > CALIBRATION_TOLERANCE:
         lines.append(
             f"Miscalibrated: mean prediction {predicted:.4f} vs. observed rate {ctr:.4f}; use the scores "
-            "to rank, not as probabilities."
+            "to rank, not as probabilities"
+            + (
+                "."
+                if calibration_effect(content.settings) is not None
+                else " (or set model.calibration: platt, which recalibrates them on the eval split)."
+            )
         )
     small = sorted(
         name

@@ -108,12 +108,29 @@ generated {{ generated }} {{ run.source }}</p>
 <h2 id="training">Training</h2>
 {% if training %}
 <p>{{ training.steps }} steps, stopped by {{ training.stop_reason }}; best unweighted RCE
-{{ "%.4f" | format(training.best_rce_unweighted) }} at step {{ training.best_step }}.</p>
+{{ "%.4f" | format(training.best_rce_unweighted) }} at step {{ training.best_step }}
+{%- if best_nrce is not none %} (NRCE {{ "%.4f" | format(best_nrce) }}){% endif %}.</p>
 <div class="charts">{{ loss_chart }}{{ rce_chart }}</div>
 {% elif notes.get("model_run") %}
 <p class="bad">The training history could not be read: {{ notes["model_run"] }}.</p>
 {% else %}
 <p class="muted">No training summary was recorded.</p>
+{% endif %}
+{% if platt %}
+<h3 id="calibration">Calibration</h3>
+<p id="calibration-line">{{ platt_line }}</p>
+{% if platt.applied %}
+<table id="calibration-effect"><tr><th>eval split, unweighted</th><th>before</th><th>after</th></tr>
+{% for label, before, after in platt.rows %}
+<tr><td>{{ label }}</td>
+<td class="num" data-value="{{ before | repr }}">{{ before | number if before is not none else "n/a" }}</td>
+<td class="num" data-value="{{ after | repr }}">{{ after | number if after is not none else "n/a" }}</td></tr>
+{% endfor %}
+</table>
+<p class="muted">Platt scaling, sigmoid(a &middot; logit + b), fitted after training on the eval split that
+also gates the model, and applied in the exported serving graph: the Evaluator's metrics below are
+those of the calibrated predictions. It is monotone, so AUC and the ranking metrics do not move.</p>
+{% endif %}
 {% endif %}
 
 <h2 id="evaluation">Evaluation</h2>

@@ -76,3 +76,20 @@ def rce(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None 
     p = np.asarray(predictions, dtype=np.float64).reshape(-1)
     w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
     return rce_from_sums(float(w.sum()), float((w * y).sum()), float((w * clipped_log_loss(y, p)).sum()))
+
+
+def nrce(labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """NRCE of a whole evaluation set held in memory: the RCE of `a·p`, `a = Σw·y / Σw·p`.
+
+    The in-memory twin of the Evaluator's `nrce` metric (`rce_metrics.nrce_value`, which
+    scores bucketed predictions and agrees to about 1e-7): the part of RCE that a rescaling
+    of the predictions cannot win back, so a model whose RCE only suffers from a shifted
+    prior keeps a positive NRCE. NaN when RCE is undefined or `Σw·p` is 0.
+    """
+    y = np.asarray(labels, dtype=np.float64).reshape(-1)
+    p = np.asarray(predictions, dtype=np.float64).reshape(-1)
+    w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64).reshape(-1)
+    sum_weighted_prediction = float((w * p).sum())
+    if sum_weighted_prediction == 0.0:
+        return float("nan")
+    return rce(y, p * (float((w * y).sum()) / sum_weighted_prediction), w)

@@ -39,7 +39,7 @@ _LEGEND = (
     "Unweighted metrics. R@N/K = recall_atLight_N_atHeavy_K, CGR@N/K = cgr_atLight_N_atHeavy_K,\n"
     "NDCG@10 by heavy score, no_heavy = num_candidates_missing_heavy_score (candidates left out of\n"
     "R, CGR, NDCG and ExpectedLoss). n/a = undefined on the slice: auc with one label class; the\n"
-    "request metrics on a slice that splits requests (by a candidate feature); rce with one class."
+    "request metrics on a slice that splits requests (by a candidate feature); rce, nrce with one class."
 )
 _RECALL = re.compile(r"recall_atLight_(\d+)_atHeavy_(\d+)")
 

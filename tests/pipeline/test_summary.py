@@ -58,3 +58,15 @@ def test_a_failed_run_ends_by_saying_it_failed_and_lists_no_skipped_components()
     text = format_summary(config, record, log_file="/l", ok=False, expected=COMPONENTS)
     assert text.endswith("The run FAILED; the error is above and in the full log.")
     assert "skipped" not in text and "Blessed:" not in text
+
+
+def test_a_model_already_pushed_whole_is_named_where_it_is():
+    """The Pusher ran and pushed nothing new: the summary says where the model is served from."""
+    import dataclasses
+
+    config = load_config(SAMPLE_CONFIG)
+    record = dataclasses.replace(_record(blessed=True, pushed=None), already_pushed="/serving/1795917291")
+    lines = _lines(format_summary(config, record, log_file="/l", ok=True, expected=COMPONENTS))
+    assert (
+        "Pushed model:   nothing new: this model is already pushed, complete, at /serving/1795917291" in lines
+    )
