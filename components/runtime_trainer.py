@@ -123,6 +123,7 @@ class RuntimeTrainer(base_component.BaseComponent):
         train_steps: RuntimeParameter | int,
         learning_rate: RuntimeParameter | float,
         base_model: types.BaseChannel | None = None,
+        hyperparameters: types.BaseChannel | None = None,
         on_vertex: bool = False,
     ) -> None:
         """Builds the component.
@@ -137,6 +138,9 @@ class RuntimeTrainer(base_component.BaseComponent):
             train_steps: The step budget (0: no limit), usually a RuntimeParameter.
             learning_rate: The learning rate, usually a RuntimeParameter.
             base_model: A previous model to warm-start from, if any.
+            hyperparameters: The Tuner's best hyperparameters, applied on top of
+                `custom_config` by `run_fn` (they replace the learning-rate run parameter
+                when the search covers the learning rate).
             on_vertex: Train in a Vertex AI custom job instead of the pipeline task.
         """
         spec = RuntimeTrainerSpec(
@@ -144,6 +148,7 @@ class RuntimeTrainer(base_component.BaseComponent):
             transform_graph=transform_graph,
             schema=schema,
             base_model=base_model,
+            hyperparameters=hyperparameters,
             run_fn=run_fn,
             train_args=trainer_pb2.TrainArgs(),
             eval_args=trainer_pb2.EvalArgs(num_steps=0),

@@ -5,7 +5,9 @@ It reads everything from `fn_args.custom_config` (written by
 warm-starts it from the previous model (docs/model.md, Warm start; DeepNorm through
 `lightrank.models.deepnorm.warm_start`, the logistic baseline through
 `lightrank.models.baseline.warm_start`), trains it with early stopping on the unweighted RCE,
-and exports the best weights for serving.
+and exports the best weights for serving: calibrated by Platt scaling on the eval split when
+`model.calibration` is `platt` (`lightrank.models.calibration`), with the unweighted RCE and
+NRCE of the exported weights in `training_summary.json` either way.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ import tensorflow_transform as tft
 from lightrank.models.baseline.model import INPUT_KEYS as BASELINE_INPUTS
 from lightrank.models.baseline.model import logistic_regression
 from lightrank.models.baseline.warm_start import warm_start_logistic
+from lightrank.models.calibration import score_and_calibrate
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
+from lightrank.models.deepnorm.model import input_keys as deepnorm_input_keys
 from lightrank.models.deepnorm.warm_start import WarmStartReport, warm_start
 from lightrank.models.export import KERAS_WEIGHTS_DIR, SETTINGS_FILE, export_serving_model, load_settings
 from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
 from lightrank.models.inputs import make_dataset
 from lightrank.models.training.loop import TrainResult, train
+from lightrank.models.tuning.space import apply_values
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +53,9 @@ def build_model(
         )
         return model, BASELINE_INPUTS
     if kind == "deepnorm":
-        return deepnorm_light_ranker(deepnorm, len(features.continuous)), DEEPNORM_INPUTS
+        sides = (features.user_sparse, features.candidate_sparse)
+        model = deepnorm_light_ranker(deepnorm, len(features.continuous), features.sparse, sides)
+        return model, deepnorm_input_keys(deepnorm)
     raise ValueError(f"unknown model kind {kind!r}; expected 'deepnorm' or 'logistic'")
 
 
@@ -140,24 +147,23 @@ def _summary(result: TrainResult, kind: str) -> dict[str, Any]:
     }
 
 
-def run_fn(fn_args: Any) -> None:
-    """Trains and exports the configured light ranker (TFX Trainer `run_fn`)."""
-    custom = fn_args.custom_config
-    features = ResolvedFeatures.from_dict(custom["features"])
-    kind = custom["kind"]
-    deepnorm = DeepNormConfig.model_validate(custom["deepnorm"])
-    training = TrainingConfig.model_validate(custom["training"])
-    if fn_args.train_steps:
-        training = training.model_copy(update={"max_steps": int(fn_args.train_steps)})
-    if training.seed is not None:
-        tf.keras.utils.set_random_seed(training.seed)
+def make_datasets(
+    fn_args: Any,
+    task: str,
+    features: ResolvedFeatures,
+    input_keys: tuple,
+    training: TrainingConfig,
+) -> tuple[tf.data.Dataset, tf.data.Dataset]:
+    """The training and eval datasets of a Trainer or Tuner invocation (`fn_args`).
 
-    transform_output = tft.TFTransformOutput(fn_args.transform_output)
-    model, input_keys = build_model(kind, deepnorm, features)
+    The training set repeats when a step budget ends training and is shuffled with the
+    training seed; the eval set is one ordered pass in large batches (inference only).
+    """
     dataset_args = {
-        "transform_output": transform_output,
+        # The Trainer's fn_args also carry the deprecated alias `transform_output`; the Tuner's do not.
+        "transform_output": tft.TFTransformOutput(fn_args.transform_graph_path or fn_args.transform_output),
         "input_keys": input_keys,
-        "label_key": features.label_key(custom["task"]),
+        "label_key": features.label_key(task),
         "weight_key": features.example_weight,
     }
     train_ds = make_dataset(
@@ -171,6 +177,39 @@ def run_fn(fn_args: Any) -> None:
     eval_ds = make_dataset(
         fn_args.eval_files, batch_size=EVAL_BATCH_SIZE, repeat=False, shuffle=False, **dataset_args
     )
+    return train_ds, eval_ds
+
+
+def tuned_values(hyperparameters: dict[str, Any] | None) -> dict[str, Any]:
+    """The values of the Tuner's best trial from TFX's `fn_args.hyperparameters`, or {}.
+
+    TFX hands the Trainer KerasTuner's `HyperParameters.get_config()`: `{"space": [...],
+    "values": {...}}`; only the values are settings.
+    """
+    if not hyperparameters:
+        return {}
+    return dict(hyperparameters.get("values", {}))
+
+
+def run_fn(fn_args: Any) -> None:
+    """Trains and exports the configured light ranker (TFX Trainer `run_fn`)."""
+    custom = fn_args.custom_config
+    features = ResolvedFeatures.from_dict(custom["features"])
+    kind = custom["kind"]
+    deepnorm = DeepNormConfig.model_validate(custom["deepnorm"])
+    training = TrainingConfig.model_validate(custom["training"])
+    tuned = tuned_values(getattr(fn_args, "hyperparameters", None))
+    if tuned:
+        deepnorm, training = apply_values(tuned, deepnorm, training)
+        logger.info("tuned hyperparameters applied (the Tuner's best trial): %s", tuned)
+    if fn_args.train_steps:
+        training = training.model_copy(update={"max_steps": int(fn_args.train_steps)})
+    if training.seed is not None:
+        tf.keras.utils.set_random_seed(training.seed)
+
+    transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    model, input_keys = build_model(kind, deepnorm, features)
+    train_ds, eval_ds = make_datasets(fn_args, custom["task"], features, input_keys, training)
 
     base_model_dir = _base_model_dir(fn_args)
     if base_model_dir:
@@ -188,7 +227,17 @@ def run_fn(fn_args: Any) -> None:
         "preset": custom.get("preset"),
         "deepnorm": deepnorm.model_dump(mode="json"),
         "training": training.model_dump(mode="json"),
+        "tuned": tuned,
     }
-    export_serving_model(model, transform_output, features, input_keys, fn_args.serving_model_dir, settings)
+    # NRCE beside RCE for every run; with `model.calibration: platt` also Platt's a, b, recorded
+    # with the model and applied in its serving graph (lightrank.models.calibration).
+    scores, calibration = score_and_calibrate(model, eval_ds, custom.get("calibration", "none"))
+    summary = {**_summary(result, kind), "best_eval": scores.to_dict()}
+    if calibration is not None:
+        settings["calibration"] = summary["calibration"] = calibration.to_dict()
+    export_serving_model(
+        model, transform_output, features, input_keys, fn_args.serving_model_dir, settings,
+        calibration=calibration.scale if calibration is not None else None,
+    )  # fmt: skip
     with open(os.path.join(fn_args.model_run_dir, TRAINING_SUMMARY_FILE), "w") as f:
-        json.dump(_summary(result, kind), f, indent=1)
+        json.dump(summary, f, indent=1)

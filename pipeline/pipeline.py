@@ -1,8 +1,8 @@
 """`create_pipeline(config)`: the one pipeline definition every runner shares.
 
 ImportExampleGen -> StatisticsGen -> ImportSchemaGen -> ExampleValidator ->
-AnomalyGate -> Transform -> Trainer -> Evaluator -> Pusher (under the blessing)
--> RunReport.
+AnomalyGate -> Transform -> [Tuner, with a `tuning` section] -> Trainer -> Evaluator ->
+Pusher (under the blessing) -> RunReport.
 The local runner, the Kubeflow Pipelines v2 and the Vertex AI compilers call this
 function with the same `PipelineConfig`. What depends on where the pipeline runs comes in
 as `RunnerSettings` from the runner (`lightrank.kubeflow.runner` for the compilers: run-time
@@ -31,6 +31,7 @@ from lightrank.components.verified_pusher import VerifiedPusher
 from lightrank.components.vertex_pusher import VertexRegistryPusher
 from lightrank.models.features import ResolvedFeatures
 from lightrank.models.settings import model_custom_config
+from lightrank.models.tuning.space import TuningConfig
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.config.data import EVAL, TRAIN
 from lightrank.pipeline.config.names import check_config_names
@@ -41,6 +42,7 @@ from lightrank.pipeline.runner_settings import LOCAL, RunnerSettings
 #: Dotted paths of the user code, baked into the image (never packaged via module_file).
 PREPROCESSING_FN = "lightrank.models.preprocessing.preprocessing_fn"
 RUN_FN = "lightrank.models.trainer.run_fn"
+TUNER_FN = "lightrank.models.tuning.tuner.tuner_fn"
 
 
 def build_example_gen(
@@ -94,6 +96,22 @@ def _trainer(model_config: dict[str, Any], runner: RunnerSettings, **channels: A
         train_args=tfx.proto.TrainArgs(num_steps=model_config["max_steps"]),
         eval_args=tfx.proto.EvalArgs(num_steps=0),
         custom_config=custom_config,
+        **channels,
+    )
+
+
+def _tuner(tuning: TuningConfig, model_config: dict[str, Any], **channels: Any) -> BaseComponent:
+    """TFX's Tuner, searching `tuning.space` from the model section's settings.
+
+    Its `custom_config` is the Trainer's plus the search itself, so the best hyperparameters
+    come from the cache until the transformed data, the model settings or the search change
+    (docs/configuration.md, `tuning`). It runs in the pipeline's own task on every runner.
+    """
+    return tfx.components.Tuner(
+        tuner_fn=TUNER_FN,
+        train_args=tfx.proto.TrainArgs(num_steps=tuning.steps_per_trial),
+        eval_args=tfx.proto.EvalArgs(num_steps=0),
+        custom_config={**model_config, "tuning": tuning.model_dump(mode="json")},
         **channels,
     )
 
@@ -245,13 +263,19 @@ def create_pipeline(
         components.append(imported)
         base_model = imported.outputs["result"]
 
+    data_channels = {
+        "examples": transform.outputs["transformed_examples"],
+        "transform_graph": transform.outputs["transform_graph"],
+        "schema": schema_gen.outputs["schema"],
+    }
+    hyperparameters = None
+    if config.tuning is not None:
+        tuner = _tuner(config.tuning, model_config, **data_channels)
+        components.append(tuner)
+        hyperparameters = tuner.outputs["best_hyperparameters"]
+
     trainer = _trainer(
-        model_config,
-        runner,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        base_model=base_model,
+        model_config, runner, **data_channels, base_model=base_model, hyperparameters=hyperparameters
     )
     components.append(trainer)
 

@@ -20,8 +20,10 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from lightrank.errors import ConfigError
-from lightrank.models.config_model import ConfigModel
+from lightrank.models.config_model import ConfigModel, config_error
+from lightrank.models.paths import is_remote
 from lightrank.models.settings import ModelConfig
+from lightrank.models.tuning.space import TuningConfig
 from lightrank.models.yaml_loader import load_yaml
 from lightrank.pipeline.config.cloud import (
     BigQueryConfig,
@@ -31,8 +33,7 @@ from lightrank.pipeline.config.cloud import (
     VertexTrainingConfig,
 )
 from lightrank.pipeline.config.data import DataConfig, SpansConfig
-from lightrank.pipeline.config.loader import apply_overrides, config_error
-from lightrank.pipeline.io import is_remote
+from lightrank.pipeline.config.loader import apply_overrides
 
 #: The config `make run` and every command use by default: the embedded sample data.
 SAMPLE_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "sample.yaml")
@@ -174,6 +175,8 @@ class PipelineConfig(ConfigModel):
         root: Pipeline root: where every component writes its artifacts.
         serving_dir: Where the Pusher writes versioned (timestamped) models.
         data, schema, metadata, model, evaluation: See their classes.
+        tuning: The hyperparameter search TFX's Tuner runs before the Trainer
+            (`TuningConfig`); None (the default) trains the model section's settings as given.
         beam_args: Apache Beam pipeline arguments for the data components.
         enable_cache: Reuse component outputs whose inputs did not change.
         cloud: Vertex AI / Kubeflow Pipelines settings; None (the default) for
@@ -188,6 +191,7 @@ class PipelineConfig(ConfigModel):
     metadata: MetadataConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    tuning: TuningConfig | None = None
     beam_args: list[str] = Field(
         default_factory=lambda: ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
     )
@@ -206,12 +210,17 @@ class PipelineConfig(ConfigModel):
         for section, key in _LATER_KEYS:
             if key in values[section] and values[section][key] == defaults[section].get(key):
                 del values[section][key]
+        for section in _LATER_SECTIONS:
+            if values.get(section) is None:
+                values.pop(section, None)
         text = yaml.safe_dump(values, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 #: (section, key) pairs added after the digest was first pinned (see `PipelineConfig.digest`).
-_LATER_KEYS = (("data", "splits"), ("data", "spans"), ("evaluation", "grouped"))
+_LATER_KEYS = (("data", "splits"), ("data", "spans"), ("evaluation", "grouped"), ("model", "calibration"))
+#: Optional top-level sections added after the digest was first pinned, left out while unset.
+_LATER_SECTIONS = ("tuning",)
 
 
 def _absolute(path: str) -> str:
@@ -289,6 +298,7 @@ __all__ = [
     "SchemaConfig",
     "SpansConfig",
     "ThresholdConfig",
+    "TuningConfig",
     "VertexServingConfig",
     "VertexTrainingConfig",
     "from_dict",

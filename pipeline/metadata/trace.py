@@ -41,6 +41,7 @@ ROLES = (
     "transform_graph",
     "transformed_examples",
     "base_model",
+    "hyperparameters",
     "model",
     "model_run",
     "evaluation",
@@ -276,7 +277,11 @@ def trace_model(store: mlmd.MetadataStore, model: ArtifactInfo, run_id: str | No
     if trainer is not None:
         inputs = upstream.inputs(trainer.id)
         roles.update(
-            {key: inputs[key] for key in ("schema", "transform_graph", "base_model") if key in inputs}
+            {
+                key: inputs[key]
+                for key in ("schema", "transform_graph", "base_model", "hyperparameters")
+                if key in inputs
+            }
         )
         if "transform_graph" in inputs:
             transform = upstream.producer(inputs["transform_graph"].id)

@@ -13,6 +13,7 @@ from typing import Any
 
 from lightrank.components.model_evaluation import key_metric_names, metrics_by_slice
 from lightrank.components.run_report import artifacts
+from lightrank.components.run_report.calibration import calibration_effect, calibration_line
 from lightrank.components.run_report.numbers import format_number
 from lightrank.pipeline.metadata.graph import ExecutionInfo
 from lightrank.pipeline.metadata.spans import describe_spans, spans_read
@@ -73,6 +74,9 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
     result["data"] = data
     if "base_model" in roles:
         result["base_model"] = artifact_json(roles["base_model"])
+    if "hyperparameters" in roles:
+        tuned = roles["hyperparameters"]
+        result["tuned"] = {**artifact_json(tuned), "values": artifacts.best_hyperparameters(tuned.uri)}
     if trace.trainer is not None:
         result["trainer"] = {
             **execution_json(trace.trainer),
@@ -115,6 +119,12 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
     )
     result["graph"] = graph_json(graph)
     return result
+
+
+def _metric(value: Any) -> str:
+    """A recorded metric as every view prints it (`format_number`); anything else as it is."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return format_number(value) if number else str(value)
 
 
 def _row(label: str, item: dict[str, Any], note: str = "") -> str:
@@ -175,17 +185,33 @@ def lineage_table(described: dict[str, Any]) -> str:
             f"run {trainer['run_id']})"
         )
         lines += _settings_lines(trainer["hyper_parameters"])
+        if "tuned" in described:
+            values = described["tuned"]["values"]
+            shown = (
+                ", ".join(f"{k}={v}" for k, v in sorted(values.items()))
+                if values is not None
+                else "unreadable"
+            )
+            lines.append(
+                _row("tuned by the Tuner", described["tuned"], f"best trial: {shown} (replace the above)")
+            )
         lines.append(f"  {'config digest':<21} {trainer['config_digest'] or 'not recorded'}")
         lines.append(f"  {'code version':<21} {trainer['code_version'] or 'not recorded'}")
         if "model_run" in trainer:
             summary = trainer["model_run"]["summary"]
             note = (
                 f"{summary.get('steps')} steps ({summary.get('stop_reason')}), best unweighted RCE "
-                f"{summary.get('best_rce_unweighted')} at step {summary.get('best_step')}"
+                f"{_metric(summary.get('best_rce_unweighted'))} at step {summary.get('best_step')}"
                 if summary
                 else ""
             )
+            nrce = ((summary or {}).get("best_eval") or {}).get("nrce_unweighted")
+            if nrce is not None:  # NRCE beside RCE; training summaries before it have none
+                note += f" (NRCE {format_number(nrce)})"
             lines.append(_row("model_run", trainer["model_run"], note))
+            effect = calibration_effect(summary)  # the Trainer records it in both places
+            if effect is not None:
+                lines.append(f"  {'calibration':<21} {calibration_line(effect)}")
     evaluation = described.get("evaluation")
     if evaluation:
         lines += ["", "EVALUATION"]

@@ -79,7 +79,10 @@ def test_vertex_spec_pushes_then_a_second_run_compares_with_it_and_an_unreachabl
     status, second = _run_spec(spec, sets, capsys, f"{THRESHOLD}=0.99")
     assert status == 0, second
     tasks = _task_lines(second)
-    assert tasks["Pusher"] == "skipped" and "Pushed model:   nothing was pushed" in second
+    assert "Blessed:        no" in second  # the gate, not the "new model" check, held the push back
+    pusher = next(line for line in second.splitlines() if "] Pusher " in line)
+    assert tasks["Pusher"] == "skipped" and pusher.endswith("(trigger condition false)"), pusher
+    assert "Pushed model:   nothing was pushed" in second
     assert tasks["RunSummary"] == "complete" and tasks["RunReport"] == "complete"
     assert "(1 resolved)" in second  # the first run's blessed model is the baseline
     evaluator_input = _executor_input(_run_dir(second), "Evaluator")["inputs"]
@@ -100,16 +103,28 @@ def _days(tmp_path: Path, tiny_data: str) -> str:
 def test_kubeflow_spec_runs_every_task_on_a_window_of_days_and_fills_the_ui_artifacts(
     tmp_path, tiny_data, capsys
 ):
-    """Also SpanExampleGen's executor as the container runs it: the older day trains, the newest evaluates."""
+    """Also SpanExampleGen's executor as the container runs it: the older day trains, the newest evaluates.
+
+    And the Tuner: its task searches, and the Trainer task trains with its best trial's value.
+    """
     spec, sets = _compile(
         tmp_path, _days(tmp_path, tiny_data), "kubeflow", "evaluation.compare_to_baseline=false",
         "data.spans={latest: 2, eval: newest}",
+        "tuning={trials: 2, steps_per_trial: 10, algorithm: random, space: {learning_rate: [0.03, 0.3]}}",
     )  # fmt: skip
     status, output = _run_spec(spec, sets, capsys)
     assert status == 0, output
     tasks = _task_lines(output)
-    assert len(tasks) == 11 and set(tasks.values()) == {"complete"}, tasks
+    assert len(tasks) == 12 and set(tasks.values()) == {"complete"}, tasks
     run_dir = _run_dir(output)
+    (best,) = glob.glob(f"{run_dir}/Tuner/**/best_hyperparameters.txt", recursive=True)
+    tuned = json.loads(Path(best).read_text())["values"]
+    assert set(tuned) == {"learning_rate"} and tuned["learning_rate"] in (0.03, 0.3)
+    trainer_input = _executor_input(run_dir, "Trainer")["inputs"]["artifacts"]["hyperparameters"]
+    (hyperparameters,) = trainer_input["artifacts"]
+    assert os.path.dirname(best) == hyperparameters["uri"].rstrip("/")
+    (settings,) = glob.glob(f"{run_dir}/Trainer/**/model_settings.json", recursive=True)
+    assert json.loads(Path(settings).read_text())["tuned"] == tuned
     example_gen = json.loads((run_dir / "ImportExampleGen" / "executor_output.json").read_text())
     (examples,) = example_gen["artifacts"]["examples"]["artifacts"]
     assert json.loads(examples["metadata"]["lightrank_spans"]) == {"train": [1], "eval": [2]}

@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tiny_transform import RAW_SPEC as SPEC
-from tiny_transform import serialize_example, transformed_records, write_transform_graph
+from tiny_transform import serialize_example, tiny_row, transformed_records, write_gz, write_transform_graph
 
 from lightrank.models import trainer
 from lightrank.models.baseline.model import logistic_regression
@@ -53,28 +53,6 @@ def _features(continuous: tuple[str, ...]) -> ResolvedFeatures:
     )
 
 
-def _row(rng: np.random.Generator, i: int) -> dict[str, object]:
-    likes = float(rng.poisson(20))
-    return {
-        "u.age": [float(rng.gamma(2.0, 100.0))],
-        "u.opens": [float(rng.poisson(3))] if i % 3 else [],
-        "c.likes": [likes] if i % 4 else [],
-        "c.source": [rng.choice([b"in", b"oon", b"topic"])],
-        "u.id": [int(rng.integers(1, 40))],
-        "meta.key": i // 20,
-        "meta.weight": float(i % 20),
-        "meta.score": float(rng.uniform()),
-        "label.top3": int(rng.uniform() < (0.5 if likes > 20 else 0.1)),
-    }
-
-
-def _write_gz(path: str, records: list[bytes]) -> None:
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with tf.io.TFRecordWriter(path, options="GZIP") as writer:
-        for record in records:
-            writer.write(record)
-
-
 def _transform(work: str, rows: list[dict[str, object]]) -> dict[str, str]:
     """A Transform output in TFX's layout: the graph and the transformed train / eval splits."""
     graph_dir = os.path.join(work, "transform_graph")
@@ -82,8 +60,8 @@ def _transform(work: str, rows: list[dict[str, object]]) -> dict[str, str]:
     records = transformed_records(rows, SPEC, transform_output)
     train_file = os.path.join(work, "Split-train", "part-0.gz")
     eval_file = os.path.join(work, "Split-eval", "part-0.gz")
-    _write_gz(train_file, records[:240])
-    _write_gz(eval_file, records[240:])
+    write_gz(train_file, records[:240])
+    write_gz(eval_file, records[240:])
     return {"graph": graph_dir, "train": train_file, "eval": eval_file}
 
 
@@ -121,7 +99,7 @@ def _custom(kind: str, training_config: TrainingConfig) -> dict:
 @pytest.fixture(scope="module")
 def transform(tmp_path_factory: pytest.TempPathFactory) -> dict:
     rng = np.random.default_rng(0)
-    rows = [_row(rng, i) for i in range(320)]
+    rows = [tiny_row(rng, i) for i in range(320)]
     return {"rows": rows, **_transform(str(tmp_path_factory.mktemp("transform")), rows)}
 
 
