@@ -119,6 +119,8 @@ BENCH_SAMPLE := runs/bench/sample
 BENCH_CATALOG := runs/bench/catalog
 BENCH_LARGE_REQUESTS ?= 4300
 BENCH_SECONDS ?= 3
+# The search `make bench` runs with the Tuner on both data sets (docs/configuration.md, tuning).
+BENCH_TUNING ?= {trials: 8, steps_per_trial: 1500, seed: 0, space: {learning_rate: {min: 0.03, max: 0.3, log: true}, dropout: [0.0, 0.1, 0.2], sparse_embedding_size: [4, 8, 16], mlp_neuron_scale: [3, 4, 5]}}
 bench: setup
 	@rm -rf $(BENCH_PARTS) && mkdir -p $(BENCH_PARTS)
 	$(BENCH) pipeline --requests 430 --root $(BENCH_SAMPLE) --out $(BENCH_PARTS)/pipeline-sample.md
@@ -152,6 +154,38 @@ bench: setup
 	  --variant 'momentum 0.999:model.deepnorm.momentum=0.999' \
 	  --variant '6000 steps:model.training.max_steps=6000' \
 	  --out $(BENCH_PARTS)/presets.md
+	# The ids one change at a time from the default preset, with each Keras model's serving cost: the
+	# evidence behind the default's per-feature bags, FM term and log-scaled floats, on both data sets.
+	$(BENCH) quality --transform $(BENCH_SAMPLE)/pipeline/Transform --serving-data $(BENCH_SAMPLE)/data \
+	  --set metadata.sqlite=$(BENCH_SAMPLE)/metadata.db --models deepnorm-default deepnorm-original lightgbm logistic \
+	  --variant 'FM over all pairs:model.deepnorm.fm_all_pairs=true' --variant 'no FM term:model.deepnorm.pairwise=none' \
+	  --variant 'one summed bag of 50 (no FM):model.deepnorm.sparse_bags=one,model.deepnorm.sparse_embedding_size=50,model.deepnorm.pairwise=none' \
+	  --variant 'raw floats (no log):model.deepnorm.continuous_log=false' \
+	  --variant 'embedding 128:model.deepnorm.dense_embedding_size=128' --variant 'dropout 0.2:model.deepnorm.dropout=0.2' \
+	  --variant 'one_bag preset:model.preset=one_bag' --out $(BENCH_PARTS)/ids-sample.md
+	$(BENCH) quality --transform $(BENCH_CATALOG)/pipeline/Transform --serving-data $(BENCH_CATALOG)/data/eval \
+	  --config $(BENCH_CATALOG)/config/config.yaml --set metadata.sqlite=$(BENCH_CATALOG)/metadata.db \
+	  --models deepnorm-default deepnorm-original lightgbm logistic \
+	  --variant 'FM user x candidate:model.deepnorm.fm_user_features=viewer_.*,model.deepnorm.fm_candidate_features=item_.*' \
+	  --variant 'no FM term:model.deepnorm.pairwise=none' \
+	  --variant 'one summed bag of 50 (no FM):model.deepnorm.sparse_bags=one,model.deepnorm.sparse_embedding_size=50,model.deepnorm.pairwise=none' \
+	  --variant 'raw floats (no log):model.deepnorm.continuous_log=false' \
+	  --variant 'embedding 128:model.deepnorm.dense_embedding_size=128' --variant 'dropout 0.2:model.deepnorm.dropout=0.2' \
+	  --variant 'one_bag preset:model.preset=one_bag' --out $(BENCH_PARTS)/ids-catalog.md
+	# The Tuner on both data sets: a run with a tuning section on each root (the data steps from the
+	# cache; the tuned model goes to serving-tuned/), then the tuned default beside the untuned one.
+	$(LIGHTRANK) run --config pipeline/configs/sample.yaml --set root=$(BENCH_SAMPLE)/pipeline \
+	  --set serving_dir=$(BENCH_SAMPLE)/serving-tuned --set metadata.sqlite=$(BENCH_SAMPLE)/metadata.db \
+	  --set data.path=$(BENCH_SAMPLE)/data --set 'tuning=$(BENCH_TUNING)'
+	$(BENCH) quality --transform $(BENCH_SAMPLE)/pipeline/Transform --set metadata.sqlite=$(BENCH_SAMPLE)/metadata.db \
+	  --models deepnorm-default lightgbm logistic \
+	  --tuned 'tuned default:$(BENCH_SAMPLE)/pipeline/Tuner/best_hyperparameters' --out $(BENCH_PARTS)/tuning.md
+	$(LIGHTRANK) run --config $(BENCH_CATALOG)/config/config.yaml --set root=$(BENCH_CATALOG)/pipeline \
+	  --set serving_dir=$(BENCH_CATALOG)/serving-tuned --set metadata.sqlite=$(BENCH_CATALOG)/metadata.db \
+	  --set 'tuning=$(BENCH_TUNING)'
+	$(BENCH) quality --transform $(BENCH_CATALOG)/pipeline/Transform --config $(BENCH_CATALOG)/config/config.yaml \
+	  --set metadata.sqlite=$(BENCH_CATALOG)/metadata.db --models deepnorm-default lightgbm logistic \
+	  --tuned 'tuned default:$(BENCH_CATALOG)/pipeline/Tuner/best_hyperparameters' --out $(BENCH_PARTS)/tuning-catalog.md
 	$(BENCH) pipeline --requests $(BENCH_LARGE_REQUESTS) --root runs/bench/large \
 	  --out $(BENCH_PARTS)/pipeline-large.md
 	@$(PY) -m lightrank_bench.document --parts-dir $(BENCH_PARTS) --out BENCHMARKS.md

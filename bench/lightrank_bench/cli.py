@@ -136,12 +136,16 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from lightrank_bench.quality import measure_quality, parse_variant, quality_table
+    from lightrank_bench.quality import measure_quality, parse_variant, quality_table, tuned_variant
 
     try:
         variants = [parse_variant(text) for text in args.variant]
     except ValueError as error:
         raise BenchInputError(f"--variant: {error}") from None
+    try:
+        variants += [tuned_variant(text) for text in args.tuned]
+    except ValueError as error:
+        raise BenchInputError(f"--tuned: {error}") from None
     rows = measure_quality(
         args.config, args.set, args.transform, args.models, variants, args.examples, args.serving_data
     )
@@ -150,7 +154,8 @@ def _quality(args: argparse.Namespace) -> int:
                *(["--serving-data", args.serving_data] if args.serving_data else []),
                "--config", args.config, *_overrides(args),
                "--models", *args.models,
-               *(item for text in args.variant for item in ("--variant", text))]  # fmt: skip
+               *(item for text in args.variant for item in ("--variant", text)),
+               *(item for text in args.tuned for item in ("--tuned", text))]  # fmt: skip
     _emit(quality_table(rows, command), args.out)
     return 0
 
@@ -252,6 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--variant", action="append", default=[], metavar="LABEL:KEY=VALUE[,KEY=VALUE]",
         help="an extra row: the default preset with these overrides, e.g. "
         "'no missing branch:model.deepnorm.use_missing_sub_branch=false' (repeatable)",
+    )  # fmt: skip
+    quality.add_argument(
+        "--tuned", action="append", default=[], metavar="LABEL:PATH",
+        help="an extra row: the default preset with a Tuner's best hyperparameters, PATH its "
+        "best_hyperparameters output, e.g. '<root>/Tuner/best_hyperparameters' (repeatable)",
     )  # fmt: skip
     quality.add_argument(
         "--serving-data", default=None, metavar="DIR",

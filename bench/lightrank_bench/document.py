@@ -85,6 +85,41 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "(the `6000 steps` row stops early exactly where the default does).",
     ),
     (
+        "ids-sample",
+        "Ids, sample data: one change at a time from the default preset",
+        "The evidence for the `default` preset's use of its ids ([docs/model.md](docs/model.md#ids)): "
+        "the quality table's split and metrics, each Keras row the `default` preset with one change "
+        "(the label says which), `one_bag preset` the default before the ids were used feature by "
+        "feature, `deepnorm-original` the original's graph, and the fair `lightgbm` and `logistic` "
+        "trained on the same train split. *recall (10, 3)* is the share of the heavy ranker's top 3 "
+        "of a request that the model puts in its own top 10. *kFLOP* is the counted work per "
+        "candidate and *candidates/s* the exported model's `serving_default` on serialized "
+        "candidates at batch 1,000 on one thread, each model timed in a fresh process: read "
+        "differences under about 10% as noise. The sample's feature spec names the two sides of "
+        "the FM term (`sides`), so `default` multiplies user x candidate pairs.",
+    ),
+    (
+        "ids-catalog",
+        "Ids, catalog data set: one change at a time from the default preset",
+        "The same on the catalog data set, whose signal is mostly in `viewer_id` and `item_id`. The "
+        "feature spec `schema infer` writes names no sides, so `default`'s FM term covers all pairs "
+        "there; the user x candidate form is a row.",
+    ),
+    (
+        "tuning",
+        "The Tuner: tuned and untuned default, sample data",
+        "A second pipeline run on `make bench`'s sample root with a `tuning` section (its data "
+        "steps from the cache; the search and its budget are in the Makefile), then the quality "
+        "table's models and `tuned default`: the `default` preset with the Tuner's best "
+        "hyperparameters (`--tuned`). The search selects on the same eval split the table scores, "
+        "which flatters the tuned row a little.",
+    ),
+    (
+        "tuning-catalog",
+        "The Tuner: tuned and untuned default, catalog data set",
+        "The same search on the catalog run.",
+    ),
+    (
         "pipeline-sample",
         "Pipeline on the sample data",
         "The whole pipeline, cache off, from an empty root: wall time per component from ML "

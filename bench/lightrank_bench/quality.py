@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import json
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -59,6 +60,45 @@ def parse_variant(text: str) -> tuple[str, tuple[str, ...]]:
         raise ValueError(f"variant {text!r} is not LABEL:KEY=VALUE[,KEY=VALUE...]")
     if label.strip() in MODELS:
         raise ValueError(f"variant label {label.strip()!r} is already a model name")
+    return label.strip(), overrides
+
+
+def tuned_variant(text: str) -> tuple[str, tuple[str, ...]]:
+    """`LABEL:PATH` -> (label, overrides): the default preset with a Tuner's best hyperparameters.
+
+    `PATH` is a Tuner's `best_hyperparameters` output (the artifact directory, its parent holding
+    one directory per execution, or the `best_hyperparameters.txt` itself); the newest file under
+    it is read. Each tuned setting becomes the `model.deepnorm.*` or `model.training.*` override
+    the Trainer would apply (`lightrank.models.tuning.space.TUNABLE`).
+
+    Raises:
+        ValueError: Naming the text if it has no label, or the path holds no best hyperparameters.
+    """
+    from lightrank.models.deepnorm.config import DeepNormConfig
+    from lightrank.models.tuning.space import TUNABLE
+
+    label, _, path = text.partition(":")
+    if not label.strip() or not path.strip():
+        raise ValueError(f"tuned row {text!r} is not LABEL:PATH")
+    if label.strip() in MODELS:
+        raise ValueError(f"tuned row label {label.strip()!r} is already a model name")
+    path = path.strip()
+    files = (
+        [path]
+        if os.path.isfile(path)
+        else glob.glob(os.path.join(path, "**", "best_hyperparameters.txt"), recursive=True)
+    )
+    if not files:
+        raise ValueError(f"no best_hyperparameters.txt under {path}")
+    with open(max(files, key=os.path.getmtime)) as f:
+        values = json.load(f).get("values", {})
+    unknown = sorted(name for name in values if name not in TUNABLE)
+    if unknown or not values:
+        raise ValueError(f"{path}: not a lightrank Tuner's best hyperparameters (settings {sorted(values)})")
+    overrides = tuple(
+        f"model.{'deepnorm' if TUNABLE[name] is DeepNormConfig else 'training'}.{name}={json.dumps(value)}"
+        for name, value in sorted(values.items())
+    )
     return label.strip(), overrides
 
 

@@ -174,6 +174,7 @@ def test_feature_spec_selects_user_and_candidate_features_only(schema: schema_pb
         "labels",
         "missing_value",
         "features",
+        "sides",
         "slice_buckets",
     ]
     assert spec["slice_buckets"] == {feat.USER_ACCOUNT_AGE_DAYS: [30, 365]}
@@ -187,6 +188,7 @@ def test_feature_spec_selects_user_and_candidate_features_only(schema: schema_pb
     }
     assert spec["missing_value"] == pytest.approx(-1.23456789)
     assert spec["features"] == {r"user\..*": "auto", r"candidate\..*": "auto"}
+    assert spec["sides"] == {"user": r"user\..*", "candidate": r"candidate\..*"}  # the FM term's two sides
     selected = {f.name for f in schema.feature if any(re.fullmatch(p, f.name) for p in spec["features"])}
     assert selected == {name for name in feat.FEATURE_KINDS if name.split(".")[0] in ("user", "candidate")}
     assert selected.isdisjoint({feat.META_TRACE_ID, *TRAINING_ONLY})
