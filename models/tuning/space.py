@@ -46,7 +46,8 @@ class SearchRange(ConfigModel):
         min: The smallest value tried.
         max: The largest value tried; must be greater than `min`.
         log: Sample evenly in log space (learning rates, widths); needs `min > 0`.
-        step: Only values `min + k * step`; None samples floats continuously and integers by 1.
+        step: Only values `min + k * step` (not with `log`); None samples floats continuously and
+            integers by 1.
     """
 
     min: StrictInt | float
@@ -60,6 +61,9 @@ class SearchRange(ConfigModel):
             raise ValueError(f"the range is empty: min {self.min} must be below max {self.max}")
         if self.log and self.min <= 0:
             raise ValueError(f"a log range needs min > 0, got {self.min}")
+        if self.log and self.step is not None:
+            # KerasTuner reads a log range's step as a factor, not as the `min + k * step` above.
+            raise ValueError("a range takes 'log' or 'step', not both")
         return self
 
 

@@ -68,6 +68,10 @@ def test_a_search_space_over_the_issues_settings_loads_with_typed_values():
         ({"space": {"optimizer": {"min": 1, "max": 2}}}, "'optimizer'"),
         ({"space": {"learning_rate": {"min": 0.0, "max": 0.1, "log": True}}}, "a log range needs min > 0"),
         ({"space": {"batch_size": [64, 64]}}, "'batch_size' lists 64 more than once"),
+        (
+            {"space": {"batch_size": {"min": 64, "max": 512, "log": True, "step": 2}}},
+            "'log' or 'step', not both",
+        ),
         ({"space": {"dropout": [0.1]}, "algorithm": "grid"}, "tuning.algorithm"),
     ],
 )
