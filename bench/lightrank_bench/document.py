@@ -179,7 +179,7 @@ def assemble(parts_dir: str, now: datetime.datetime | None = None) -> str:
         "# Benchmarks",
         "",
         f"Assembled by `make bench` on {now:%Y-%m-%d %H:%M} UTC from the tables its commands wrote; "
-        "regenerate it with `make bench` (about 30 minutes on 2 cores). Every table gives the machine, "
+        "regenerate it with `make bench` (about 40 minutes on 2 cores). Every table gives the machine, "
         "the package versions and the exact "
         "command that measured it, and nothing here is edited by hand. The speed work, with the "
         "before and after of each change and the goals, is in [docs/performance.md](docs/performance.md).",
