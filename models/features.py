@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -328,24 +328,45 @@ def resolve(spec: FeatureSpec, schema: schema_pb2.Schema) -> ResolvedFeatures:
     )
 
 
-def _resolve_sides(
-    sides: tuple[str, str] | None, sparse: list[str]
+def match_sides(
+    patterns: tuple[str, str], sparse: Sequence[str], labels: tuple[str, str]
 ) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """The sparse features each side's regex fully matches; each side must match one, none both."""
-    if sides is None:
-        return (), ()
+    """The sparse features each of the FM term's two side regexes (user, candidate) fully matches.
+
+    Shared by the feature spec's `sides` and DeepNorm's `fm_user_features` /
+    `fm_candidate_features`, so both pick and check sides the same way.
+
+    Args:
+        patterns: The user side's and the candidate side's regex.
+        sparse: The sparse feature names, in the model's order.
+        labels: How the two settings are named in an error, e.g. `sides.user ('u.*')`.
+
+    Raises:
+        ValueError: A side matches no feature, or a feature is on both sides.
+    """
     matched = []
-    for side, pattern in zip(("user", "candidate"), sides, strict=True):
+    for label, pattern in zip(labels, patterns, strict=True):
         names = tuple(name for name in sparse if re.fullmatch(pattern, name))
         if not names:
-            raise ConfigError(
-                f"feature spec sides.{side} ({pattern!r}) matches none of the sparse features {sparse}"
-            )
+            raise ValueError(f"{label} matches none of the sparse features {list(sparse)}")
         matched.append(names)
     both = sorted(set(matched[0]) & set(matched[1]))
     if both:
-        raise ConfigError(f"feature spec sides: {both} match both the user and the candidate side")
+        raise ValueError(f"features {both} are on both sides (user and candidate) of the FM term")
     return matched[0], matched[1]
+
+
+def _resolve_sides(
+    sides: tuple[str, str] | None, sparse: list[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The feature spec's `sides`, resolved against the sparse features (`match_sides`)."""
+    if sides is None:
+        return (), ()
+    labels = (f"sides.user ({sides[0]!r})", f"sides.candidate ({sides[1]!r})")
+    try:
+        return match_sides(sides, sparse, labels)
+    except ValueError as error:
+        raise ConfigError(f"feature spec {error}") from None
 
 
 def resolve_files(schema_path: str | Path, feature_spec_path: str | Path) -> ResolvedFeatures:

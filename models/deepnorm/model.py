@@ -25,7 +25,6 @@ FM term and `logit` their sum (docs/model.md, Ids). The original's graph is unch
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,7 +41,7 @@ from lightrank.models.deepnorm.normalization import (
     renorm_batch_normalization,
 )
 from lightrank.models.deepnorm.sparse import SparseSumEmbedding
-from lightrank.models.features import CONTINUOUS, SPARSE_IDS, SPARSE_SLOTS
+from lightrank.models.features import CONTINUOUS, SPARSE_IDS, SPARSE_SLOTS, match_sides
 
 LOGIT = "logit"
 #: The feature spec's user-side and candidate-side sparse feature names.
@@ -132,19 +131,11 @@ def fm_sides(
             return [], []
         index = {name: i for i, name in enumerate(sparse_features)}
         return [index[name] for name in spec_sides[0]], [index[name] for name in spec_sides[1]]
-    sides = []
-    for what, pattern in (("fm_user_features", config.fm_user_features),
-                          ("fm_candidate_features", config.fm_candidate_features)):  # fmt: skip
-        side = [i for i, name in enumerate(sparse_features) if re.fullmatch(pattern, name)]
-        if not side:
-            raise ValueError(
-                f"{what}={pattern!r} matches none of the sparse features {list(sparse_features)}"
-            )
-        sides.append(side)
-    both = sorted(set(sides[0]) & set(sides[1]))
-    if both:
-        raise ValueError(f"features {[sparse_features[i] for i in both]} are on both sides of the FM term")
-    return sides[0], sides[1]
+    patterns = (config.fm_user_features, config.fm_candidate_features)
+    labels = (f"fm_user_features={patterns[0]!r}", f"fm_candidate_features={patterns[1]!r}")
+    user, candidate = match_sides(patterns, sparse_features, labels)
+    index = {name: i for i, name in enumerate(sparse_features)}
+    return [index[name] for name in user], [index[name] for name in candidate]
 
 
 def _sparse_branch(

@@ -223,7 +223,7 @@ def test_sides_resolve_to_the_sparse_features_each_regex_matches(tmp_path):
         ({"user": r"u\..*"}, "sides needs both 'user' and 'candidate'"),
         ({"user": "(", "candidate": r"c\..*"}, r"sides.user: bad regex"),
         ({"user": "nothing", "candidate": r"c\..*"}, r"sides.user \('nothing'\) matches none"),
-        ({"user": r".*", "candidate": r"c\..*"}, r"\['c.author'\] match both"),
+        ({"user": r".*", "candidate": r"c\..*"}, r"feature spec features \['c.author'\] are on both sides"),
     ],
 )
 def test_bad_sides_are_one_line_naming_the_side(tmp_path, sides, message):

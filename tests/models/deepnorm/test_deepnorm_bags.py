@@ -146,7 +146,7 @@ def test_fm_sides_are_resolved_by_full_match_and_must_match_something() -> None:
     with pytest.raises(ValueError, match=r"fm_candidate_features='c' matches none"):
         fm_sides(config, SPARSE)
     overlap = config.model_copy(update={"fm_candidate_features": r".*\.id"})
-    with pytest.raises(ValueError, match=r"\['u.id'\] are on both sides"):
+    with pytest.raises(ValueError, match=r"\['u.id'\] are on both sides \(user and candidate\)"):
         fm_sides(overlap, SPARSE)
     assert fm_sides(
         config.model_copy(update={"fm_user_features": None, "fm_candidate_features": None}), SPARSE
