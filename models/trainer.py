@@ -153,15 +153,18 @@ def make_datasets(
     features: ResolvedFeatures,
     input_keys: tuple,
     training: TrainingConfig,
+    transform_output: tft.TFTransformOutput | None = None,
 ) -> tuple[tf.data.Dataset, tf.data.Dataset]:
     """The training and eval datasets of a Trainer or Tuner invocation (`fn_args`).
 
     The training set repeats when a step budget ends training and is shuffled with the
-    training seed; the eval set is one ordered pass in large batches (inference only).
+    training seed; the eval set is one ordered pass in large batches (inference only). Pass the
+    Trainer's `transform_output` to reuse it; the Tuner's fn_args give only the graph path.
     """
     dataset_args = {
         # The Trainer's fn_args also carry the deprecated alias `transform_output`; the Tuner's do not.
-        "transform_output": tft.TFTransformOutput(fn_args.transform_graph_path or fn_args.transform_output),
+        "transform_output": transform_output
+        or tft.TFTransformOutput(fn_args.transform_graph_path or fn_args.transform_output),
         "input_keys": input_keys,
         "label_key": features.label_key(task),
         "weight_key": features.example_weight,
@@ -209,7 +212,9 @@ def run_fn(fn_args: Any) -> None:
 
     transform_output = tft.TFTransformOutput(fn_args.transform_output)
     model, input_keys = build_model(kind, deepnorm, features)
-    train_ds, eval_ds = make_datasets(fn_args, custom["task"], features, input_keys, training)
+    train_ds, eval_ds = make_datasets(
+        fn_args, custom["task"], features, input_keys, training, transform_output
+    )
 
     base_model_dir = _base_model_dir(fn_args)
     if base_model_dir:

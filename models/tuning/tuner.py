@@ -26,6 +26,7 @@ from tfx.components.tuner.component import TunerFnResult
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
 from lightrank.models.features import ResolvedFeatures
 from lightrank.models.trainer import build_model, make_datasets
+from lightrank.models.training import loop
 from lightrank.models.tuning.space import SearchRange, TuningConfig, apply_values, setting_value
 
 logger = logging.getLogger(__name__)
@@ -121,10 +122,7 @@ class LightRankTuner(base_tuner.BaseTuner):
         try:
             model, input_keys = build_model(custom["kind"], deepnorm, features)
             train_ds, eval_ds = make_datasets(fn_args, custom["task"], features, input_keys, training)
-            # Imported here: the loop module pulls in the optimizers, the tuner module stays light.
-            from lightrank.models.training.loop import train
-
-            result = train(model, train_ds, eval_ds, training, deepnorm, log_dir=None)
+            result = loop.train(model, train_ds, eval_ds, training, deepnorm, log_dir=None)
         except FloatingPointError as error:
             raise keras_tuner.errors.FailedTrialError(f"the loss diverged: {error}") from error
         except Exception as error:
