@@ -1,51 +1,42 @@
-"""TFMA's extractors with the candidates' unused features dropped before slicing.
+"""The Evaluator's extractors: TFMA's own, with its per-candidate split replaced by request views.
 
-TFMA carries every raw feature of a candidate through its per-example stages: split from the
-batch, pickled between Beam stages once per slice the candidate falls in, and merged back into
-requests for the grouped metrics. The metrics read none of them but the request key, the heavy
-score and the slice features (labels, weights and predictions have their own extracts by then),
-so `FeaturePruning` keeps only those, and the serialized input the model has already scored is
-dropped too. The numbers cannot change: every value a metric or a slice reads is kept as it was.
+TFMA's default extractors read, score and label batches of candidates, then split every batch
+into one extract per candidate (`UnbatchExtractor`). Everything after that split ran once per
+candidate, and once per slice a candidate falls in: slicing, pickling between Beam stages,
+merging candidates back into requests for the grouped metrics, and every metric's per-example
+conversion. That was where the Evaluator's time went (docs/performance.md).
+
+`custom_extractors` keeps TFMA's extractors up to the scored batch and replaces the split with
+`RequestViews` (`lightrank.components.request_views`): the batch becomes request views and
+candidate cells, whole numpy arrays that hold only what a metric or a slice reads. TFMA's own
+`SliceKeyExtractor` then slices each, and its evaluator computes the metrics, whose
+computations read one of the two views (`lightrank.models.metrics.views`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterator
 from typing import Any
 
 import apache_beam as beam
 import tensorflow_model_analysis as tfma
-from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.extractors import unbatch_extractor
 
-#: The Beam stage name of the pruning step.
-STAGE_NAME = "PruneUnusedFeatures"
+from lightrank.components.eval_model import positional_signatures
+from lightrank.components.request_views import CellBatches, ViewPlan, join_parts
 
-
-def _prune(extracts: dict[str, Any], keep: frozenset[str]) -> dict[str, Any]:
-    pruned = {key: value for key, value in extracts.items() if key != constants.INPUT_KEY}
-    features = extracts.get(constants.FEATURES_KEY)
-    if isinstance(features, dict):
-        pruned[constants.FEATURES_KEY] = {name: value for name, value in features.items() if name in keep}
-    return pruned
-
-
-def feature_pruning(keep: Iterable[str]) -> tfma.extractors.Extractor:
-    """An extractor keeping only the `keep` raw features (and dropping the serialized input)."""
-    return tfma.extractors.Extractor(stage_name=STAGE_NAME, ptransform=beam.Map(_prune, frozenset(keep)))
+#: The Beam stage name of the step replacing TFMA's unbatching.
+STAGE_NAME = "ExtractRequestViews"
 
 
 def used_features(eval_config: Any) -> set[str]:
-    """Every raw feature an EvalConfig reads: slice keys, query keys, labels, weights, metric keys.
+    """Every raw feature an EvalConfig reads: slice keys, labels, weights, metric keys.
 
     Metric configs are searched for string values of keys ending in `_key` (our grouped
-    metrics' `heavy_score_key`), so a metric that names a feature keeps it.
+    metrics' `request_key` and `heavy_score_key`), so a metric that names a feature keeps it.
     """
-    used: set[str] = set()
-    for spec in eval_config.slicing_specs:
-        used.update(spec.feature_keys)
-        used.update(spec.feature_values)
+    used = slice_features(eval_config)
     for spec in eval_config.model_specs:
         used.update(key for key in (spec.label_key, spec.example_weight_key) if key)
         used.update(spec.label_keys.values())
@@ -53,26 +44,82 @@ def used_features(eval_config: Any) -> set[str]:
     for spec in eval_config.metrics_specs:
         if spec.query_key:
             used.add(spec.query_key)
-        for metric in spec.metrics:
-            config = json.loads(metric.config) if metric.config else {}
-            used.update(v for k, v in config.items() if k.endswith("_key") and isinstance(v, str))
+        for config in _metric_configs(spec):
+            used.update(v for k, v in config.items() if k.endswith("_key") and isinstance(v, str) and v)
     return used
+
+
+def slice_features(eval_config: Any) -> set[str]:
+    """The features the slicing specs name."""
+    used: set[str] = set()
+    for spec in eval_config.slicing_specs:
+        used.update(spec.feature_keys)
+        used.update(spec.feature_values)
+    return used
+
+
+def _metric_configs(spec: Any) -> Iterator[dict[str, Any]]:
+    for metric in spec.metrics:
+        yield json.loads(metric.config) if metric.config else {}
+
+
+def request_key(eval_config: Any) -> str | None:
+    """The request key the grouped metrics name (`request_key` of a metric config), if any."""
+    keys = {
+        config["request_key"]
+        for spec in eval_config.metrics_specs
+        for config in _metric_configs(spec)
+        if config.get("request_key")
+    }
+    if len(keys) > 1:
+        raise ValueError(f"the grouped metrics name different request keys: {sorted(keys)}")
+    return next(iter(keys), None)
+
+
+def view_plan(eval_config: Any) -> ViewPlan:
+    """What the views of this EvalConfig keep."""
+    key = request_key(eval_config)
+    sliced = slice_features(eval_config)
+    return ViewPlan(key, used_features(eval_config) - sliced, sliced, eval_config.slicing_specs)
+
+
+@beam.ptransform_fn
+def _RequestViews(extracts: beam.PCollection, plan: ViewPlan) -> beam.PCollection:  # noqa: N802
+    parts = extracts | "SplitByRequest" >> beam.FlatMap(plan.split_batch)
+    if plan.request_key is None:
+        requests = parts
+    else:
+        requests = (
+            parts
+            | "GroupByRequest" >> beam.GroupByKey()
+            | "JoinParts" >> beam.MapTuple(lambda key, grouped: (key, join_parts(list(grouped))))
+        )
+    return (
+        requests
+        | "Views" >> beam.FlatMapTuple(plan.views_of_request)
+        | "MergeCells" >> beam.ParDo(CellBatches())
+    )
+
+
+def request_views(eval_config: Any) -> tfma.extractors.Extractor:
+    """The extractor turning scored batches into request views and candidate cells."""
+    return tfma.extractors.Extractor(stage_name=STAGE_NAME, ptransform=_RequestViews(view_plan(eval_config)))
 
 
 def custom_extractors(
     eval_shared_model: Any, eval_config: Any, tensor_adapter_config: Any = None
 ) -> list[tfma.extractors.Extractor]:
-    """TFMA's default extractors with `feature_pruning` just before the unbatching.
+    """TFMA's default extractors with `request_views` in place of the per-candidate split.
 
     The name and signature are those TFX's Evaluator looks up in its `module_path`
     (`tfx/components/evaluator/executor.py`), so the pipeline's Evaluator and `lightrank eval`
     run the same extractors.
     """
     extractors = tfma.default_extractors(
-        eval_shared_model=eval_shared_model,
+        eval_shared_model=positional_signatures(eval_shared_model),
         eval_config=eval_config,
         tensor_adapter_config=tensor_adapter_config,
     )
     names = [extractor.stage_name for extractor in extractors]
     at = names.index(unbatch_extractor.UNBATCH_EXTRACTOR_STAGE_NAME)
-    return [*extractors[:at], feature_pruning(used_features(eval_config)), *extractors[at:]]
+    return [*extractors[:at], request_views(eval_config), *extractors[at + 1 :]]

@@ -1,9 +1,11 @@
-"""Grouped light-ranking metrics over requests, as a TFMA query-based metric (docs/evaluation.md, Metrics).
+"""Grouped light-ranking metrics over requests, as a TFMA metric (docs/evaluation.md, Metrics).
 
-A MetricsSpec with `query_key` set to the request key (`meta.trace_id`) makes TFMA group the
-candidates of one request into one input; `LightRankingGroupMetrics` scores each request with
-`ranking.group_metric_values` and reports, per metric, the mean over the requests where the
-metric is defined. TFMA groups on `str(value)` of the key, which is exact for int64 ids.
+The Evaluator's extractors hand TFMA one request view per request (`request_key`, e.g.
+`meta.trace_id`): every candidate of the request in one extract (`lightrank.models.metrics.views`).
+`LightRankingGroupMetrics` scores each request with `ranking.group_metric_values` and reports,
+per metric, the mean over the requests where the metric is defined. Requests are grouped on
+`str(value)` of the key, as TFMA's query grouping did, which is exact for int64 ids. A request
+view reaches the combiner once per slice it falls in; it is scored once and remembered.
 
 Reference ranking: the heavy-ranker score, a raw feature read from the extracts' `features`
 (default `meta.ranking.weighted_oonc_model_score`), not the model's label. The original engine
@@ -21,14 +23,12 @@ Reported keys (N in `n_values`, K in `k_values`: the config's `evaluation.groupe
 * `num_requests_all_zero_heavy_score`: of those, requests left out of recall and NDCG (undefined);
 * `num_candidates_missing_heavy_score`: candidates dropped for lacking exactly one finite
   heavy score (absent, NaN or multi-valued); they never reach a request's metrics;
-* `num_candidates_missing_request_key`: candidates TFMA handed over without a request key
-  (it lumps such candidates into one pseudo-request when a whole batch lacks the key column);
-  they are dropped so that pseudo-request cannot distort the means. Note that TFMA 0.47 itself
-  raises when the key is empty for some examples only, so the request key must be required in
-  the data.
+* `num_candidates_missing_request_key`: candidates without exactly one request key (they share
+  one pseudo-request, as in TFMA's query grouping); they are dropped so that pseudo-request
+  cannot distort the means. The preflight and `lightrank eval` refuse such data first.
 
-Slices: TFMA 0.47 groups candidates into requests *before* it slices, and slices a request by
-the union of its candidates' slice keys; the combiner never learns which slice it serves. On a
+Slices: a request view is sliced by the union of its candidates' slice values, as TFMA slices a
+query, so the combiner never learns which slice it serves. On a
 slice by a request-level feature (constant within a request) the values are exact. On a slice
 by a candidate feature (e.g. `candidate.source`) each request arrives with all its candidates,
 so the values describe whole requests, not the slice. `num_candidates_in_requests` tells the
@@ -38,9 +38,9 @@ two apart: it equals the slice's `example_count` exactly when no request is spli
 Left out on purpose: `group_recall_unweighted` (N and K = whole request, always 1.0) and
 `group_recall_weighted` (added by an inverted check; a copy of it).
 
-Ties: stable sorts keep the order in which TFMA hands the candidates over, which is the order
-Beam's grouping produced (input order on the DirectRunner, unspecified on distributed runners);
-with continuous scores ties are rare. Means are unweighted: `meta.weight` is per candidate
+Ties: stable sorts keep the candidates' order in the request view: input order within a batch,
+batches in the order Beam's grouping produced (unspecified); with continuous scores ties are
+rare. Means are unweighted: `meta.weight` is per candidate
 and has no meaning for a request, so TFMA's example weights are ignored.
 """
 
@@ -56,6 +56,7 @@ from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
 from lightrank.models.metrics.ranking import RankedGroup, group_metric_names, group_metric_values
+from lightrank.models.metrics.views import REQUEST_FEATURES_KEY, REQUEST_ID_KEY, RequestPreprocessor
 
 DEFAULT_HEAVY_SCORE_KEY = "meta.ranking.weighted_oonc_model_score"
 #: The light ranker's top N and the heavy ranker's top K when the pipeline config does not set
@@ -79,6 +80,8 @@ COUNT_NAMES = (
 #: over and their candidates. Every other key of the family describes the candidates of those
 #: whole requests, so it is undefined for such a slice.
 _WHOLE_REQUEST_COUNTS = (NUM_REQUESTS, NUM_CANDIDATES_IN_REQUESTS)
+#: Scored requests a combiner remembers (a request meets it once per slice, one after another).
+_MAX_REMEMBERED_REQUESTS = 4096
 _GROUPED_PREFIXES = ("cgr_atLight_", "recall_atLight_", "expected_loss_atLight_", "ndcg_at_")
 
 
@@ -183,14 +186,14 @@ class _GroupCombiner(beam.CombineFn):
         self,
         key: metric_types.MetricKey,
         eval_config: config_pb2.EvalConfig | None,
-        query_key: str,
+        request_key: str,
         heavy_score_key: str,
         n_values: list[int],
         k_values: list[int],
     ):
         self._key = key
         self._eval_config = eval_config
-        self._query_key = query_key
+        self._request_key = request_key
         self._heavy_score_key = heavy_score_key
         self._n_values = n_values
         self._k_values = k_values
@@ -198,7 +201,27 @@ class _GroupCombiner(beam.CombineFn):
     def create_accumulator(self) -> GroupSums:
         return GroupSums()
 
+    def __getstate__(self) -> dict[str, Any]:
+        return {key: value for key, value in self.__dict__.items() if key != "_scores"}
+
     def add_input(self, accumulator: GroupSums, element: metric_types.StandardMetricInputs) -> GroupSums:
+        # A request view reaches this combiner once per slice it falls in; its id names it
+        # uniquely in one evaluation, so it is scored once.
+        request_id = element.get(REQUEST_ID_KEY)
+        scores: dict[str, GroupSums] = self.__dict__.setdefault("_scores", {})
+        score = scores.get(request_id) if request_id is not None else None
+        if score is None:
+            score = self._score(element)
+            if request_id is not None:
+                if len(scores) >= _MAX_REMEMBERED_REQUESTS:
+                    scores.clear()
+                scores[request_id] = score
+        accumulator.merge(score)
+        return accumulator
+
+    def _score(self, element: metric_types.StandardMetricInputs) -> GroupSums:
+        """One request's metric values and counts."""
+        score = GroupSums()
         _, predictions, _ = next(
             metric_util.to_label_prediction_example_weight(
                 element,
@@ -211,27 +234,27 @@ class _GroupCombiner(beam.CombineFn):
             )
         )
         predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
-        features = element.features or {}
-        _, has_request_key = single_value_mask(features.get(self._query_key), predictions.size)
+        features = element.get(REQUEST_FEATURES_KEY) or element.features or {}
+        _, has_request_key = single_value_mask(features.get(self._request_key), predictions.size)
         heavy_scores, has_heavy_score = single_value_mask(
             features.get(self._heavy_score_key), predictions.size
         )
         heavy_scores = np.where(has_heavy_score, heavy_scores, np.nan).astype(np.float64)
         has_heavy_score &= np.isfinite(heavy_scores)
-        accumulator.counts[NUM_CANDIDATES_IN_REQUESTS] += int(predictions.size)
-        accumulator.counts[NUM_CANDIDATES_MISSING_REQUEST_KEY] += int(np.count_nonzero(~has_request_key))
-        accumulator.counts[NUM_CANDIDATES_MISSING_HEAVY_SCORE] += int(
+        score.counts[NUM_CANDIDATES_IN_REQUESTS] += int(predictions.size)
+        score.counts[NUM_CANDIDATES_MISSING_REQUEST_KEY] += int(np.count_nonzero(~has_request_key))
+        score.counts[NUM_CANDIDATES_MISSING_HEAVY_SCORE] += int(
             np.count_nonzero(has_request_key & ~has_heavy_score)
         )
         usable = has_request_key & has_heavy_score
         if not np.any(usable):
-            return accumulator
+            return score
         group = RankedGroup(heavy_scores[usable], predictions[usable])
-        accumulator.counts[NUM_REQUESTS] += 1
+        score.counts[NUM_REQUESTS] += 1
         if not np.any(group.labels != 0):
-            accumulator.counts[NUM_REQUESTS_ALL_ZERO_HEAVY_SCORE] += 1
-        accumulator.add_request(group_metric_values(group, self._n_values, self._k_values))
-        return accumulator
+            score.counts[NUM_REQUESTS_ALL_ZERO_HEAVY_SCORE] += 1
+        score.add_request(group_metric_values(group, self._n_values, self._k_values))
+        return score
 
     def merge_accumulators(self, accumulators: Iterable[GroupSums]) -> GroupSums:
         accumulators = iter(accumulators)
@@ -249,25 +272,30 @@ def _group_computations(
     n_values: list[int],
     k_values: list[int],
     name: str = FAMILY_NAME,
+    request_key: str = "",
     eval_config: config_pb2.EvalConfig | None = None,
     model_names: list[str] | None = None,
     output_names: list[str] | None = None,
     example_weighted: bool = False,
     query_key: str | None = None,
 ) -> metric_types.MetricComputations:
-    if not query_key:
-        raise ValueError(f"{name} needs a MetricsSpec with query_key set to the request key")
+    if query_key:
+        raise ValueError(
+            f"{name} groups requests itself (its request_key); a MetricsSpec query_key would make "
+            "TFMA regroup the Evaluator's request views"
+        )
+    if not request_key:
+        raise ValueError(f"{name} needs request_key, the feature naming each candidate's request")
     published = [name] if name != FAMILY_NAME else grouped_metric_names(n_values, k_values)
-    base_name = f"_light_ranking_groups({heavy_score_key}; query={query_key}; n={n_values}; k={k_values})"
+    base_name = f"_light_ranking_groups({heavy_score_key}; request={request_key}; n={n_values}; k={k_values})"
     computations: metric_types.MetricComputations = []
     for model_name in model_names or [""]:
         for output_name in output_names or [""]:
             base_key = metric_types.MetricKey(name=base_name, model_name=model_name, output_name=output_name)
-            combiner = _GroupCombiner(base_key, eval_config, query_key, heavy_score_key, n_values, k_values)
-            preprocessor = metric_types.FeaturePreprocessor(feature_keys=[query_key, heavy_score_key])
+            combiner = _GroupCombiner(base_key, eval_config, request_key, heavy_score_key, n_values, k_values)
             computations.append(
                 metric_types.MetricComputation(
-                    keys=[base_key], preprocessors=[preprocessor], combiner=combiner
+                    keys=[base_key], preprocessors=[RequestPreprocessor()], combiner=combiner
                 )
             )
             keys = [
@@ -307,6 +335,7 @@ class LightRankingGroupMetrics(metric_types.Metric):
         n_values: Iterable[int] = DEFAULT_N_VALUES,
         k_values: Iterable[int] = DEFAULT_K_VALUES,
         name: str = FAMILY_NAME,
+        request_key: str = "",
     ):
         """Initialises the metric.
 
@@ -315,6 +344,8 @@ class LightRankingGroupMetrics(metric_types.Metric):
             n_values: Light-ranker cut sizes N.
             k_values: Heavy-ranker top sizes K.
             name: `FAMILY_NAME` for all keys, or a single key name to report only that key.
+            request_key: Raw feature naming each candidate's request (e.g. `meta.trace_id`);
+                required to compute, optional only to list the metric's names.
 
         Raises:
             ValueError: On an empty heavy-score key, bad N/K lists, or an unknown `name`.
@@ -326,7 +357,12 @@ class LightRankingGroupMetrics(metric_types.Metric):
         if name != FAMILY_NAME and name not in grouped_metric_names(n_list, k_list):
             raise ValueError(f"unknown grouped metric {name!r} for n_values={n_list}, k_values={k_list}")
         super().__init__(
-            _group_computations, heavy_score_key=heavy_score_key, n_values=n_list, k_values=k_list, name=name
+            _group_computations,
+            heavy_score_key=heavy_score_key,
+            n_values=n_list,
+            k_values=k_list,
+            name=name,
+            request_key=request_key,
         )
 
     def get_config(self) -> dict[str, Any]:

@@ -215,3 +215,19 @@ class ARCE(_LightRankerMetric):
 
 #: The metric classes, in reporting order.
 RCE_FAMILY: tuple[type[_LightRankerMetric], ...] = (RCE, NRCE, ARCE, LogLoss, CTR, PredictedCTR)
+
+
+class CandidateCount(_LightRankerMetric):
+    """Candidates counted, Σw in an example-weighted spec: TFMA's `ExampleCount`, read from the sums.
+
+    TFMA's own counts one per extract, and an extract is a cell of many candidates here
+    (`lightrank.models.metrics.views`). Name it `example_count` in an unweighted spec and
+    `weighted_example_count` in a weighted one, as the Evaluator's specs do.
+    """
+
+    BASE_NAME = "example_count"
+
+    @staticmethod
+    def value(sums: BinarySums, histogram: PredictionHistogram | None) -> float:
+        """Σw (weight 1 per candidate unless the spec weighs)."""
+        return sums.sum_weight

@@ -7,15 +7,21 @@
    `weighted_example_count`, `auc`, `auc_precision_recall`;
 2. per-example, unweighted: the same with `_unweighted` (`example_count` for the count) plus
    `calibration_plot`. The unweighted metrics are the primary ones (docs/model.md, Metrics);
-3. per request (`query_key` = request key), unweighted: `LightRankingGroupMetrics` (CGR, Recall,
+3. per request (`request_key` of the metric), unweighted: `LightRankingGroupMetrics` (CGR, Recall,
    ExpectedLoss, NDCG@10 by heavy score and the request/candidate counts). TFMA's own
    `QueryStatistics` is left out: in TFMA 0.47 it ignores model names, so it crashes as soon as
    a baseline model is evaluated; `num_requests` gives the request count. TFMA's own `NDCG` is
    left out too: its combiner raises on a single candidate without a heavy score, which would
    fail the Evaluator on such data; `ndcg_at_10` uses its formula under our missing-data rules.
 
-Request-level specs must be unweighted: TFMA's query metrics require one weight per request and
-`meta.weight` differs between the candidates of a request. AUCs use 200 thresholds like twml.
+The request-level spec is unweighted: `meta.weight` differs between the candidates of a
+request. AUCs use 200 thresholds like twml.
+
+Every metric reads whole arrays of candidates, the views the Evaluator's extractors build
+(`lightrank.models.metrics.views`): the counts come from the RCE family's sums
+(`CandidateCount`), the AUCs and the calibration plot are TFMA's own on a batched histogram
+(`lightrank.models.metrics.histograms`). The grouped spec has no `query_key`: TFMA would
+regroup the request views one candidate at a time.
 
 Thresholds are given by metric name and land on that metric's `MetricConfig` as a per-slice
 threshold on the overall slice (TFMA binds a config's threshold to the metric instance name;
@@ -40,7 +46,8 @@ from lightrank.models.metrics.grouped import (
     LightRankingGroupMetrics,
     grouped_metric_names,
 )
-from lightrank.models.metrics.rce_metrics import RCE_FAMILY
+from lightrank.models.metrics.histograms import BatchedAUC, BatchedAUCPrecisionRecall, BatchedCalibrationPlot
+from lightrank.models.metrics.rce_metrics import RCE_FAMILY, CandidateCount
 
 #: twml's `tf.metrics.auc` used 200 thresholds.
 AUC_NUM_THRESHOLDS = 200
@@ -50,10 +57,6 @@ _DIRECTIONS = {
     "lower_is_better": tfma.MetricDirection.LOWER_IS_BETTER,
 }
 _THRESHOLD_FIELDS = {"lower_bound", "upper_bound", "change", "absolute", "relative"}
-
-
-def _tfma_metric(class_name: str, **config: Any) -> tfma.MetricConfig:
-    return tfma.MetricConfig(class_name=class_name, config=json.dumps(config, sort_keys=True))
 
 
 def _own_metric(metric: Any) -> tfma.MetricConfig:
@@ -106,33 +109,32 @@ def metric_threshold(name: str, spec: Mapping[str, Any]) -> tfma.MetricThreshold
     return threshold
 
 
-def _base_specs(family: LightRankingGroupMetrics, request_key: str) -> list[tfma.MetricsSpec]:
+def _base_specs(family: LightRankingGroupMetrics) -> list[tfma.MetricsSpec]:
     """The specs, without thresholds."""
 
-    def auc(class_name: str, name: str) -> tfma.MetricConfig:
-        return _tfma_metric(class_name, name=name, num_thresholds=AUC_NUM_THRESHOLDS)
+    def auc(cls: type[tfma.metrics.Metric], name: str) -> tfma.MetricConfig:
+        return _own_metric(cls(name=name, num_thresholds=AUC_NUM_THRESHOLDS))
 
     weighted = tfma.MetricsSpec(
         metrics=[_own_metric(cls()) for cls in RCE_FAMILY]
         + [
-            _tfma_metric("ExampleCount", name="weighted_example_count"),
-            auc("AUC", "auc"),
-            auc("AUCPrecisionRecall", "auc_precision_recall"),
+            _own_metric(CandidateCount(name="weighted_example_count")),
+            auc(BatchedAUC, "auc"),
+            auc(BatchedAUCPrecisionRecall, "auc_precision_recall"),
         ]
     )
     unweighted = tfma.MetricsSpec(
         metrics=[_own_metric(cls(unweighted=True)) for cls in RCE_FAMILY]
         + [
-            _tfma_metric("ExampleCount", name="example_count"),
-            auc("AUC", "auc_unweighted"),
-            auc("AUCPrecisionRecall", "auc_precision_recall_unweighted"),
-            _tfma_metric("CalibrationPlot", name=_CALIBRATION_PLOT),
+            _own_metric(CandidateCount(name="example_count")),
+            auc(BatchedAUC, "auc_unweighted"),
+            auc(BatchedAUCPrecisionRecall, "auc_precision_recall_unweighted"),
+            _own_metric(BatchedCalibrationPlot(name=_CALIBRATION_PLOT)),
         ],
         example_weights=tfma.ExampleWeightOptions(unweighted=True),
     )
     grouped = tfma.MetricsSpec(
         metrics=[_own_metric(family)],
-        query_key=request_key,
         example_weights=tfma.ExampleWeightOptions(unweighted=True),
     )
     return [weighted, unweighted, grouped]
@@ -184,8 +186,10 @@ def light_ranking_metrics_specs(
     """
     if not request_key or not heavy_score_key:
         raise ValueError("request_key and heavy_score_key must both name features")
-    family = LightRankingGroupMetrics(heavy_score_key=heavy_score_key, n_values=n_values, k_values=k_values)
-    specs = _base_specs(family, request_key)
+    family = LightRankingGroupMetrics(
+        heavy_score_key=heavy_score_key, n_values=n_values, k_values=k_values, request_key=request_key
+    )
+    specs = _base_specs(family)
     by_name = _configs_by_name(specs)
     grouped_spec = specs[2]
     grouped_names = grouped_metric_names(family.kwargs["n_values"], family.kwargs["k_values"])
@@ -198,7 +202,11 @@ def light_ranking_metrics_specs(
             by_name[name].per_slice_thresholds.append(threshold)
         else:
             single = LightRankingGroupMetrics(
-                heavy_score_key=heavy_score_key, n_values=n_values, k_values=k_values, name=name
+                heavy_score_key=heavy_score_key,
+                n_values=n_values,
+                k_values=k_values,
+                name=name,
+                request_key=request_key,
             )
             config = _own_metric(single)
             config.per_slice_thresholds.append(threshold)
@@ -212,5 +220,5 @@ def thresholdable_metric_names(
 ) -> list[str]:
     """Every name `light_ranking_metrics_specs` accepts in `thresholds`, per-example ones first."""
     family = LightRankingGroupMetrics(n_values=n_values, k_values=k_values)
-    by_name = _configs_by_name(_base_specs(family, "request"))
+    by_name = _configs_by_name(_base_specs(family))
     return list(by_name) + grouped_metric_names(family.kwargs["n_values"], family.kwargs["k_values"])

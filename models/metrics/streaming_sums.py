@@ -16,23 +16,24 @@ everything here is order-independent:
 
 All twelve metrics of the family (six, weighted and unweighted) read one `StreamingState`,
 computed by one combiner under one private key (TFMA de-duplicates computations by combiner
-and keys): it fetches each example's label, prediction and weight once and feeds a weighted
-and a unit-weight copy of both accumulators. TFMA's generic per-example extraction costs far
-more than the sums themselves, so one combiner instead of four (sums and histogram, weighted
-and not) roughly quarters what the family adds to the Evaluator's time.
+and keys): it fetches the labels, predictions and weights of a candidate cell (whole numpy
+arrays, `lightrank.models.metrics.views`) once and feeds a weighted and a unit-weight copy of
+both accumulators. TFMA's generic extraction costs more than the sums themselves, so one
+combiner serves all twelve, and the candidate counts (`rce_metrics.CandidateCount`) too.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 import apache_beam as beam
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-from lightrank.models.metrics.formulas import clipped_log_loss, clipped_log_loss_scalar
+from lightrank.models.metrics.formulas import clipped_log_loss
+from lightrank.models.metrics.views import CandidatesPreprocessor
 
 STREAMING_STATE_KEY_NAME = "_light_ranker_streaming_state"
 
@@ -40,6 +41,12 @@ STREAMING_STATE_KEY_NAME = "_light_ranker_streaming_state"
 BUCKETS_PER_LOGIT_UNIT = 1000
 #: Predictions are clipped to [_LOGIT_CLIP, 1 - _LOGIT_CLIP] only to find their bucket.
 _LOGIT_CLIP = 1e-15
+#: Rows a histogram buffers before folding them into its table.
+_PENDING_LIMIT = 65_536
+
+
+def _float_array(value: Any) -> np.ndarray:
+    return np.asarray(value, dtype=np.float64).reshape(-1)
 
 
 class BinarySums:
@@ -60,13 +67,13 @@ class BinarySums:
         self.sum_weighted_prediction = 0.0
         self.sum_weighted_log_loss = 0.0
 
-    def add(self, label: float, prediction: float, weight: float) -> None:
-        """Adds one example."""
-        self.num_examples += 1
-        self.sum_weight += weight
-        self.sum_weighted_label += weight * label
-        self.sum_weighted_prediction += weight * prediction
-        self.sum_weighted_log_loss += weight * clipped_log_loss_scalar(label, prediction)
+    def add(self, labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray) -> None:
+        """Adds a batch of examples: equal-length float64 arrays."""
+        self.num_examples += int(labels.size)
+        self.sum_weight += float(np.sum(weights))
+        self.sum_weighted_label += float(np.dot(weights, labels))
+        self.sum_weighted_prediction += float(np.dot(weights, predictions))
+        self.sum_weighted_log_loss += float(np.dot(weights, clipped_log_loss(labels, predictions)))
 
     def merge(self, other: BinarySums) -> None:
         """Adds another accumulator's sums into this one."""
@@ -77,42 +84,74 @@ class BinarySums:
         self.sum_weighted_log_loss += other.sum_weighted_log_loss
 
 
-def bucket_of(prediction: float) -> int:
-    """Histogram bucket of a prediction: floor(logit(p) * BUCKETS_PER_LOGIT_UNIT)."""
-    p = min(max(prediction, _LOGIT_CLIP), 1.0 - _LOGIT_CLIP)
-    return math.floor((math.log(p) - math.log1p(-p)) * BUCKETS_PER_LOGIT_UNIT)
+def bucket_of(predictions: np.ndarray) -> np.ndarray:
+    """Histogram buckets of predictions: floor(logit(p) * BUCKETS_PER_LOGIT_UNIT), int64."""
+    p = np.clip(predictions, _LOGIT_CLIP, 1.0 - _LOGIT_CLIP)
+    return np.floor((np.log(p) - np.log1p(-p)) * BUCKETS_PER_LOGIT_UNIT).astype(np.int64)
 
 
 class PredictionHistogram:
-    """Per-bucket [Σw·y, Σw·(1-y), Σw·y·p, Σw·(1-y)·p]: enough to re-score any p -> g(p) later."""
+    """Per-bucket [Σw·y, Σw·(1-y), Σw·y·p, Σw·(1-y)·p]: enough to re-score any p -> g(p) later.
 
-    __slots__ = ("buckets",)
+    Batches are appended as they come and folded into one sorted table (`ids`, `sums`) when
+    `_PENDING_LIMIT` rows are waiting, on merge and before reading, so adding a batch is a few
+    numpy calls whatever its size.
+    """
+
+    __slots__ = ("_pending", "_pending_rows", "ids", "sums")
 
     def __init__(self) -> None:
-        self.buckets: dict[int, list[float]] = {}
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.sums = np.zeros((0, 4), dtype=np.float64)
+        self._pending: list[tuple[np.ndarray, np.ndarray]] = []
+        self._pending_rows = 0
 
-    def add(self, label: float, prediction: float, weight: float) -> None:
-        """Adds one example; soft labels split its weight between the two classes."""
-        positive = weight * label
-        negative = weight * (1.0 - label)
-        sums = self.buckets.setdefault(bucket_of(prediction), [0.0, 0.0, 0.0, 0.0])
-        sums[0] += positive
-        sums[1] += negative
-        sums[2] += positive * prediction
-        sums[3] += negative * prediction
+    def add(self, labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray) -> None:
+        """Adds a batch; soft labels split each example's weight between the two classes."""
+        positive = weights * labels
+        negative = weights * (1.0 - labels)
+        rows = np.stack([positive, negative, positive * predictions, negative * predictions], axis=1)
+        self._pending.append((bucket_of(predictions), rows))
+        self._pending_rows += int(labels.size)
+        if self._pending_rows >= _PENDING_LIMIT:
+            self._fold()
+
+    def _fold(self) -> None:
+        if not self._pending:
+            return
+        ids = np.concatenate([self.ids, *(ids for ids, _ in self._pending)])
+        rows = np.concatenate([self.sums, *(rows for _, rows in self._pending)])
+        self.ids, inverse = np.unique(ids, return_inverse=True)
+        self.sums = np.zeros((self.ids.size, 4), dtype=np.float64)
+        np.add.at(self.sums, inverse, rows)
+        self._pending, self._pending_rows = [], 0
+
+    @property
+    def num_buckets(self) -> int:
+        """Occupied buckets (what the histogram's memory grows with)."""
+        self._fold()
+        return int(self.ids.size)
 
     def merge(self, other: PredictionHistogram) -> None:
         """Adds another histogram's buckets into this one."""
-        for bucket, other_sums in other.buckets.items():
-            sums = self.buckets.setdefault(bucket, [0.0, 0.0, 0.0, 0.0])
-            for i, value in enumerate(other_sums):
-                sums[i] += value
+        self._pending.append((other.ids, other.sums))
+        self._pending.extend(other._pending)
+        self._fold()
+
+    def __getstate__(self) -> tuple[np.ndarray, np.ndarray]:
+        self._fold()
+        return self.ids, self.sums
+
+    def __setstate__(self, state: tuple[np.ndarray, np.ndarray]) -> None:
+        self.ids, self.sums = state
+        self._pending, self._pending_rows = [], 0
 
     def weighted_log_loss(self, transform: Callable[[np.ndarray], np.ndarray]) -> float:
         """Σ w·BCE(y, clip(transform(p))), each class of a bucket scored at its mean prediction."""
-        if not self.buckets:
+        self._fold()
+        if not self.ids.size:
             return 0.0
-        table = np.asarray(list(self.buckets.values()), dtype=np.float64)
+        table = self.sums
         positive, negative = table[:, 0], table[:, 1]
         mean_positive = np.divide(table[:, 2], positive, out=np.zeros_like(positive), where=positive != 0)
         mean_negative = np.divide(table[:, 3], negative, out=np.zeros_like(negative), where=negative != 0)
@@ -132,12 +171,17 @@ class StreamingState:
         self.unit_sums = BinarySums()
         self.unit_histogram = PredictionHistogram()
 
-    def add(self, label: float, prediction: float, weight: float) -> None:
-        """Adds one example to the four accumulators."""
-        self.weighted_sums.add(label, prediction, weight)
-        self.weighted_histogram.add(label, prediction, weight)
-        self.unit_sums.add(label, prediction, 1.0)
-        self.unit_histogram.add(label, prediction, 1.0)
+    def add(self, labels: Any, predictions: Any, weights: Any) -> None:
+        """Adds a batch of examples to the four accumulators; a single weight applies to all."""
+        labels, predictions = _float_array(labels), _float_array(predictions)
+        if labels.size != predictions.size:
+            raise ValueError(f"{labels.size} labels for {predictions.size} predictions")
+        weights = np.broadcast_to(_float_array(weights), labels.shape)
+        ones = np.ones_like(labels)
+        self.weighted_sums.add(labels, predictions, weights)
+        self.weighted_histogram.add(labels, predictions, weights)
+        self.unit_sums.add(labels, predictions, ones)
+        self.unit_histogram.add(labels, predictions, ones)
 
     def merge(self, other: StreamingState) -> None:
         """Adds another state's accumulators into this one."""
@@ -154,7 +198,7 @@ class StreamingState:
 
 
 class _StreamingCombiner(beam.CombineFn):
-    """Feeds every (label, prediction, weight) of a slice into one `StreamingState`."""
+    """Feeds every candidate cell of a slice into one `StreamingState`, a whole array at a time."""
 
     def __init__(self, key: metric_types.MetricKey, eval_config: config_pb2.EvalConfig | None):
         self._key = key
@@ -167,14 +211,15 @@ class _StreamingCombiner(beam.CombineFn):
         self, accumulator: StreamingState, element: metric_types.StandardMetricInputs
     ) -> StreamingState:
         # The example weight when the model spec names one, else 1 (TFMA's rule).
-        for label, prediction, weight in metric_util.to_label_prediction_example_weight(
+        for labels, predictions, weights in metric_util.to_label_prediction_example_weight(
             element,
             eval_config=self._eval_config,
             model_name=self._key.model_name,
             output_name=self._key.output_name,
             example_weighted=True,
+            flatten=False,
         ):
-            accumulator.add(float(label), float(prediction), float(weight))
+            accumulator.add(labels, predictions, weights)
         return accumulator
 
     def merge_accumulators(self, accumulators: Iterable[StreamingState]) -> StreamingState:
@@ -196,5 +241,5 @@ def streaming_state_computation(
         name=STREAMING_STATE_KEY_NAME, model_name=model_name, output_name=output_name
     )
     return metric_types.MetricComputation(
-        keys=[key], preprocessors=None, combiner=_StreamingCombiner(key, eval_config)
+        keys=[key], preprocessors=[CandidatesPreprocessor()], combiner=_StreamingCombiner(key, eval_config)
     )

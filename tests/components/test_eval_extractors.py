@@ -1,12 +1,17 @@
-"""The Evaluator's extractors: unused features are dropped, everything a metric or slice reads is kept."""
+"""The Evaluator's extractors: request views instead of TFMA's per-candidate split."""
 
 from __future__ import annotations
 
-import numpy as np
+import pytest
 import tensorflow_model_analysis as tfma
-from tensorflow_model_analysis import constants
 
-from lightrank.components.eval_extractors import STAGE_NAME, _prune, custom_extractors, used_features
+from lightrank.components.eval_extractors import (
+    STAGE_NAME,
+    custom_extractors,
+    request_key,
+    used_features,
+    view_plan,
+)
 from lightrank.models.metrics.specs import light_ranking_metrics_specs
 
 
@@ -27,31 +32,30 @@ def test_every_feature_the_config_reads_is_kept():
     }  # fmt: skip
 
 
-def test_pruning_keeps_those_features_and_every_other_extract_untouched():
-    extracts = {
-        constants.FEATURES_KEY: {
-            "meta.trace_id": np.array([7]),
-            "user.id": np.array([1]),
-            "candidate.x": np.array([2.0]),
-        },
-        constants.INPUT_KEY: np.array([b"serialized"]),
-        constants.PREDICTIONS_KEY: np.array([0.3]),
-        constants.LABELS_KEY: np.array([1.0]),
-    }
-    pruned = _prune(extracts, frozenset({"meta.trace_id"}))
-    assert set(pruned[constants.FEATURES_KEY]) == {"meta.trace_id"}
-    assert constants.INPUT_KEY not in pruned
-    assert pruned[constants.PREDICTIONS_KEY] is extracts[constants.PREDICTIONS_KEY]
-    assert set(extracts[constants.FEATURES_KEY]) == {
-        "meta.trace_id",
-        "user.id",
-        "candidate.x",
-    }  # input not mutated
+def test_the_views_keep_the_request_key_heavy_score_and_slice_features():
+    plan = view_plan(_eval_config())
+    assert plan.request_key == "meta.trace_id"
+    assert plan.slice_features == {"candidate.source", "user.bucket"}
+    assert {"meta.trace_id", "meta.heavy_score"} <= plan.candidate_features
 
 
-def test_the_pruning_step_runs_just_before_tfma_unbatches():
+def test_grouped_metrics_naming_different_request_keys_are_refused():
+    config = _eval_config()
+    config.metrics_specs.extend(light_ranking_metrics_specs("meta.other_id", "meta.heavy_score")[2:])
+    with pytest.raises(ValueError, match="different request keys"):
+        request_key(config)
+
+
+def test_without_grouped_metrics_there_is_no_request_key():
+    config = _eval_config()
+    del config.metrics_specs[2]
+    assert request_key(config) is None
+
+
+def test_the_request_views_replace_tfmas_per_candidate_split_and_precede_slicing():
     names = [extractor.stage_name for extractor in custom_extractors(None, _eval_config())]
-    assert names[names.index(STAGE_NAME) + 1] == "ExtractUnbatchedInputs"
+    assert "ExtractUnbatchedInputs" not in names
+    assert names[names.index(STAGE_NAME) + 1] == "ExtractSliceKeys"
 
 
 def test_the_pipeline_evaluator_takes_its_extractors_from_this_module():

@@ -14,6 +14,7 @@ from tensorflow_model_analysis.api import types
 from tensorflow_model_analysis.metrics import metric_specs, metric_types
 from tfma_harness import run_computations
 
+from lightrank.components.eval_extractors import custom_extractors
 from lightrank.models.metrics.grouped import (
     FAMILY_NAME,
     LightRankingGroupMetrics,
@@ -22,6 +23,7 @@ from lightrank.models.metrics.grouped import (
     single_value_mask,
 )
 from lightrank.models.metrics.specs import light_ranking_metrics_specs
+from lightrank.models.metrics.views import REQUEST_ID_KEY
 
 REQUEST = "meta.trace_id"
 HEAVY = "meta.ranking.weighted_oonc_model_score"
@@ -40,7 +42,7 @@ def _run(
     metric: LightRankingGroupMetrics, requests: list[metric_types.StandardMetricInputs]
 ) -> dict[str, float]:
     """Combines the requests in two halves, merges, and derives, as TFMA would."""
-    computations = metric.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST)
+    computations = metric.computations(eval_config=tfma.EvalConfig())
     results = run_computations(computations, [requests[::2], requests[1::2]])
     return {key.name: value for key, value in results.items() if not key.name.startswith("_")}
 
@@ -67,7 +69,7 @@ def test_single_value_mask_reads_every_tfma_layout() -> None:
 
 
 def test_requests_are_averaged_and_incomplete_candidates_are_counted() -> None:
-    metric = LightRankingGroupMetrics(HEAVY, n_values=[1, 2], k_values=[1, 2])
+    metric = LightRankingGroupMetrics(HEAVY, n_values=[1, 2], k_values=[1, 2], request_key=REQUEST)
     a = _request(  # candidate 2 lacks the heavy score
         [0.9, 0.2, 0.6],
         np.array([5, 5, 5]),
@@ -104,7 +106,7 @@ def test_recall_of_the_heavy_top_3_in_the_light_top_10() -> None:
     heavy = np.array([12.0 - i for i in range(12)])
     predictions = [1 - i / 100 for i in range(12)]
     predictions[0], predictions[5] = 0.01, 0.02
-    metric = LightRankingGroupMetrics(HEAVY, n_values=[10], k_values=[3])
+    metric = LightRankingGroupMetrics(HEAVY, n_values=[10], k_values=[3], request_key=REQUEST)
     values = _run(metric, [_request(predictions, np.full(12, 9), heavy)])
     assert values["recall_atLight_10_atHeavy_3"] == pytest.approx(2 / 3)
     # CGR: the 3 best heavy scores in the light top 10 (11 + 10 + 9) over the ideal (12 + 11 + 10).
@@ -115,7 +117,8 @@ def test_recall_of_the_heavy_top_3_in_the_light_top_10() -> None:
 
 def test_metric_without_any_defined_value_is_nan() -> None:
     values = _run(
-        LightRankingGroupMetrics(HEAVY, [1], [1]), [_request([0.2, 0.1], np.array([1, 1]), np.zeros(2))]
+        LightRankingGroupMetrics(HEAVY, [1], [1], request_key=REQUEST),
+        [_request([0.2, 0.1], np.array([1, 1]), np.zeros(2))],
     )
     assert math.isnan(values["recall_atLight_1_atHeavy_1"])
     assert math.isnan(values["ndcg_at_10"])
@@ -139,10 +142,12 @@ def test_needs_whole_requests_names_the_slice_dependent_keys() -> None:
 
 
 def test_name_selects_a_single_key_sharing_the_family_computation() -> None:
-    family = LightRankingGroupMetrics(HEAVY, [1, 2], [1])
-    single = LightRankingGroupMetrics(HEAVY, [1, 2], [1], name="recall_atLight_2_atHeavy_1")
-    family_computations = family.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST)
-    single_computations = single.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST)
+    family = LightRankingGroupMetrics(HEAVY, [1, 2], [1], request_key=REQUEST)
+    single = LightRankingGroupMetrics(
+        HEAVY, [1, 2], [1], name="recall_atLight_2_atHeavy_1", request_key=REQUEST
+    )
+    family_computations = family.computations(eval_config=tfma.EvalConfig())
+    single_computations = single.computations(eval_config=tfma.EvalConfig())
     assert family_computations[0] == single_computations[0]  # TFMA runs the shared combiner once
     assert [key.name for key in single_computations[1].keys] == ["recall_atLight_2_atHeavy_1"]
     assert len(family_computations[1].keys) == len(grouped_metric_names([1, 2], [1]))
@@ -164,9 +169,38 @@ def test_bad_configuration_is_rejected(kwargs: dict, message: str) -> None:
         LightRankingGroupMetrics(**kwargs)
 
 
-def test_query_key_is_required() -> None:
-    with pytest.raises(ValueError, match="query_key"):
+def test_request_key_is_required() -> None:
+    with pytest.raises(ValueError, match="needs request_key"):
         LightRankingGroupMetrics().computations(eval_config=tfma.EvalConfig())
+
+
+def test_a_spec_query_key_is_refused() -> None:
+    """TFMA would regroup the request views by it, one candidate at a time."""
+    metric = LightRankingGroupMetrics(request_key=REQUEST)
+    with pytest.raises(ValueError, match="query_key"):
+        metric.computations(eval_config=tfma.EvalConfig(), query_key=REQUEST)
+
+
+def test_a_request_view_met_in_several_slices_is_scored_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lightrank.models.metrics import grouped
+
+    calls = []
+    real = grouped.group_metric_values
+    monkeypatch.setattr(grouped, "group_metric_values", lambda *args: calls.append(1) or real(*args))
+    request = _request([0.9, 0.2], np.array([7, 7]), np.array([0.5, 0.8]))
+    request[REQUEST_ID_KEY] = "7"
+    other = _request([0.1, 0.3], np.array([8, 8]), np.array([0.5, 0.8]))
+    other[REQUEST_ID_KEY] = "8"
+    metric = LightRankingGroupMetrics(HEAVY, [1], [1], request_key=REQUEST)
+    (combiner,) = [c.combiner for c in metric.computations() if isinstance(c, metric_types.MetricComputation)]
+    slices = [combiner.create_accumulator() for _ in range(3)]  # three slices holding request 7
+    for accumulator in slices:
+        combiner.add_input(accumulator, request)
+    combiner.add_input(slices[0], other)
+    assert len(calls) == 2  # one per request, not one per (request, slice)
+    assert [accumulator.counts["num_requests"] for accumulator in slices] == [2, 1, 1]
+    assert slices[1].value("cgr_atLight_1_atHeavy_1") == pytest.approx(f32(0.5) / f32(0.8))
+    assert "_scores" not in combiner.__getstate__()  # the memo is not shipped with the combiner
 
 
 def test_config_round_trips_through_tfma_metric_config() -> None:
@@ -182,6 +216,7 @@ def test_config_round_trips_through_tfma_metric_config() -> None:
         "n_values": [5],
         "k_values": [1, 5],
         "name": FAMILY_NAME,
+        "request_key": "",
     }
 
 
@@ -216,6 +251,16 @@ def _example(
     if heavy is not None:
         feature[HEAVY] = floats(heavy)
     return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
+
+
+def _analyse(eval_config: tfma.EvalConfig, data: str, output: str) -> tfma.EvalResult:
+    """`tfma.run_model_analysis` with the Evaluator's extractors (the views the metrics read)."""
+    return tfma.run_model_analysis(
+        eval_config=eval_config,
+        data_location=data,
+        output_path=output,
+        extractors=custom_extractors(None, eval_config),
+    )
 
 
 def f32(value: float) -> float:
@@ -257,7 +302,7 @@ def tfma_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, float]
         slicing_specs=[tfma.SlicingSpec()],
     )
     output = str(root / "out")
-    result = tfma.run_model_analysis(eval_config=eval_config, data_location=data, output_path=output)
+    result = _analyse(eval_config, data, output)
     ((_, metrics),) = result.slicing_metrics
     values = {name: value["doubleValue"] for name, value in metrics[""][""].items() if "doubleValue" in value}
     return values, tfma.load_validation_result(output)
@@ -327,9 +372,7 @@ def test_end_to_end_default_specs_survive_a_missing_heavy_score(tmp_path: Path) 
         metrics_specs=light_ranking_metrics_specs(REQUEST, HEAVY),
         slicing_specs=[tfma.SlicingSpec()],
     )
-    result = tfma.run_model_analysis(
-        eval_config=eval_config, data_location=data, output_path=str(tmp_path / "out")
-    )
+    result = _analyse(eval_config, data, str(tmp_path / "out"))
     ((_, metrics),) = result.slicing_metrics
     values = metrics[""][""]
     assert set(grouped_metric_names([50, 100, 200], [1, 3, 10, 20, 50])) <= set(values)

@@ -51,12 +51,15 @@ def test_layout_of_the_three_specs() -> None:
     ]
     assert unweighted.example_weights.unweighted and not unweighted.example_weights.weighted
     assert _names(grouped) == [FAMILY_NAME]
-    assert grouped.query_key == REQUEST and grouped.example_weights.unweighted
+    # The grouped metrics group requests themselves (the Evaluator's request views): a spec
+    # query_key would make TFMA regroup them one candidate at a time.
+    assert not grouped.query_key and grouped.example_weights.unweighted
     assert json.loads(grouped.metrics[0].config) == {
         "heavy_score_key": HEAVY,
         "n_values": [50, 100, 200],
         "k_values": [1, 3, 10, 20, 50],
         "name": FAMILY_NAME,
+        "request_key": REQUEST,
     }
     assert json.loads(weighted.metrics[_names(weighted).index("auc")].config)["num_thresholds"] == 200
     # NDCG is part of the grouped family, not TFMA's NDCG (which raises on a missing gain).
