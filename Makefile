@@ -188,6 +188,11 @@ bench: setup
 	  --tuned 'tuned default:$(BENCH_CATALOG)/pipeline/Tuner/best_hyperparameters' --out $(BENCH_PARTS)/tuning-catalog.md
 	$(BENCH) pipeline --requests $(BENCH_LARGE_REQUESTS) --root runs/bench/large \
 	  --out $(BENCH_PARTS)/pipeline-large.md
+	# Evaluation speed beside plain serving, on this machine: `lightrank eval` on the large data and
+	# the Evaluator of both pipeline runs above, read back from their ML Metadata.
+	$(BENCH) evaluation --model $(BENCH_SAMPLE)/serving --data runs/bench/large/data \
+	  --evaluator sample=$(BENCH_SAMPLE)/metadata.db --evaluator large=runs/bench/large/metadata.db \
+	  --seconds $(BENCH_SECONDS) --out $(BENCH_PARTS)/evaluation.md
 	@$(PY) -m lightrank_bench.document --parts-dir $(BENCH_PARTS) --out BENCHMARKS.md
 
 # The image every Vertex AI / Kubeflow task runs (kubeflow/Dockerfile); docs/deploy.md.

@@ -194,6 +194,10 @@ BENCH_COMMAND_TESTS: dict[str, tuple[str, list[str]]] = {
         "tests/e2e/test_bench_pipeline_e2e.py::test_pipeline_benchmark_times_every_component_that_ran",
         "tests/bench/test_bench_cli.py::test_pipeline_checks_its_arguments_before_writing_anything",
     ]),
+    "evaluation": ("lightrank_bench.cli", [
+        "tests/bench/test_bench_cli.py::test_evaluation_puts_lightrank_eval_and_each_evaluator_beside_plain_serving",
+        "tests/bench/test_bench_cli.py::test_evaluation_rejects_a_bad_evaluator_before_measuring_anything",
+    ]),
     "-m lightrank_bench.document": ("lightrank_bench.document", [
         "tests/bench/test_bench_cli.py::test_serving_writes_its_table_and_the_document_takes_it",
     ]),

@@ -5,6 +5,8 @@
     lightrank-bench training --transform DIR [--config FILE] [--set KEY=VALUE ...] [--batch-sizes N ...]
     lightrank-bench quality --transform DIR [--examples DIR] [--config FILE] [--set ...] [--models M ...]
     lightrank-bench pipeline --requests N [--config FILE] [--set KEY=VALUE ...] [--root DIR] [--seed S]
+    lightrank-bench evaluation --model DIR [--data GLOB] [--config FILE] [--set ...]
+                               [--evaluator LABEL=METADATA_SQLITE ...] [--seconds S]
 
 Every sub-command also takes `--out FILE`, which appends the table to that file; `make bench`
 writes one file per table and assembles `BENCHMARKS.md` from them (`lightrank_bench.document`).
@@ -183,6 +185,20 @@ def _pipeline(args: argparse.Namespace) -> int:
     return 0
 
 
+def _evaluation(args: argparse.Namespace) -> int:
+    from lightrank_bench.evaluation_bench import evaluation_table, measure_evaluation, plan_evaluation
+
+    # Every input is checked before anything is measured: a bad --evaluator fails at once.
+    plan = plan_evaluation(resolve_serving_model(args.model), args.data, args.config, args.set,
+                           args.evaluator, args.seconds)  # fmt: skip
+    result = measure_evaluation(plan)
+    command = [PROG, "evaluation", "--model", args.model, "--data", args.data, "--config", args.config,
+               *_overrides(args), *(item for text in args.evaluator for item in ("--evaluator", text)),
+               "--seconds", str(args.seconds)]  # fmt: skip
+    _emit(evaluation_table(result, command), args.out)
+    return 0
+
+
 def _add_request_arguments(parser: argparse.ArgumentParser, *, seconds_help: str) -> None:
     """The request sizes, thread settings, duration and output of the serving-style benchmarks."""
     parser.add_argument(
@@ -282,6 +298,26 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline.add_argument("--seed", type=int, default=0, help="sample data seed (default: 0)")
     pipeline.add_argument("--out", default=None, help="also append the table to this file")
     pipeline.set_defaults(handler=_pipeline)
+
+    evaluation = kinds.add_parser(
+        "evaluation", help="the Evaluator and `lightrank eval` in candidates/s, beside plain serving"
+    )
+    evaluation.add_argument("--model", required=True, help="exported SavedModel, or a dir of versions")
+    evaluation.add_argument(
+        "--data", default=SAMPLE_DATA_DIR,
+        help="candidate TFRecords, with labels, for serving and `lightrank eval` (default: %(default)s)",
+    )  # fmt: skip
+    _add_config_arguments(evaluation, config_help="pipeline config of `lightrank eval` (metrics, slices)")
+    evaluation.add_argument(
+        "--evaluator", action="append", default=[], metavar="LABEL=METADATA_SQLITE",
+        help="a `lightrank-bench pipeline` run's ML Metadata store: its newest Evaluator run on one model "
+        "becomes a row; labels `large` and `sample` have goals (repeatable)",
+    )  # fmt: skip
+    evaluation.add_argument(
+        "--seconds", type=float, default=3.0, help="timed seconds of plain serving (default: %(default)s)"
+    )
+    evaluation.add_argument("--out", default=None, help="also append the table to this file")
+    evaluation.set_defaults(handler=_evaluation)
     return parser
 
 

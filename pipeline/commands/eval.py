@@ -61,7 +61,9 @@ def _handle(args: argparse.Namespace) -> int:
     with output_to(outputs.log_path) as terminal, open(outputs.log_path, "a", buffering=1) as log:
         console = _Tee(terminal, log)
         try:
-            result = evaluate(config, args.model, args.data, outputs, console, progress=terminal)
+            result = evaluate(
+                config, args.model, args.data, outputs, console, progress=terminal, workers=args.workers
+            )
             console.write(format_report(result, outputs) + "\n")
         except Exception as caught:  # reported below, once the output is the console's again
             if not isinstance(caught, UserError):
@@ -97,4 +99,21 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--predictions", default=None, metavar="OUT.parquet", help="write one row per candidate"
     )
+    parser.add_argument(
+        "--workers",
+        type=_workers,
+        default=None,
+        metavar="N",
+        help="Beam worker processes, each reading whole files (default: one per file, up to the cores)",
+    )
     parser.set_defaults(handler=_handle)
+
+
+def _workers(text: str) -> int:
+    try:
+        workers = int(text)
+    except ValueError:
+        workers = 0
+    if workers < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of processes, at least 1, got {text!r}")
+    return workers

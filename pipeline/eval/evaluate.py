@@ -29,6 +29,7 @@ import glob
 import os
 import shutil
 import time
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 from lightrank.errors import ConfigError, shorten
@@ -155,39 +156,67 @@ def _plan_from_model(model_dir: str) -> _Plan:
     )
 
 
-def _run_tfma(model_dir: str, eval_config: Any, pattern: str, output_path: str, beam_args: Any) -> None:
-    """`tfma.run_model_analysis` for TFRecords of tf.Example, with the counting step before TFMA.
+def beam_workers(beam_args: Sequence[str], workers: int | None, files: int) -> tuple[tuple[str, ...], str]:
+    """The Beam arguments of an evaluation with `workers` processes, and where its work runs.
 
-    The same reader (TFXIO's TFExampleRecord, batched Arrow input) and the same TFMA transform
-    as `run_model_analysis` uses for a TF2 model, so the numbers are the same. Two steps are
-    added: `CountCandidates` passes every batch through unchanged, and the pipeline Evaluator's
-    own extractors (`lightrank.components.eval_extractors`) drop the features no metric reads.
+    On Beam's DirectRunner (the default), `workers` (None: one per data file, up to the
+    cores) replaces the config's direct running mode: one worker runs in this process, more
+    run as processes, each reading whole files. Measured on the 993,833 candidates of the
+    benchmark's 4 files on 2 cores: 51.6 s in this process, 39.0 s with 2 workers; on one file
+    a second worker only adds pickling (17.8 s -> 28.2 s), hence one per file. Other runners
+    (Dataflow) keep their arguments.
+    """
+    runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
+    runner = runners[-1] if runners else "DirectRunner"
+    if runner.lower() not in ("directrunner", "direct"):
+        return tuple(beam_args), f"Beam {runner} (the config's beam_args)"
+    if workers is None:
+        workers = max(1, min(os.cpu_count() or 1, files))
+    kept = [arg for arg in beam_args if not arg.startswith(("--direct_running_mode", "--direct_num_workers"))]
+    if workers == 1:
+        return (*kept, "--direct_running_mode=in_memory", "--direct_num_workers=1"), "in this process"
+    mode = ("--direct_running_mode=multi_processing", f"--direct_num_workers={workers}")
+    return (*kept, *mode), f"{workers} worker processes"
+
+
+def _run_tfma(
+    model_dir: str,
+    eval_config: Any,
+    files: Sequence[str],
+    pattern: str,
+    output_path: str,
+    beam_args: Any,
+    tally: str | None,
+) -> None:
+    """`tfma.run_model_analysis` for TFRecords of tf.Example, with a faster reader and a counter.
+
+    The same TFMA transform as `run_model_analysis` uses for a TF2 model, so the numbers are
+    the same. Three steps differ: `CandidateBatches` reads the files with TensorFlow's record
+    reader instead of TFXIO's Beam source (the same Arrow batches), `CountCandidates` moves
+    the progress bar, and the pipeline Evaluator's own extractors
+    (`lightrank.components.eval_extractors`) hand TFMA request views instead of single
+    candidates.
     """
     import apache_beam as beam
     import tensorflow_model_analysis as tfma
     from tensorflow_model_analysis import constants
     from tensorflow_model_analysis.api import model_eval_lib
-    from tfx_bsl.tfxio import tf_example_record
 
     from lightrank.components.eval_extractors import custom_extractors
     from lightrank.pipeline.eval.progress import CountCandidates
+    from lightrank.pipeline.eval.reader import CandidateBatches
 
     eval_shared_model = tfma.default_eval_shared_model(
         eval_saved_model_path=model_dir, eval_config=eval_config, rubber_stamp=True
     )
     # TFMA's own defaults, as `run_model_analysis` applies them before its pipeline.
     eval_config = model_eval_lib._update_eval_config_with_defaults(eval_config, eval_shared_model)
-    tfxio = tf_example_record.TFExampleRecord(
-        file_pattern=pattern,
-        raw_record_column_name=constants.ARROW_INPUT_COLUMN,
-        telemetry_descriptors=["lightrank-eval"],
-    )
     options = beam.options.pipeline_options.PipelineOptions(list(beam_args))
     with beam.Pipeline(options=options) as pipeline:
         _ = (
             pipeline
-            | "ReadFromTFRecordToArrow" >> tfxio.BeamSource()
-            | "CountCandidates" >> beam.ParDo(CountCandidates())
+            | "ReadCandidates" >> CandidateBatches(files, constants.ARROW_INPUT_COLUMN)
+            | "CountCandidates" >> beam.ParDo(CountCandidates(tally))
             | "ExtractEvaluateAndWriteResults"
             >> tfma.ExtractEvaluateAndWriteResults(
                 eval_config=eval_config,
@@ -207,6 +236,7 @@ def evaluate(
     outputs: EvalOutputs,
     console: TextIO,
     progress: TextIO | None = None,
+    workers: int | None = None,
 ) -> EvalResult:
     """Checks the inputs, runs TFMA and writes every requested output.
 
@@ -218,6 +248,7 @@ def evaluate(
         outputs: Where the results go.
         console: Where progress lines go.
         progress: Where the progress bar goes (the terminal); None shows none.
+        workers: Beam worker processes (`beam_workers`); None: one per data file, up to the cores.
 
     Raises:
         EvalInputError: Bad model or data, before any result is written.
@@ -249,12 +280,13 @@ def evaluate(
     console.write(f"Settings:    {plan.source}\n")
     scan = scan_candidates(files, plan.columns, label=model_spec.label_key or None)
     console.write(f"Candidates:  {scan.candidates:,} ({scan.missing_heavy_score:,} without a heavy score)\n")
+    beam_args, where = beam_workers(plan.beam_args, workers, len(files))
     staging = outputs.staging_dir()
     try:
-        console.write("Running TFMA ...\n")
+        console.write(f"Running TFMA ({where}) ...\n")
         started = time.monotonic()
-        with candidate_progress(scan.candidates, progress):
-            _run_tfma(model_dir, eval_config, data_pattern(data), staging, plan.beam_args)
+        with candidate_progress(scan.candidates, progress) as bar:
+            _run_tfma(model_dir, eval_config, files, data_pattern(data), staging, beam_args, bar.tally)
         seconds = time.monotonic() - started
         console.write(
             f"Scored and evaluated {scan.candidates:,} candidates in {seconds:.1f} s "

@@ -9,11 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import time
 
+import ml_metadata as mlmd
 import pytest
+from ml_metadata.proto import metadata_store_pb2 as pb
 
 from lightrank.pipeline.commands.data import SAMPLE_DATA_DIR
-from lightrank.pipeline.config import SAMPLE_CONFIG
+from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
 from lightrank_bench import document
 from lightrank_bench.cli import build_parser, main
 from lightrank_bench.quality import MODELS
@@ -77,7 +81,10 @@ def test_parser_defaults_are_makes_and_the_samples():
     assert quality.models == list(MODELS) and quality.set == ["model.training.max_steps=5"]
     pipeline = parser.parse_args(["pipeline", "--requests", "5"])
     assert (pipeline.seed, pipeline.root, pipeline.config, pipeline.set) == (0, None, SAMPLE_CONFIG, [])
-    for args in (serving, comparators, training, quality, pipeline):
+    evaluation = parser.parse_args(["evaluation", "--model", "m"])
+    assert (evaluation.data, evaluation.config, evaluation.set) == (SAMPLE_DATA_DIR, SAMPLE_CONFIG, [])
+    assert (evaluation.evaluator, evaluation.seconds, evaluation.out) == ([], 3.0, None)
+    for args in (serving, comparators, training, quality, pipeline, evaluation):
         assert args.handler.__name__ == f"_{args.command}"
 
 
@@ -233,6 +240,169 @@ def test_bad_inputs_exit_2_with_one_line(tiny, tmp_path, capsys, argv, needle):
     assert capsys.readouterr().out == ""
 
 
+#: The Evaluator's wall time in the stores `_pipeline_store` writes (at least: ML Metadata's clock).
+EVALUATOR_SECONDS = 0.3
+
+
+def _pipeline_store(
+    path: str, pipeline: str, examples: str, runs: list[tuple[str, str, tuple[str, ...]]]
+) -> str:
+    """An ML Metadata store laid out as TFX records runs, with one execution per run.
+
+    Each of `runs`, oldest first, is `(run id, component, input keys)`: the component's execution
+    reads `examples` under the key `examples` and a model under every other key. ML Metadata
+    stamps the times itself: the execution is recorded running, then complete
+    `EVALUATOR_SECONDS` later, which is the wall time `lightrank runs` and the benchmarks read.
+    """
+    config = pb.ConnectionConfig()
+    config.sqlite.filename_uri = path
+    config.sqlite.connection_mode = pb.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    store = mlmd.MetadataStore(config)
+
+    def context(kind: str, name: str) -> pb.Context:
+        found = store.get_context_by_type_and_name(kind, name)
+        if found is None:
+            [context_id] = store.put_contexts(
+                [pb.Context(type_id=store.put_context_type(pb.ContextType(name=kind)), name=name)]
+            )
+            found = store.get_contexts_by_id([context_id])[0]
+        return found
+
+    def artifact(type_name: str, uri: str) -> pb.Artifact:
+        return pb.Artifact(type_id=store.put_artifact_type(pb.ArtifactType(name=type_name)), uri=uri)
+
+    [examples_id] = store.put_artifacts([artifact("Examples", examples)])
+    for run_id, component, keys in runs:
+        run = context("pipeline_run", run_id)
+        store.put_parent_contexts(
+            [pb.ParentContext(child_id=run.id, parent_id=context("pipeline", pipeline).id)]
+        )
+        inputs = []
+        for key in keys:
+            event = pb.Event(type=pb.Event.INPUT)
+            event.path.steps.add().key = key
+            event.path.steps.add().index = 0
+            read = (
+                store.get_artifacts_by_id([examples_id])[0] if key == "examples" else artifact("Model", key)
+            )
+            inputs.append((read, event))
+        execution = pb.Execution(
+            type_id=store.put_execution_type(pb.ExecutionType(name=f"tfx.components.{component}")),
+            last_known_state=pb.Execution.RUNNING,
+        )
+        contexts = [context("pipeline", pipeline), run, context("node", f"{pipeline}.{component}")]
+        execution.id, _, _ = store.put_execution(execution, inputs, contexts)
+        time.sleep(EVALUATOR_SECONDS)
+        execution.last_known_state = pb.Execution.COMPLETE
+        store.put_executions([execution])
+    return path
+
+
+def _number(cell: str) -> float:
+    """A table cell as a number: `12,345` or a ratio `0.123x`."""
+    return float(cell.replace(",", "").removesuffix("x"))
+
+
+def _leftovers() -> list[str]:
+    return [
+        name for name in os.listdir(tempfile.gettempdir()) if name.startswith("lightrank-bench-evaluation-")
+    ]
+
+
+def test_evaluation_puts_lightrank_eval_and_each_evaluator_beside_plain_serving(tiny, tmp_path, capfd):
+    pipeline = load_config(tiny["config"]).name
+    store = _pipeline_store(str(tmp_path / "metadata.db"), pipeline, tiny["examples"], [
+        ("run-1", "Evaluator", ("examples", "model")),
+        ("run-2", "Evaluator", ("examples", "model", "baseline_model")),  # the Tuner's run: two models
+    ])  # fmt: skip
+    before = _leftovers()
+    out = _out(tmp_path)
+    labels = [item for label in ("sample", "large", "other") for item in ("--evaluator", f"{label}={store}")]
+    argv = ["evaluation", "--model", tiny["serving"], "--data", tiny["data"], "--config", tiny["config"],
+            *labels, "--seconds", "0.5", "--out", out]  # fmt: skip
+    assert main(argv) == 0
+    printed = capfd.readouterr().out
+    table = _appended(out, printed)
+    assert (
+        printed.index("[1/5] Plain serving")
+        < printed.index("[2/5] lightrank eval")
+        < printed.index("[3/5] Evaluator `sample`")
+        < printed.index("[5/5] Evaluator `other`")
+        < printed.index("### Evaluation speed")
+    )
+    assert f"- Command: `lightrank-bench evaluation --model {tiny['serving']} --data {tiny['data']}" in table
+    assert f"--evaluator other={store} --seconds 0.5`" in table
+    assert "newer runs skipped: run-2 (Evaluator also evaluated a baseline model)" in table
+    rows = _rows(table)
+    assert [row[0] for row in rows] == [
+        "plain serving: `serving_default`, batch 1,000, all cores",
+        f"`lightrank eval`, config `{pipeline}`",
+        "Evaluator `sample` (run run-1)",
+        "Evaluator `large` (run run-1)",
+        "Evaluator `other` (run run-1)",
+    ]
+    what, candidates, seconds, per_sec, ratio, goal, met = (
+        _column(table, name)
+        for name in ("what", "candidates", "seconds", "candidates/s", "vs serving", "goal", "goal met")
+    )
+    # The eval split of the tiny examples (bench_tiny): the last 5 requests of 20 candidates.
+    assert [row[candidates] for row in rows[1:]] == ["300", "100", "100", "100"]
+    assert _number(rows[0][candidates]) % 1_000 == 0 and rows[0][ratio] == "1.00x"
+    assert all(_number(row[seconds]) >= EVALUATOR_SECONDS - 0.01 for row in rows[2:])
+    reference = _number(rows[0][per_sec])
+    for row in rows:
+        assert _number(row[per_sec]) == pytest.approx(
+            _number(row[candidates]) / _number(row[seconds]), rel=0.03
+        )
+        assert _number(row[ratio]) == pytest.approx(_number(row[per_sec]) / reference, rel=0.02), row[what]
+    assert [(row[goal], row[met]) for row in rows] == [
+        ("–", "–"),  # the reference
+        (">= 10,000 candidates/s", "not met"),  # TFMA's start-up alone takes seconds on 300 candidates
+        ("<= 10 s", "met"),
+        ("<= 90 s", "met"),
+        ("–", "–"),  # a label without a goal
+    ]
+    assert _leftovers() == before  # `lightrank eval`'s outputs and the log are gone
+
+
+#: Stores with runs, none of which has an Evaluator that ran on one model.
+BAD_STORES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
+    "no_evaluator": [("run-1", "ImportExampleGen", ())],
+    "baseline_only": [("run-1", "Evaluator", ("examples", "model", "baseline_model"))],
+}
+
+
+@pytest.mark.parametrize(
+    ("evaluator", "needle"),
+    [
+        ("sample", "--evaluator 'sample' is invalid: expected LABEL=METADATA_SQLITE"),
+        ("sample={missing}", "--evaluator sample={missing}: no ML Metadata store at {missing}"),
+        ("sample={config}", "is not an ML Metadata store"),
+        ("sample={no_evaluator}", "has an Evaluator that completed on one model (run-1 (no Evaluator))"),
+        ("sample={baseline_only}", "(run-1 (Evaluator also evaluated a baseline model))"),
+    ],
+    ids=["no =", "missing file", "not a store", "no Evaluator run", "only with a baseline"],
+)  # fmt: skip
+def test_evaluation_rejects_a_bad_evaluator_before_measuring_anything(
+    tiny, tmp_path, capsys, evaluator, needle
+):
+    pipeline = load_config(tiny["config"]).name
+    paths = {**tiny, "missing": str(tmp_path / "nothing-here.db")}
+    for name, runs in BAD_STORES.items():
+        if f"{{{name}}}" in evaluator:
+            paths[name] = _pipeline_store(str(tmp_path / f"{name}.db"), pipeline, tiny["examples"], runs)
+    before = _leftovers()
+    out = _out(tmp_path)
+    argv = ["evaluation", "--model", tiny["serving"], "--data", tiny["data"], "--config", tiny["config"],
+            "--evaluator", evaluator.format(**paths), "--out", out]  # fmt: skip
+    assert main(argv) == 2
+    _one_line_error(capsys, needle.format(**paths))
+    assert capsys.readouterr().out == ""
+    with open(out) as f:
+        assert f.read() == "an earlier table\n"
+    assert _leftovers() == before
+
+
 def test_python_m_runs_the_same_command(tmp_path):
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
     argv = [sys.executable, "-m", "lightrank_bench", "pipeline", "--requests", "0", "--root", str(tmp_path)]
@@ -243,4 +413,4 @@ def test_python_m_runs_the_same_command(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "lightrank_bench", "--help"], capture_output=True,
                                text=True, env=env, check=True).stdout  # fmt: skip
     assert help_text.startswith("usage: lightrank-bench")
-    assert "{serving,comparators,training,quality,pipeline}" in help_text
+    assert "{serving,comparators,training,quality,pipeline,evaluation}" in help_text

@@ -458,3 +458,27 @@ def test_eval_of_a_missing_model_is_one_line_with_exit_2(tmp_path, capfd):
     assert printed.startswith(
         f"Evaluating {tmp_path / 'no-model'} on {data} (full log: {tmp_path / 'o' / 'eval.log'})"
     )
+
+
+def test_workers_default_to_one_per_file_up_to_the_cores_and_replace_the_direct_mode(monkeypatch):
+    from lightrank.pipeline.eval.evaluate import beam_workers
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    config_args = ("--direct_running_mode=in_memory", "--direct_num_workers=1", "--max_bundle_size=9")
+    args, where = beam_workers(config_args, None, files=4)
+    assert args == ("--max_bundle_size=9", "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    assert where == "2 worker processes"
+    args, where = beam_workers(config_args, None, files=1)  # a second worker would only pickle
+    assert args[-2:] == ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+    assert where == "in this process"
+    assert beam_workers((), 3, files=1)[0][-1] == "--direct_num_workers=3"  # asked for: given
+    dataflow = ("--runner=DataflowRunner", "--project=p")
+    assert beam_workers(dataflow, 2, files=8) == (dataflow, "Beam DataflowRunner (the config's beam_args)")
+
+
+@pytest.mark.parametrize("workers", ["0", "-1", "two"])
+def test_a_bad_worker_count_is_refused_before_anything_runs(workers, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["eval", "--model", "m", "--data", "d", "--workers", workers])
+    assert exit_info.value.code == 2
+    assert "--workers: must be a whole number of processes, at least 1" in capsys.readouterr().err
