@@ -152,6 +152,14 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
 #: Part file stem -> what its table showed when this was written: printed under the table. These
 #: are the only words here not regenerated, so each says when it was measured.
 FINDINGS: dict[str, str] = {
+    "evaluation": "**Findings (2026-12-07).** Before the Evaluator's request views (this day's "
+    "00:28 and 00:56 runs of the same commands on this machine): the Evaluator took 31.9 s on the "
+    "sample and 202.9 s on the large run, and `lightrank eval` scored 906 candidates/s on one "
+    "249,327-candidate file of the large data (275.3 s of TFMA). After: 5.7 s, 14.7 s and, on that "
+    "file, 14.0k candidates/s; every one of the 1,368 metric values of the sample evaluation is "
+    "unchanged to 1.3e-9. A second `lightrank run` of the sample config, the Trainer cached: 17.9 s "
+    "for the whole command, the Evaluator 6.5 s (143 s and 114 s when first measured). The profiles "
+    "that led to each change: docs/performance.md, items 7 to 9.",
     "quality-catalog": "**Findings (2026-12-07, both quality tables, the `default` preset that uses "
     "its ids feature by feature).** On the sample, DeepNorm `default` and the fair `lightgbm` tie: AUC "
     "0.8646 against 0.8647 (one AUC's standard error is 0.014), RCE 20.03 against 20.69, recall "

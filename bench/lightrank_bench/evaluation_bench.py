@@ -438,15 +438,19 @@ def _ratio(figure: Figure, reference: Figure) -> str:
 
 
 def _notes(result: EvaluationBenchResult) -> list[str]:
+    from lightrank.pipeline.eval.evaluate import beam_workers
+
     plan = result.plan
+    beam_args, where = beam_workers(plan.config.beam_args, None, len(plan.data_files))
     notes = [
         f"- Plain serving: `serving_default` of `{plan.model_dir}` on the first {SERVING_BATCH:,} candidates "
         f"of `{plan.data}` (labels and `meta.*` removed), {result.serving_requests:,} timed requests of "
         f"{SERVING_BATCH:,} on all cores in a fresh process, as in the serving table.",
         f"- `lightrank eval`: {len(plan.data_files)} file(s) of `{plan.data}`, the config's metrics and "
         f"slices ({len(plan.config.evaluation.slices)} slice definitions besides the overall one), Beam "
-        f"`{' '.join(plan.config.beam_args) or '(defaults)'}`; the whole call timed (input scan, TFMA, "
-        "metrics JSON), outputs written to a temporary directory and removed.",
+        f"{where} (`{' '.join(beam_args)}`: the default `--workers`, one per file up to the cores); the "
+        "whole call timed (input scan, TFMA, metrics JSON), outputs written to a temporary directory and "
+        "removed.",
     ]
     for source in plan.evaluators:
         skipped = f"; newer runs skipped: {', '.join(source.skipped)}" if source.skipped else ""
