@@ -23,24 +23,31 @@ import apache_beam as beam
 import tensorflow_model_analysis as tfma
 from tensorflow_model_analysis.extractors import unbatch_extractor
 
+from lightrank.components.cell_batches import CellBatches
 from lightrank.components.eval_model import positional_signatures
-from lightrank.components.request_views import CellBatches, ViewPlan, join_parts
+from lightrank.components.request_views import ViewPlan, join_parts
 
 #: The Beam stage name of the step replacing TFMA's unbatching.
 STAGE_NAME = "ExtractRequestViews"
 
 
 def used_features(eval_config: Any) -> set[str]:
-    """Every raw feature an EvalConfig reads: slice keys, labels, weights, metric keys.
-
-    Metric configs are searched for string values of keys ending in `_key` (our grouped
-    metrics' `request_key` and `heavy_score_key`), so a metric that names a feature keeps it.
-    """
-    used = slice_features(eval_config)
+    """Every raw feature an EvalConfig reads: slice keys, labels, weights, metric keys."""
+    used = slice_features(eval_config) | metric_features(eval_config)
     for spec in eval_config.model_specs:
         used.update(key for key in (spec.label_key, spec.example_weight_key) if key)
         used.update(spec.label_keys.values())
         used.update(spec.example_weight_keys.values())
+    return used
+
+
+def metric_features(eval_config: Any) -> set[str]:
+    """The raw features the metrics read themselves, beside labels, weights and predictions.
+
+    Metric configs are searched for string values of keys ending in `_key` (the grouped
+    metrics' `request_key` and `heavy_score_key`), so a metric that names a feature keeps it.
+    """
+    used: set[str] = set()
     for spec in eval_config.metrics_specs:
         if spec.query_key:
             used.add(spec.query_key)
@@ -78,9 +85,9 @@ def request_key(eval_config: Any) -> str | None:
 
 def view_plan(eval_config: Any) -> ViewPlan:
     """What the views of this EvalConfig keep."""
+    # Labels, weights and predictions reach the views through TFMA's own extracts.
     key = request_key(eval_config)
-    sliced = slice_features(eval_config)
-    return ViewPlan(key, used_features(eval_config) - sliced, sliced, eval_config.slicing_specs)
+    return ViewPlan(key, metric_features(eval_config), slice_features(eval_config), eval_config.slicing_specs)
 
 
 @beam.ptransform_fn

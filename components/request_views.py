@@ -14,10 +14,8 @@ indexing instead of TFMA's split into one extract per candidate:
    puts the cell exactly where it would put each of its candidates; and the request view, in
    the union of its cells' slices (TFMA's rule for a query), with its slice keys precomputed.
 
-Values are numpy arrays with one row per candidate, or TFMA's `VarLenTensorValue` /
-`SparseTensorValue` for features whose candidates hold different numbers of values; those are
-turned into object arrays of per-candidate rows (one Python step per candidate, for those
-features only).
+Values are row-aligned (`lightrank.components.row_values`); `lightrank.components.cell_batches`
+merges the cells of many requests afterwards.
 """
 
 from __future__ import annotations
@@ -26,84 +24,16 @@ import itertools
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-import apache_beam as beam
 import numpy as np
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 from tensorflow_model_analysis import constants
-from tensorflow_model_analysis.api import types
 from tensorflow_model_analysis.slicer import slicer_lib as slicer
 
+from lightrank.components.cell_batches import ROW_KEYS
+from lightrank.components.row_values import as_rows, concatenate, flat_values, is_rows, object_rows, take
 from lightrank.models.metrics.views import CANDIDATES, REQUEST, REQUEST_FEATURES_KEY, REQUEST_ID_KEY, VIEW_KEY
 
-#: The extracts a view carries on, besides features: what TFMA's metrics read.
-ROW_KEYS = (constants.LABELS_KEY, constants.EXAMPLE_WEIGHTS_KEY, constants.PREDICTIONS_KEY)
 #: Candidates without exactly one request key share this pseudo-request (TFMA's own rule).
 NO_REQUEST = ""
-#: Candidates above which `CellBatches` emits a merged cell.
-MAX_CELL_CANDIDATES = 4096
-
-
-def _object_rows(value: Any, size: int) -> np.ndarray:
-    """One entry per candidate, each a 1-D array of that candidate's values."""
-    rows = np.empty(size, dtype=object)
-    if isinstance(value, np.ndarray):
-        for i in range(size):
-            rows[i] = np.asarray(value[i]).reshape(-1)
-        return rows
-    indices = np.asarray(value.indices).reshape(-1, 2)[:, 0] if len(value.values) else np.zeros(0, np.int64)
-    values = np.asarray(value.values)
-    order = np.argsort(indices, kind="stable")
-    starts = np.searchsorted(indices[order], np.arange(size + 1))
-    for i in range(size):
-        rows[i] = values[order[starts[i] : starts[i + 1]]]
-    return rows
-
-
-def as_rows(value: Any, size: int) -> Any:
-    """`value` with one leading entry per candidate: dense arrays kept, sparse ones as object rows."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return {key: as_rows(item, size) for key, item in value.items()}
-    if isinstance(value, (types.VarLenTensorValue, types.SparseTensorValue)) or hasattr(value, "indices"):
-        return _object_rows(value, size)
-    return np.asarray(value)
-
-
-def take(value: Any, rows: np.ndarray) -> Any:
-    """The candidates `rows` of a row-aligned value (nested dicts followed)."""
-    if value is None:
-        return None
-    if isinstance(value, Mapping):
-        return {key: take(item, rows) for key, item in value.items()}
-    return value[rows]
-
-
-def _is_rows(value: np.ndarray) -> bool:
-    """Whether a value is an object array of per-candidate arrays (`as_rows` of a sparse value)."""
-    return value.dtype == object and value.ndim == 1 and len(value) > 0 and isinstance(value[0], np.ndarray)
-
-
-def concatenate(parts: Sequence[Any]) -> Any:
-    """Row-aligned values of several partial requests, joined in order."""
-    first = parts[0]
-    if first is None:
-        return None
-    if isinstance(first, Mapping):
-        return {key: concatenate([part[key] for part in parts]) for key in first}
-    parts = [part for part in parts if len(part)] or [first]
-    if len({(part.shape[1:], _is_rows(part)) for part in parts}) == 1:
-        return np.concatenate(parts)
-    return np.concatenate([part if _is_rows(part) else _object_rows(part, len(part)) for part in parts])
-
-
-def _flat_values(value: np.ndarray) -> np.ndarray:
-    """All values of a row-aligned value in one 1-D array (what TFMA's slicer unions)."""
-    if _is_rows(value):
-        return np.concatenate(list(value))
-    return value.reshape(-1)
 
 
 def _texts(values: np.ndarray) -> np.ndarray:
@@ -117,12 +47,12 @@ def request_keys(value: Any, size: int) -> np.ndarray:
     keys = np.full(size, NO_REQUEST, dtype=object)
     if value is None:
         return keys
-    if not _is_rows(value):
+    if not is_rows(value):
         if value.ndim == 1:
             return _texts(value)
         if value.ndim == 2 and value.shape[1] == 1:
             return _texts(value[:, 0])
-        value = _object_rows(value, size)
+        value = object_rows(value, size)
     for i, row in enumerate(value):
         if row.size == 1:
             keys[i] = str(row[0])
@@ -205,7 +135,7 @@ class ViewPlan:
         """Each candidate's cell: equal cells have equal values for every slice feature."""
         codes = [np.zeros(size, dtype=np.int64)]
         for _, value in self._slice_leaves(extracts):
-            if _is_rows(value):
+            if is_rows(value):
                 seen: dict[tuple[Any, ...], int] = {}
                 code = np.array([seen.setdefault(tuple(row.tolist()), len(seen)) for row in value])
             else:
@@ -283,7 +213,7 @@ class ViewPlan:
         representative = rows[:1]
         cell: dict[str, Any] = {VIEW_KEY: CANDIDATES}
         cell[constants.FEATURES_KEY] = {
-            name: _flat_values(value[representative])
+            name: flat_values(value[representative])
             for name, value in request[constants.FEATURES_KEY].items()
             if name in self.slice_features
         }
@@ -291,9 +221,9 @@ class ViewPlan:
         if transformed is not None:
             cell[constants.TRANSFORMED_FEATURES_KEY] = {
                 name: (
-                    {feature: _flat_values(inner[representative]) for feature, inner in value.items()}
+                    {feature: flat_values(inner[representative]) for feature, inner in value.items()}
                     if isinstance(value, Mapping)
-                    else _flat_values(value[representative])
+                    else flat_values(value[representative])
                 )
                 for name, value in transformed.items()
             }
@@ -301,76 +231,6 @@ class ViewPlan:
             if key in request:
                 cell[key] = take(request[key], rows)
         return cell
-
-
-def _signature(cell: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A cell's slice values: cells with equal signatures fall into the same slices."""
-    leaves: list[tuple[Any, ...]] = []
-    for key in (constants.FEATURES_KEY, constants.TRANSFORMED_FEATURES_KEY):
-        for name, value in sorted(cell.get(key, {}).items()):
-            if isinstance(value, Mapping):
-                leaves.extend((key, name, inner, tuple(v.tolist())) for inner, v in sorted(value.items()))
-            else:
-                leaves.append((key, name, tuple(value.tolist())))
-    return tuple(leaves)
-
-
-def merge_cells(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    """Cells with one signature as one cell (their candidates concatenated)."""
-    if len(cells) == 1:
-        return cells[0]
-    merged = dict(cells[0])
-    for key in ROW_KEYS:
-        if key in merged:
-            merged[key] = concatenate([cell[key] for cell in cells])
-    return merged
-
-
-class CellBatches(beam.DoFn):
-    """Merges the candidate cells of a bundle that fall into the same slices, up to a size.
-
-    A request holds a few dozen candidates per cell; every cell costs each metric a Python call
-    per slice it falls in, so cells of many requests are merged. Request views pass unchanged.
-    """
-
-    def __init__(self, max_candidates: int = MAX_CELL_CANDIDATES):
-        self._max_candidates = max_candidates
-        self._pending: dict[tuple[Any, ...], tuple[list[dict[str, Any]], int]] = {}
-
-    def start_bundle(self) -> None:
-        """Starts with no pending cells."""
-        self._pending = {}
-
-    def process(self, extracts: dict[str, Any]) -> Iterator[dict[str, Any]]:
-        """Passes request views on; holds cells until a signature has enough candidates."""
-        if extracts.get(VIEW_KEY) != CANDIDATES:
-            yield extracts
-            return
-        signature = _signature(extracts)
-        cells, size = self._pending.get(signature, ([], 0))
-        cells.append(extracts)
-        size += _cell_size(extracts)
-        if size >= self._max_candidates:
-            self._pending.pop(signature, None)
-            yield merge_cells(cells)
-        else:
-            self._pending[signature] = (cells, size)
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
-        """Emits every pending cell group."""
-        for cells, _ in self._pending.values():
-            yield WindowedValue(merge_cells(cells), MIN_TIMESTAMP, [GlobalWindow()])
-        self._pending = {}
-
-
-def _cell_size(cell: Mapping[str, Any]) -> int:
-    for key in ROW_KEYS:
-        value = cell.get(key)
-        while isinstance(value, Mapping) and value:
-            value = next(iter(value.values()))
-        if value is not None and not isinstance(value, Mapping):
-            return len(value)
-    return 0
 
 
 def join_parts(parts: Sequence[dict[str, Any]]) -> dict[str, Any]:

@@ -15,17 +15,10 @@ from tensorflow_model_analysis.extractors import slice_key_extractor
 from tensorflow_model_analysis.slicer import slicer_lib
 from tensorflow_model_analysis.utils import util
 
+from lightrank.components.cell_batches import CellBatches
 from lightrank.components.eval_extractors import view_plan
-from lightrank.components.request_views import (
-    NO_REQUEST,
-    CellBatches,
-    ViewPlan,
-    as_rows,
-    concatenate,
-    join_parts,
-    request_keys,
-    take,
-)
+from lightrank.components.request_views import NO_REQUEST, ViewPlan, join_parts, request_keys
+from lightrank.components.row_values import as_rows, concatenate, take
 from lightrank.models.metrics.specs import light_ranking_metrics_specs
 from lightrank.models.metrics.views import CANDIDATES, REQUEST, REQUEST_FEATURES_KEY, REQUEST_ID_KEY, VIEW_KEY
 
