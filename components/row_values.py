@@ -76,16 +76,38 @@ def is_rows(value: np.ndarray) -> bool:
 
 
 def concatenate(parts: Sequence[Any]) -> Any:
-    """Row-aligned values of several partial requests, joined in order."""
+    """Row-aligned values of several partial requests, joined in order.
+
+    A feature that no candidate of one part holds has no column there (TFXIO without a schema
+    decodes only the columns a batch has): that part's candidates get no value for it.
+    """
     first = parts[0]
     if first is None:
         return None
     if isinstance(first, Mapping):
-        return {key: concatenate([part[key] for part in parts]) for key in first}
+        keys = dict.fromkeys(key for part in parts for key in part)
+        return {
+            key: concatenate([part[key] if key in part else _no_values(length(part)) for part in parts])
+            for key in keys
+        }
     parts = [part for part in parts if len(part)] or [first]
     if len({(part.shape[1:], is_rows(part)) for part in parts}) == 1:
         return np.concatenate(parts)
     return np.concatenate([part if is_rows(part) else object_rows(part, len(part)) for part in parts])
+
+
+def length(value: Any) -> int:
+    """Candidates of a row-aligned value (nested dicts followed); 0 if it holds none."""
+    if isinstance(value, Mapping):
+        return max((length(item) for item in value.values() if item is not None), default=0)
+    return len(value) if value is not None else 0
+
+
+def _no_values(size: int) -> np.ndarray:
+    rows = np.empty(size, dtype=object)
+    for i in range(size):
+        rows[i] = np.zeros(0)
+    return rows
 
 
 def flat_values(value: np.ndarray) -> np.ndarray:

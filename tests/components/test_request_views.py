@@ -422,3 +422,22 @@ def test_merged_cells_are_sliced_as_each_of_their_candidates():
     for cell in cells:
         sliced = _slice_keys(cell)
         assert all(sliced == per_candidate[i] for i in _ids(cell))
+
+
+def test_a_request_spanning_batches_where_one_lacks_a_column_is_joined():
+    """TFXIO without a schema leaves out a column no candidate of a batch holds."""
+    first = _requests(_batch([0, 2]))[_key(b"r1")]
+    second_batch = _batch([6, 8])
+    del second_batch[FEATURES][HEAVY], second_batch[FEATURES][TOPICS]
+    second = _requests(second_batch)[_key(b"r1")]
+    joined = join_parts([first, second])
+    assert _ids(joined) == [0, 2, 6, 8]
+    assert _per_candidate(joined[FEATURES][HEAVY]) == [(0.0,), (pytest.approx(0.2),), (), ()]
+    assert _per_candidate(joined[FEATURES][TOPICS]) == [(3,), (3, 4), (), ()]
+    request, *cells = PLAN.views_of_request(_key(b"r1"), joined)
+    assert [len(row) for row in request[REQUEST_FEATURES_KEY][HEAVY]] == [1, 1, 0, 0]  # counted as missing
+    assert sorted(i for cell in cells for i in _ids(cell)) == [0, 2, 6, 8]
+    # Candidates without topics fall into no topics slice, as TFMA slices them one by one.
+    for cell in cells:
+        if set(_ids(cell)) <= {6, 8}:
+            assert not any(TOPICS in dict(key) for key in _slice_keys(cell))
