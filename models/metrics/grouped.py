@@ -27,7 +27,7 @@ Reported keys (N in `n_values`, K in `k_values`: the config's `evaluation.groupe
   one pseudo-request, as in TFMA's query grouping); they are dropped so that pseudo-request
   cannot distort the means. The preflight and `lightrank eval` refuse such data first.
 
-Slices: a request view is sliced by the union of its candidates' slice values, as TFMA slices a
+Slices: a request view is sliced by the union of its candidates' slice keys, as TFMA slices a
 query, so the combiner never learns which slice it serves. On a
 slice by a request-level feature (constant within a request) the values are exact. On a slice
 by a candidate feature (e.g. `candidate.source`) each request arrives with all its candidates,

@@ -10,7 +10,7 @@ extracts instead, each holding whole numpy arrays:
   value, so each cell falls into exactly the slices each of its candidates would. Per-candidate
   metrics (the RCE family, AUCs, counts, the calibration plot) read these.
 * **request** (`REQUEST`): every candidate of one request, sliced by the union of its
-  candidates' slice values, as TFMA slices a query. The grouped metrics read these.
+  candidates' slice keys, as TFMA slices a query. The grouped metrics read these.
 
 `VIEW_KEY` marks which view an extract is. Each metric computation takes one view through its
 preprocessor, so no candidate is counted twice. An extract without the mark is TFMA's own
