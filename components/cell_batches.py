@@ -17,7 +17,7 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 from tensorflow_model_analysis import constants
 
-from lightrank.components.row_values import concatenate
+from lightrank.components.row_values import concatenate, length
 from lightrank.models.metrics.views import CANDIDATES, VIEW_KEY
 
 #: The extracts a view carries on, besides features: what TFMA's metrics read.
@@ -68,7 +68,7 @@ class CellBatches(beam.DoFn):
         key = signature(extracts)
         cells, size = self._pending.get(key, ([], 0))
         cells.append(extracts)
-        size += _cell_size(extracts)
+        size += candidate_count(extracts)
         if size >= self._max_candidates:
             self._pending.pop(key, None)
             yield merge_cells(cells)
@@ -82,11 +82,14 @@ class CellBatches(beam.DoFn):
         self._pending = {}
 
 
-def _cell_size(cell: Mapping[str, Any]) -> int:
-    for key in ROW_KEYS:
-        value = cell.get(key)
-        while isinstance(value, Mapping) and value:
-            value = next(iter(value.values()))
-        if value is not None and not isinstance(value, Mapping):
-            return len(value)
-    return 0
+def candidate_count(extracts: Mapping[str, Any]) -> int:
+    """Candidates in a batch, request or cell: its serialized inputs, labels or predictions.
+
+    Raises:
+        ValueError: If it holds none of them.
+    """
+    # Not the example weights: without a weight key TFMA may give one weight for the batch.
+    for key in (constants.INPUT_KEY, constants.LABELS_KEY, constants.PREDICTIONS_KEY):
+        if extracts.get(key) is not None:
+            return length(extracts[key])
+    raise ValueError(f"cannot tell the candidates of TFMA extracts with keys {sorted(extracts)}")

@@ -28,7 +28,7 @@ import numpy as np
 from tensorflow_model_analysis import constants
 from tensorflow_model_analysis.slicer import slicer_lib as slicer
 
-from lightrank.components.cell_batches import ROW_KEYS
+from lightrank.components.cell_batches import ROW_KEYS, candidate_count
 from lightrank.components.row_values import as_rows, concatenate, flat_values, is_rows, object_rows, take
 from lightrank.models.metrics.views import CANDIDATES, REQUEST, REQUEST_FEATURES_KEY, REQUEST_ID_KEY, VIEW_KEY
 
@@ -83,16 +83,6 @@ class ViewPlan:
         self.slice_features = set(slice_features)
         self.slice_specs = [slicer.SingleSliceSpec(spec=spec) for spec in slicing_specs]
 
-    def batch_size(self, extracts: Mapping[str, Any]) -> int:
-        """Candidates in a batch: the serialized inputs, else the labels or predictions."""
-        for key in (constants.INPUT_KEY, constants.LABELS_KEY, constants.PREDICTIONS_KEY):
-            value = extracts.get(key)
-            while isinstance(value, Mapping) and value:
-                value = next(iter(value.values()))
-            if value is not None and not isinstance(value, Mapping):
-                return len(value)
-        raise ValueError(f"cannot tell the batch size of TFMA extracts with keys {sorted(extracts)}")
-
     def _features(self, features: Any, names: set[str], size: int) -> dict[str, Any]:
         if not isinstance(features, Mapping):
             return {}
@@ -100,7 +90,7 @@ class ViewPlan:
 
     def prune(self, extracts: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
         """A batch reduced to what a view keeps, every value with one entry per candidate."""
-        size = self.batch_size(extracts)
+        size = candidate_count(extracts)
         kept = self.candidate_features | self.slice_features
         pruned: dict[str, Any] = {
             constants.FEATURES_KEY: self._features(extracts.get(constants.FEATURES_KEY), kept, size)
@@ -161,7 +151,7 @@ class ViewPlan:
 
     def views_of_request(self, request_id: str, request: dict[str, Any]) -> Iterator[dict[str, Any]]:
         """The request view (when a request key is set) and one candidate cell per slice cell."""
-        size = self.batch_size(request)
+        size = candidate_count(request)
         if not size:
             return
         cell = self.cells(request, size)

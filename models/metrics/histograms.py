@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 import tensorflow_model_analysis as tfma
-from tensorflow_model_analysis.metrics import calibration_histogram, metric_types, metric_util
+from tensorflow_model_analysis.metrics import calibration_histogram, metric_types
 
-from lightrank.models.metrics.views import CandidatesPreprocessor
+from lightrank.models.metrics.views import CandidatesPreprocessor, candidate_arrays
 
 _StockHistogram = calibration_histogram._CalibrationHistogramCombiner
 
@@ -79,19 +79,9 @@ class BatchedCalibrationHistogram(_StockHistogram):
         self, accumulator: HistogramTable, element: metric_types.StandardMetricInputs
     ) -> HistogramTable:
         """Bins every (label, prediction, weight) of a candidate cell."""
-        for labels, predictions, weights in metric_util.to_label_prediction_example_weight(
-            element,
-            eval_config=self._eval_config,
-            model_name=self._key.model_name,
-            output_name=self._key.output_name,
-            example_weighted=self._example_weighted,
-            flatten=False,
+        for labels, predictions, weights in candidate_arrays(
+            element, self._eval_config, self._key, self._example_weighted
         ):
-            labels = np.asarray(labels, dtype=np.float64).reshape(-1)
-            predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
-            weights = np.broadcast_to(np.asarray(weights, dtype=np.float64).reshape(-1), predictions.shape)
-            if labels.size != predictions.size:
-                raise ValueError(f"{labels.size} labels for {predictions.size} predictions")
             outside = (labels < 0.0) | (labels > 1.0)
             if self._fractional_labels and np.any(outside):
                 raise ValueError(f"fractional labels must be in [0, 1], got {labels[outside][:3]}")

@@ -25,15 +25,14 @@ combiner serves all twelve, and the candidate counts (`rce_metrics.CandidateCoun
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import apache_beam as beam
 import numpy as np
-from tensorflow_model_analysis.metrics import metric_types, metric_util
+from tensorflow_model_analysis.metrics import metric_types
 from tensorflow_model_analysis.proto import config_pb2
 
 from lightrank.models.metrics.formulas import clipped_log_loss
-from lightrank.models.metrics.views import CandidatesPreprocessor
+from lightrank.models.metrics.views import CandidatesPreprocessor, candidate_arrays
 
 STREAMING_STATE_KEY_NAME = "_light_ranker_streaming_state"
 
@@ -43,10 +42,6 @@ BUCKETS_PER_LOGIT_UNIT = 1000
 _LOGIT_CLIP = 1e-15
 #: Rows a histogram buffers before folding them into its table.
 _PENDING_LIMIT = 65_536
-
-
-def _float_array(value: Any) -> np.ndarray:
-    return np.asarray(value, dtype=np.float64).reshape(-1)
 
 
 class BinarySums:
@@ -171,12 +166,8 @@ class StreamingState:
         self.unit_sums = BinarySums()
         self.unit_histogram = PredictionHistogram()
 
-    def add(self, labels: Any, predictions: Any, weights: Any) -> None:
-        """Adds a batch of examples to the four accumulators; a single weight applies to all."""
-        labels, predictions = _float_array(labels), _float_array(predictions)
-        if labels.size != predictions.size:
-            raise ValueError(f"{labels.size} labels for {predictions.size} predictions")
-        weights = np.broadcast_to(_float_array(weights), labels.shape)
+    def add(self, labels: np.ndarray, predictions: np.ndarray, weights: np.ndarray) -> None:
+        """Adds a batch of examples (`views.candidate_arrays`) to the four accumulators."""
         ones = np.ones_like(labels)
         self.weighted_sums.add(labels, predictions, weights)
         self.weighted_histogram.add(labels, predictions, weights)
@@ -211,14 +202,7 @@ class _StreamingCombiner(beam.CombineFn):
         self, accumulator: StreamingState, element: metric_types.StandardMetricInputs
     ) -> StreamingState:
         # The example weight when the model spec names one, else 1 (TFMA's rule).
-        for labels, predictions, weights in metric_util.to_label_prediction_example_weight(
-            element,
-            eval_config=self._eval_config,
-            model_name=self._key.model_name,
-            output_name=self._key.output_name,
-            example_weighted=True,
-            flatten=False,
-        ):
+        for labels, predictions, weights in candidate_arrays(element, self._eval_config, self._key, True):
             accumulator.add(labels, predictions, weights)
         return accumulator
 

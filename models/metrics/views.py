@@ -23,7 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from tensorflow_model_analysis.metrics import metric_types
+import numpy as np
+from tensorflow_model_analysis.metrics import metric_types, metric_util
+from tensorflow_model_analysis.proto import config_pb2
 
 #: The extract key holding the view's name.
 VIEW_KEY = "lightrank_view"
@@ -69,3 +71,34 @@ class RequestPreprocessor(metric_types.Preprocessor):
                 "the grouped light-ranking metrics need whole requests: run TFMA with the "
                 "extractors of lightrank.components.eval_extractors.custom_extractors"
             )
+
+
+def candidate_arrays(
+    element: metric_types.StandardMetricInputs,
+    eval_config: config_pb2.EvalConfig | None,
+    key: metric_types.MetricKey,
+    example_weighted: bool,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """(labels, predictions, weights) of a candidate cell: equal-length float64 arrays.
+
+    TFMA's own lookup (model and output name, label and prediction keys), unflattened: one
+    call per cell, not per candidate. Weights are TFMA's example weights when
+    `example_weighted` and the model spec names them, else 1.
+
+    Raises:
+        ValueError: If the labels and predictions differ in length.
+    """
+    for labels, predictions, weights in metric_util.to_label_prediction_example_weight(
+        element,
+        eval_config=eval_config,
+        model_name=key.model_name,
+        output_name=key.output_name,
+        example_weighted=example_weighted,
+        flatten=False,
+    ):
+        labels = np.asarray(labels, dtype=np.float64).reshape(-1)
+        predictions = np.asarray(predictions, dtype=np.float64).reshape(-1)
+        if labels.size != predictions.size:
+            raise ValueError(f"{labels.size} labels for {predictions.size} predictions")
+        weights = np.broadcast_to(np.asarray(weights, dtype=np.float64).reshape(-1), predictions.shape)
+        yield labels, predictions, weights

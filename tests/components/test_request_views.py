@@ -15,7 +15,7 @@ from tensorflow_model_analysis.extractors import slice_key_extractor
 from tensorflow_model_analysis.slicer import slicer_lib
 from tensorflow_model_analysis.utils import util
 
-from lightrank.components.cell_batches import CellBatches
+from lightrank.components.cell_batches import CellBatches, candidate_count
 from lightrank.components.eval_extractors import view_plan
 from lightrank.components.request_views import NO_REQUEST, ViewPlan, join_parts, request_keys
 from lightrank.components.row_values import as_rows, concatenate, take
@@ -173,10 +173,11 @@ def test_prune_keeps_transformed_slice_features_per_model():
     assert pruned[TRANSFORMED]["candidate"].keys() == pruned[TRANSFORMED]["baseline"].keys() == {BUCKET}
 
 
-def test_the_batch_size_comes_from_input_labels_or_predictions():
-    assert PLAN.batch_size({PREDICTIONS: {"head": np.zeros((4, 1))}}) == 4
-    with pytest.raises(ValueError, match="batch size"):
-        PLAN.batch_size({FEATURES: {}})
+def test_the_candidates_are_counted_from_input_labels_or_predictions():
+    assert candidate_count({PREDICTIONS: {"head": np.zeros((4, 1))}}) == 4
+    assert candidate_count({LABELS: np.zeros((3, 1)), WEIGHTS: np.array(1.0)}) == 3
+    with pytest.raises(ValueError, match="cannot tell the candidates"):
+        candidate_count({FEATURES: {}})
 
 
 def test_split_batch_groups_candidates_by_request_key_in_batch_order():
