@@ -189,7 +189,7 @@ def run_local(
     run_id: str | None = None,
     wait: bool = False,
 ) -> list[str]:
-    """Checks the inputs, takes the run lock, then runs every component in order, in this process.
+    """Checks the inputs, takes the run lock, checks the store, then runs every component in this process.
 
     Args:
         config: The validated pipeline config.
@@ -213,11 +213,7 @@ def run_local(
     run_id = run_id or new_run_id()
     features = check_config_names(config)  # milliseconds, before the data check reads every file
     check_inputs(config, features.request_key)
-    check_store(config)
     check_base_model(config)
-    os.makedirs(config.root, exist_ok=True)
-    if config.metadata.sqlite:
-        os.makedirs(os.path.dirname(config.metadata.sqlite), exist_ok=True)
     pipeline = create_pipeline(
         config, metadata_connection_config=connection_config(config.metadata), features=features
     )
@@ -239,6 +235,10 @@ def run_local(
                 note=note,
             )
         )
+        rolled_back = check_store(config)  # under the lock: no other run writes the store now
+        if rolled_back:
+            note(f"Rolled back an unfinished ML Metadata write left by a killed run ({rolled_back})")
+        os.makedirs(config.root, exist_ok=True)
         progress = _ComponentProgress(console, total=len(pipeline.components))
         logger = logging.getLogger("absl")
         logger.addHandler(progress)

@@ -54,7 +54,7 @@ def check_writable(config: PipelineConfig) -> None:
             ) from error
 
 
-def check_store(config: PipelineConfig) -> None:
+def check_store(config: PipelineConfig) -> str | None:
     """An existing SQLite store must be an ML Metadata store before a run writes to it.
 
     A corrupt or foreign file at `metadata.sqlite` made TFX fail with a C++ error and a
@@ -62,21 +62,30 @@ def check_store(config: PipelineConfig) -> None:
     program's SQLite database would not fail at all: ML Metadata adds its tables to it. A
     missing or empty file (or an SQLite file without tables) is fine: the run creates the store.
 
+    Called while the run holds the store's run lock, so no other run writes it meanwhile. A
+    write that a killed run left unfinished is rolled back first (`journal`), as SQLite does for
+    any writer; before that, the READONLY check took such a store for another program's.
+
+    Returns:
+        The rolled-back journal's path, for the run's output, or None.
+
     Raises:
         InputDataError: Naming the file and what is wrong with it; the file is left as it was.
     """
     path = config.metadata.sqlite
     if not path or not os.path.isfile(path) or os.path.getsize(path) == 0:
-        return
+        return None
+    from lightrank.pipeline.metadata.journal import journal_path, roll_back_interrupted_write
     from lightrank.pipeline.metadata.lineage import LineageError, open_read_only
 
+    rolled_back = journal_path(path) if roll_back_interrupted_write(path) else None
     try:
         open_read_only(config.metadata)
     except LineageError as error:
         if "is empty" in str(error):
             tables = _sqlite_tables(path)
             if not tables:
-                return  # an SQLite file without any table: the run creates ML Metadata's
+                return rolled_back  # an SQLite file without any table: the run creates ML Metadata's
             raise InputDataError(
                 f"{path} is not an ML Metadata store: it is an SQLite database of another program "
                 f"(tables: {shorten(', '.join(tables), 120)}); nothing was run and the file is left "
@@ -86,6 +95,7 @@ def check_store(config: PipelineConfig) -> None:
             f"{error}; nothing was run and the file is left as it is: move it away or point "
             "metadata.sqlite at another file"
         ) from error
+    return rolled_back
 
 
 def _sqlite_tables(path: str) -> list[str]:

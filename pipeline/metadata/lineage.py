@@ -20,6 +20,7 @@ from lightrank.errors import UserError
 from lightrank.models.paths import is_remote
 from lightrank.pipeline.config import MetadataConfig
 from lightrank.pipeline.metadata.graph import ArtifactInfo, artifact_info, quoted, subgraph
+from lightrank.pipeline.metadata.journal import has_journal, journal_path
 from lightrank.pipeline.metadata.runs import RunRecord, list_runs, open_store
 
 #: Artifact types `lineage` accepts as "a model".
@@ -86,6 +87,12 @@ def open_read_only(config: MetadataConfig) -> mlmd.MetadataStore:
         ) from failure
     if config.mysql is not None:
         raise _mysql_failure(config, reason) from failure
+    if "readonly database" in reason and has_journal(config.sqlite or ""):
+        raise LineageError(
+            f"the ML Metadata store {where} holds an unfinished write ({journal_path(config.sqlite or '')}) "
+            "that cannot be rolled back from here: the file or its directory is not writable, or its "
+            "writer still runs"
+        ) from failure
     if "readonly database" in reason:
         raise LineageError(
             f"the ML Metadata store {where} is empty: it has no ML Metadata tables (no pipeline has "

@@ -25,6 +25,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from lightrank.pipeline.config import MetadataConfig
 from lightrank.pipeline.io import utc_from_millis
+from lightrank.pipeline.metadata.journal import roll_back_interrupted_write
 from lightrank.pipeline.metadata.spans import spans_read
 from lightrank.pipeline.run_lock import LockState, lock_path, lock_state
 
@@ -148,9 +149,15 @@ class ConfiguredStore(mlmd.MetadataStore):
 
 
 def open_store(config: MetadataConfig) -> mlmd.MetadataStore:
-    """Opens the store for reading: a missing SQLite file is an error, never created."""
+    """Opens the store for reading: a missing SQLite file is an error, never created.
+
+    An SQLite write cut short by a killed process is rolled back first (`journal`): a
+    READONLY connection cannot read past it.
+    """
     if config.sqlite is not None and not os.path.isfile(config.sqlite):
         raise FileNotFoundError(f"no ML Metadata store at {config.sqlite} (has the pipeline run yet?)")
+    if config.sqlite is not None:
+        roll_back_interrupted_write(config.sqlite)
     return ConfiguredStore(config)
 
 
