@@ -25,7 +25,8 @@ from lightrank_bench.quality_cost import COST_BATCH, ServingCost
 from lightrank_bench.quality_gbdt import RawExamples, raw_examples_of, raw_lightgbm_predictions
 from lightrank_bench.quality_metrics import SEED, QualityMetrics, quality_metrics, random_scores
 from lightrank_bench.quality_models import keras_predictions, lightgbm_predictions, read_split
-from lightrank_bench.quality_recall import recall_at
+from lightrank_bench.quality_paired import ROUNDS, PairedDifference, paired_auc, paired_mean
+from lightrank_bench.quality_recall import recalls_per_request
 from lightrank_bench.training import ModelUnderTest, TransformOutputError, locate_transform_output
 
 if TYPE_CHECKING:  # TensorFlow loads only when a benchmark runs, not when the CLI starts.
@@ -46,6 +47,8 @@ KERAS_OVERRIDES: Mapping[str, tuple[str, ...]] = {
 
 #: The preset a `--variant` starts from: variants are the evidence for (or against) its settings.
 VARIANT_BASE = "deepnorm-default"
+#: The model every other row is compared with, paired over the eval requests (`quality_paired`).
+REFERENCE = "deepnorm-default"
 
 
 def parse_variant(text: str) -> tuple[str, tuple[str, ...]]:
@@ -114,6 +117,8 @@ class QualityRow:
         inputs: What it was trained on, if the table should say (the fair LightGBM's columns).
         cost: Serving cost per candidate of a Keras model, if measured (`quality_cost`).
         recall_10_3: Mean recall of the heavy top 3 in the light top 10 (`quality_recall`).
+        against_reference: `REFERENCE` minus this model in AUC and in recall (10, 3), paired
+            over the eval requests (`quality_paired`); None for the reference itself or without it.
     """
 
     model: str
@@ -123,6 +128,7 @@ class QualityRow:
     inputs: str = ""
     cost: ServingCost | None = None
     recall_10_3: float = float("nan")
+    against_reference: tuple[PairedDifference, PairedDifference] | None = None
 
 
 def locate_splits(transform_dir: str) -> tuple[str, str, str]:
@@ -257,6 +263,7 @@ def compare_models(
     train_split = read_split(train_files, transform_output, reference, True) if with_continuous else None
 
     rows = []
+    scored: dict[str, tuple[np.ndarray, list[float | None]]] = {}
     order = [name for name in MODELS if name in subjects] + [name for name in subjects if name not in MODELS]
     for name in order:
         subject, inputs, cost = subjects[name], "", None
@@ -285,9 +292,32 @@ def compare_models(
         metrics = quality_metrics(
             eval_split.labels, predictions, eval_split.heavy_scores, eval_split.request_keys
         )
-        recall_10_3 = recall_at(predictions, eval_split.heavy_scores, eval_split.request_keys)
-        rows.append(QualityRow(name, metrics, seconds, training, inputs, cost, recall_10_3))
-    return rows
+        recalls = recalls_per_request(predictions, eval_split.heavy_scores, eval_split.request_keys)
+        scored[name] = (predictions, recalls)
+        rows.append(QualityRow(name, metrics, seconds, training, inputs, cost, _mean(recalls)))
+    if REFERENCE not in scored:
+        return rows
+    positive = eval_split.labels.reshape(-1) != 0
+    keys = eval_split.request_keys.reshape(-1)
+    reference_predictions, reference_recalls = scored[REFERENCE]
+    return [
+        row
+        if row.model == REFERENCE
+        else dataclasses.replace(
+            row,
+            against_reference=(
+                paired_auc(positive, reference_predictions, scored[row.model][0].reshape(-1), keys),
+                paired_mean(reference_recalls, scored[row.model][1], keys),
+            ),
+        )
+        for row in rows
+    ]
+
+
+def _mean(values: list[float | None]) -> float:
+    """Mean over the requests where the value is defined (NaN if none)."""
+    defined = [value for value in values if value is not None]
+    return float(np.mean(defined)) if defined else float("nan")
 
 
 def _value(value: float, digits: int) -> str:
@@ -341,4 +371,28 @@ def quality_table(rows: Sequence[QualityRow], command: Sequence[str]) -> str:
             f"| {_value(m.recall_100_3, 4)} | {_value(m.recall_100_10, 4)} | {_value(m.cgr_100_10, 4)} "
             f"| {row.training} | {seconds} |" + (_cost(row.cost) if with_cost else "")
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + _paired_lines(rows, requests)) + "\n"
+
+
+def _paired_lines(rows: Sequence[QualityRow], requests: int) -> list[str]:
+    """The table of `REFERENCE` against every other row, if the rows were compared."""
+    compared = [row for row in rows if row.against_reference is not None]
+    if not compared:
+        return []
+    lines = [
+        "",
+        f"`{REFERENCE}` minus each model, paired over the same {requests:,} eval requests ({ROUNDS:,} "
+        "bootstrap resamples of the requests, 95% intervals): `ahead` when the whole interval is above "
+        "0, `behind` when below, else `tie`.",
+        "",
+        "| model | AUC difference [95% interval] | AUC "
+        "| recall (10, 3) difference [95% interval] | recall (10, 3) |",
+        "|---|---:|---|---:|---|",
+    ]
+    for row in compared:
+        assert row.against_reference is not None
+        auc, recall = row.against_reference
+        lines.append(
+            f"| {row.model} | {auc.describe(4)} | {auc.verdict} | {recall.describe(4)} | {recall.verdict} |"
+        )
+    return lines

@@ -15,16 +15,18 @@ import numpy as np
 RECALL_10_3 = (10, 3)
 
 
-def recall_at(
+def recalls_per_request(
     predictions: np.ndarray,
     heavy_scores: np.ndarray,
     request_keys: np.ndarray,
     light_n: int = RECALL_10_3[0],
     heavy_k: int = RECALL_10_3[1],
-) -> float:
-    """Mean over requests of the heavy top `heavy_k` found in the light top `light_n`.
+) -> list[float | None]:
+    """Each request's share of the heavy top `heavy_k` found in the light top `light_n`.
 
-    Candidates of a request keep their order in the arrays, so ties rank as in the Evaluator.
+    Returns:
+        One value per request, in `np.unique(request_keys)` order; None where it is undefined.
+        Candidates of a request keep their order in the arrays, so ties rank as in the Evaluator.
 
     Raises:
         ValueError: If the arrays differ in length or are empty.
@@ -37,6 +39,21 @@ def recall_at(
     predictions, heavy_scores, request_keys = arrays
     _, group_of, sizes = np.unique(request_keys, return_inverse=True, return_counts=True)
     by_request = np.split(np.argsort(group_of, kind="stable"), np.cumsum(sizes)[:-1])
-    values = [RankedGroup(heavy_scores[i], predictions[i]).recall(light_n, heavy_k) for i in by_request]
+    return [RankedGroup(heavy_scores[i], predictions[i]).recall(light_n, heavy_k) for i in by_request]
+
+
+def recall_at(
+    predictions: np.ndarray,
+    heavy_scores: np.ndarray,
+    request_keys: np.ndarray,
+    light_n: int = RECALL_10_3[0],
+    heavy_k: int = RECALL_10_3[1],
+) -> float:
+    """Mean over requests of the heavy top `heavy_k` found in the light top `light_n`.
+
+    Raises:
+        ValueError: If the arrays differ in length or are empty.
+    """
+    values = recalls_per_request(predictions, heavy_scores, request_keys, light_n, heavy_k)
     defined = [value for value in values if value is not None]
     return float(np.mean(defined)) if defined else float("nan")

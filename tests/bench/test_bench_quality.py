@@ -207,8 +207,24 @@ def test_six_models_train_on_the_same_split_and_fill_the_table(splits):
     assert "- `lightgbm` inputs: 2 continuous features" in table
     assert "| model | AUC | RCE | NRCE | recall (10, 3) | recall (50, 3) |" in table
     assert all(0.0 <= row.recall_10_3 <= 1.0 for row in rows) and "kFLOP" not in table  # no cost asked
-    assert sum(line.startswith("| ") and "---" not in line for line in lines) == 2 + len(MODELS)
+    main, paired = table.split("\n\n`deepnorm-default` minus each model")
+    assert sum(line.startswith("| ") and "---" not in line for line in main.splitlines()) == 2 + len(MODELS)
     assert "| random | " in table and "| uniform, seed 0 | - |" in table
+
+    # Every other row against the default, paired over the same 5 requests; not the default itself.
+    assert paired.startswith(", paired over the same 5 eval requests (1,000 bootstrap resamples")
+    paired_rows = [line for line in paired.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [line.split(" | ")[0] for line in paired_rows] == [
+        f"| {row.model}" for row in rows if row.model != "deepnorm-default"
+    ]
+    reference = by_model["deepnorm-default"]
+    assert reference.against_reference is None
+    for row in rows[1:]:
+        auc, recall = row.against_reference
+        assert auc.difference == pytest.approx(reference.metrics.auc - row.metrics.auc, abs=1e-12)
+        assert recall.difference == pytest.approx(reference.recall_10_3 - row.recall_10_3, abs=1e-12)
+        assert auc.low <= auc.difference <= auc.high and recall.low <= recall.difference <= recall.high
+    assert lines == table.splitlines()
 
 
 def test_rows_from_different_splits_cannot_share_a_table():
