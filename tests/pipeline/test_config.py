@@ -274,7 +274,7 @@ def test_an_explicit_null_override_differs_from_no_override():
     explicit = ModelConfig.model_validate({"training": {"max_steps": None}})
     assert unset.training.max_steps is None and explicit.training.max_steps is None
     assert explicit != unset
-    assert resolve_model_settings(unset)[1].max_steps == 3000
+    assert resolve_model_settings(unset)[1].max_steps == 6000
     assert resolve_model_settings(explicit)[1].max_steps is None
 
 
