@@ -40,20 +40,3 @@ def recalls_per_request(
     _, group_of, sizes = np.unique(request_keys, return_inverse=True, return_counts=True)
     by_request = np.split(np.argsort(group_of, kind="stable"), np.cumsum(sizes)[:-1])
     return [RankedGroup(heavy_scores[i], predictions[i]).recall(light_n, heavy_k) for i in by_request]
-
-
-def recall_at(
-    predictions: np.ndarray,
-    heavy_scores: np.ndarray,
-    request_keys: np.ndarray,
-    light_n: int = RECALL_10_3[0],
-    heavy_k: int = RECALL_10_3[1],
-) -> float:
-    """Mean over requests of the heavy top `heavy_k` found in the light top `light_n`.
-
-    Raises:
-        ValueError: If the arrays differ in length or are empty.
-    """
-    values = recalls_per_request(predictions, heavy_scores, request_keys, light_n, heavy_k)
-    defined = [value for value in values if value is not None]
-    return float(np.mean(defined)) if defined else float("nan")
