@@ -46,7 +46,8 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     (
         "quality",
         "Quality on held-out requests",
-        "Every model is trained on the same train split of the sample run and scored on the same eval "
+        "Every model is trained on the same train split of the sample data at ten times its size (the "
+        "pipeline run of the *about one million candidates* table below) and scored on the same eval "
         "split (held-out requests). The Keras models stop early on that eval split, as the Trainer "
         "does, which flatters them slightly. `lightgbm` is the fair comparator, the gradient-boosted "
         "trees a team would otherwise train: LightGBM on the raw features the model reads, from the "
@@ -56,27 +57,31 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "comparator of the serving table. AUC here is exact (scikit-learn). The Evaluator's AUC "
         "is the original's (`tf.metrics.auc` with 200 evenly spaced thresholds), which "
         "lumps together the many predictions near the 1.3% base rate and reads lower (0.807 against "
-        "an exact 0.820 for the same sample model and split when this was written). With 291 "
-        "positives among the eval candidates, one AUC has a standard error of about 0.014 "
-        "(Hanley and McNeil).",
+        "an exact 0.820 for the same sample model and split when this was written). Under the table, "
+        "`deepnorm-default` against every other model, paired over the same eval requests "
+        "(`lightrank_bench.quality_paired`): the requests are resampled 1,000 times and both models "
+        "scored on each resample, so only differences larger than the eval split's own noise read "
+        "`ahead` or `behind`. On the sample run's 97 eval requests (the tables further down) most "
+        "differences between good models are ties.",
     ),
     (
         "quality-catalog",
         "Quality on the catalog data set",
         "The same table on the catalog data set ([docs/sample_data.md](docs/sample_data.md#the-catalog-"
-        "dataset)): `lightrank data generate --profile catalog` (18,413 candidates of 240 requests, "
-        "split by time), the config `lightrank schema infer` writes for it (task `clicked`) and one "
+        "dataset)) at 4,000 requests: `lightrank data generate --profile catalog --requests 4000` "
+        "(split by time), the config `lightrank schema infer` writes for it (task `clicked`) and one "
         "pipeline run of that config, as `make bench` runs them. Most of its signal is in the "
         "high-cardinality `viewer_id` and `item_id`, and its eval split is later in time with a 1.5x "
-        "higher click rate, which costs every model RCE; the Keras models pick their stopping step on "
-        "that eval split. With 261 clicks among 3,815 eval candidates, one AUC has a standard error "
-        "of about 0.019, and requests of at most 120 candidates saturate recall at 100.",
+        "higher click rate, which costs every model RCE (NRCE, beside it, rescales the predictions to "
+        "the split's rate); the Keras models pick their stopping step on that eval split. Requests "
+        "of at most 120 candidates saturate recall at 100.",
     ),
     (
         "presets",
         "DeepNorm settings: the default preset against one change at a time",
-        "The evidence for the `default` preset (models/deepnorm/config.py): the same split and "
-        "metrics as the quality table, the default preset first, then the default with one setting "
+        "The evidence for the `default` preset (models/deepnorm/config.py): the quality table's "
+        "metrics on the sample run's split (430 requests, 97 of them in eval), the default preset "
+        "first, then the default with one setting "
         "changed per row (optimiser, learning rate, batch size, missing sub-branch, momentum, step "
         "budget), and the `original` preset. Training is seeded and gave the same numbers again on "
         "the same Transform output; on another pipeline run's Transform output of the same data the "
@@ -88,7 +93,8 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "ids-sample",
         "Ids, sample data: one change at a time from the default preset",
         "The evidence for the `default` preset's use of its ids ([docs/model.md](docs/model.md#ids)): "
-        "the quality table's split and metrics, each Keras row the `default` preset with one change "
+        "the quality table's metrics on the sample run's split (97 eval requests), each Keras row the "
+        "`default` preset with one change "
         "(the label says which), `one_bag preset` the default before the ids were used feature by "
         "feature, `deepnorm-original` the original's graph, and the fair `lightgbm` and `logistic` "
         "trained on the same train split. *recall (10, 3)* is the share of the heavy ranker's top 3 "
@@ -101,7 +107,8 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     (
         "ids-catalog",
         "Ids, catalog data set: one change at a time from the default preset",
-        "The same on the catalog data set, whose signal is mostly in `viewer_id` and `item_id`. The "
+        "The same on the catalog data set at its default size (240 requests, 48 in eval), whose "
+        "signal is mostly in `viewer_id` and `item_id`. The "
         "feature spec `schema infer` writes names no sides, so `default`'s FM term covers all pairs "
         "there; the user x candidate form is a row.",
     ),
@@ -117,7 +124,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
     (
         "tuning-catalog",
         "The Tuner: tuned and untuned default, catalog data set",
-        "The same search on the catalog run.",
+        "The same search on the catalog run at its default size (240 requests).",
     ),
     (
         "pipeline-sample",
@@ -155,36 +162,46 @@ FINDINGS: dict[str, str] = {
     "evaluation": "**Findings (2026-12-07).** Before the Evaluator's request views (this day's "
     "00:28 and 00:56 runs of the same commands on this machine): the Evaluator took 31.9 s on the "
     "sample and 202.9 s on the large run, and `lightrank eval` scored 906 candidates/s on one "
-    "249,327-candidate file of the large data (275.3 s of TFMA). After: 5.7 s, 14.7 s and, on that "
-    "file, 14.0k candidates/s; every one of the 1,368 metric values of the sample evaluation is "
+    "249,327-candidate file of the large data (275.3 s of TFMA). After (02:36-02:45): 5.7 s, 14.7 s "
+    "and, on that file, 14.0k candidates/s (the large run above, at 05:28, took 17.1 s; single "
+    "runs move by a few seconds: 16.1 s and 14.7 s for the same code at 02:22 and 02:37); every "
+    "one of the 1,368 metric values of the sample evaluation is "
     "unchanged to 1.3e-9. A second `lightrank run` of the sample config, the Trainer cached: 17.9 s "
     "for the whole command, the Evaluator 6.5 s (143 s and 114 s when first measured). The profiles "
     "that led to each change: docs/performance.md, items 7 to 9.",
-    "quality-catalog": "**Findings (2026-12-07, both quality tables, the `default` preset that uses "
-    "its ids feature by feature).** On the sample, DeepNorm `default` and the fair `lightgbm` tie: AUC "
-    "0.8646 against 0.8647 (one AUC's standard error is 0.014), RCE 20.03 against 20.69, recall "
-    "(10, 3) 0.4811 against 0.4914, recall (100, 3) 0.9450 against 0.9313; logistic regression "
-    "trails both on every column but recall (100, 10). On the catalog `default` leads both "
-    "comparators on AUC (0.6554; `lightgbm` 0.6272, logistic 0.6287, within 1.5 standard errors "
-    "of about 0.019) and RCE (1.24; -1.99, 0.70), `lightgbm` leads on NRCE (2.98) and logistic "
-    "regression on recall (10, 3) (0.4167 against 0.3819, 48 eval requests). With the previous "
-    "default (one summed bag, 2026-12-06) `lightgbm` led the sample by 0.031 AUC.",
-    "ids-catalog": "**Findings (2026-12-07).** On this run's sample Transform output one summed "
-    "50-wide bag without the FM term scored above the `default` (AUC 0.8686 against 0.8646, "
-    "recall (10, 3) 0.5155 against 0.4811); on another pipeline run's output of the same data "
-    "(2026-12-06) the per-feature bags with the FM term led it by 0.012 AUC. Both differences are "
-    "within one AUC's standard error on the sample (0.014): there the ids' form is noise. On the "
-    "catalog, whose signal is in its ids, the per-feature bags lead one summed bag by 0.024 AUC "
-    "(1.2 standard errors) and 0.08 recall (10, 3). The log-scaled floats are the largest single "
-    "gain on the sample (AUC 0.8392 without them). `default` costs 114.1 kFLOP per candidate on "
-    "the sample, 1.12x the `original`'s 102.0; `one_bag` (the previous default) 246.2.",
+    "quality-catalog": "**Findings (2026-12-07 05:28-05:47, both quality tables, the `default` "
+    "preset with its 6,000-step budget).** On ten times the sample (837 eval requests) `default` leads "
+    "every other model on every column, and the paired bootstrap puts it ahead of the fair "
+    "`lightgbm` in AUC (0.9236 against 0.9126; interval +0.0073 to +0.0148) and in recall (10, 3) "
+    "(0.6332 against 0.5751; +0.0398 to +0.0757), and ahead of itself with the earlier 3,000-step "
+    "budget (AUC +0.0078, recall (10, 3) +0.0243). On the catalog at 4,000 requests (800 eval "
+    "requests) it ties `lightgbm` in AUC (0.7138 against 0.7103; -0.0025 to +0.0093) and is behind "
+    "it in recall (10, 3) (0.4908 against 0.5125; -0.0383 to -0.0050), while leading it in RCE and "
+    "NRCE. It leads logistic regression on every column of both tables. An exploratory run of the "
+    "same commands on another pipeline run of the same catalog data (05:17, the 3,000-step default) "
+    "gave `default` 0.7140 / 0.5058 and `lightgbm` 0.7047 / 0.4992: a new Transform output moves "
+    "both models by more than the bootstrap's intervals, which count only the eval requests' noise. "
+    "On the sample at its own size (97 eval requests; the settings, ids and Tuner tables below) "
+    "`default` and `lightgbm` tie.",
+    "ids-catalog": "**Findings (2026-12-07 05:57-06:09, both ids tables).** With the paired "
+    "bootstrap over the eval requests, on the sample (97 eval requests) `default` is ahead of the "
+    "raw floats without `continuous_log` (AUC +0.0278, recall (10, 3) +0.0825), of dropout 0.2 "
+    "(+0.0077, +0.0378) and of the `one_bag` preset (+0.0299, +0.0653); the form of the ids (FM "
+    "over all pairs, no FM term, one summed 50-wide bag) and 128-wide embeddings are ties. On the "
+    "catalog (48 eval requests), whose signal is in its ids, `default` is ahead of one summed "
+    "50-wide bag (AUC +0.0235, recall (10, 3) +0.0833) and in AUC of dropout 0.2; everything else "
+    "there is a tie, `lightgbm` and logistic regression included. `default` costs 114.1 kFLOP per "
+    "candidate on the sample, 1.12x the `original`'s 102.0 (90.3 against 98.8 on the catalog); "
+    "`one_bag` (the previous default) 246.2.",
     "tuning-catalog": "**Findings (2026-12-07, both Tuner tables).** 8 Bayesian trials of 1,500 "
-    "steps each (107 s on the sample, 73 s on the catalog; the data steps came from the cache). On "
-    "the sample the tuned default (learning rate 0.072, dropout 0, 8-wide bags, MLP scale 3) "
-    "gained RCE (21.66 against 20.03) and a little AUC (0.8662 against 0.8646, within noise), "
-    "recall (10, 3) unchanged. On the catalog it gained RCE (2.48 against 1.24) and lost AUC "
-    "(0.6517 against 0.6554) and recall (10, 3) (0.3194 against 0.3819): the search selects on "
-    "RCE over 48 eval requests, and this is what it chose. Tuning is an option, not the default.",
+    "steps each (124 s on the sample at 05:52; 73 s on the catalog at 00:55, whose Tuner output the "
+    "05:57 table reads; the data steps came from the cache). On the sample the tuned default "
+    "(learning rate 0.18, dropout 0, 4-wide bags, MLP scale 3) scored AUC 0.8729 against 0.8635, "
+    "RCE 21.07 against 19.77 and recall (10, 3) 0.4914 against 0.4777; on the catalog (learning "
+    "rate 0.14, dropout 0.1, 4-wide bags, MLP scale 3) RCE 2.48 against 1.24, AUC 0.6517 against "
+    "0.6554, recall (10, 3) 0.3194 against 0.3819. The paired bootstrap calls every one of these "
+    "differences a tie: on 97 and 48 eval requests the search, which selects on RCE over that same "
+    "split, cannot be told from noise. Tuning is an option, not the default.",
 }
 
 
@@ -202,7 +219,7 @@ def assemble(parts_dir: str, now: datetime.datetime | None = None) -> str:
         "# Benchmarks",
         "",
         f"Assembled by `make bench` on {now:%Y-%m-%d %H:%M} UTC from the tables its commands wrote; "
-        "regenerate it with `make bench` (about 40 minutes on 2 cores). Every table gives the machine, "
+        "regenerate it with `make bench` (about 50 minutes on 2 cores). Every table gives the machine, "
         "the package versions and the exact "
         "command that measured it, and nothing here is edited by hand. The speed work, with the "
         "before and after of each change and the goals, is in [docs/performance.md](docs/performance.md).",

@@ -45,10 +45,17 @@ def _appended(out: str, printed: str) -> str:
     return table
 
 
-def _rows(table: str) -> list[list[str]]:
-    """The cells of the table's data rows (header and separator left out)."""
-    lines = [line for line in table.splitlines() if line.startswith("| ")]
-    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines[1:]]
+def _rows(table: str, which: int = 0) -> list[list[str]]:
+    """The cells of the data rows of the output's `which`-th table (header and separator left out)."""
+    tables: list[list[str]] = []
+    previous = ""
+    for line in table.splitlines():
+        if line.startswith("|") and not previous.startswith("|"):
+            tables.append([])
+        if line.startswith("| "):  # not the |---| separator
+            tables[-1].append(line)
+        previous = line
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in tables[which][1:]]
 
 
 def _column(table: str, name: str) -> int:
@@ -171,6 +178,11 @@ def test_quality_scores_the_chosen_models_and_variants_on_the_eval_split(tiny, t
     training = _column(table, "training")
     assert rows[0][training].startswith("4 steps") and rows[3][training].startswith("4 steps")
     assert all(0.0 <= float(row[1]) <= 1.0 for row in rows)  # AUC
+    # Under it, the default against every other row, paired over the same 5 eval requests.
+    paired = _rows(table, which=1)
+    assert [row[0] for row in paired] == ["lightgbm-continuous", "random", "sgd"]
+    verdicts = ("ahead", "behind", "tie")
+    assert all(row[2] in verdicts and row[4] in verdicts for row in paired)
 
 
 def test_quality_trains_the_fair_lightgbm_on_the_raw_examples(tiny, tmp_path, capsys):
