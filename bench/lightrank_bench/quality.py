@@ -23,7 +23,7 @@ import numpy as np
 
 from lightrank_bench.quality_cost import COST_BATCH, ServingCost
 from lightrank_bench.quality_gbdt import RawExamples, raw_examples_of, raw_lightgbm_predictions
-from lightrank_bench.quality_metrics import SEED, QualityMetrics, quality_metrics, random_scores
+from lightrank_bench.quality_metrics import SEED, QualityMetrics, grouped_mean, quality_metrics, random_scores
 from lightrank_bench.quality_models import keras_predictions, lightgbm_predictions, read_split
 from lightrank_bench.quality_paired import ROUNDS, PairedDifference, paired_auc, paired_mean
 from lightrank_bench.quality_recall import recalls_per_request
@@ -294,7 +294,7 @@ def compare_models(
         )
         recalls = recalls_per_request(predictions, eval_split.heavy_scores, eval_split.request_keys)
         scored[name] = (predictions, recalls)
-        rows.append(QualityRow(name, metrics, seconds, training, inputs, cost, _mean(recalls)))
+        rows.append(QualityRow(name, metrics, seconds, training, inputs, cost, grouped_mean(recalls)))
     if REFERENCE not in scored:
         return rows
     positive = eval_split.labels.reshape(-1) != 0
@@ -312,12 +312,6 @@ def compare_models(
         )
         for row in rows
     ]
-
-
-def _mean(values: list[float | None]) -> float:
-    """Mean over the requests where the value is defined (NaN if none)."""
-    defined = [value for value in values if value is not None]
-    return float(np.mean(defined)) if defined else float("nan")
 
 
 def _value(value: float, digits: int) -> str:

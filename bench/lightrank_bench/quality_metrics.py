@@ -52,7 +52,7 @@ class QualityMetrics:
     nrce: float = math.nan
 
 
-def _grouped_mean(values: list[float | None]) -> float:
+def grouped_mean(values: list[float | None]) -> float:
     """Mean over the requests where the metric is defined (the Evaluator's `GroupSums.value`)."""
     defined = [value for value in values if value is not None]
     return float(np.mean(defined)) if defined else float("nan")
@@ -94,10 +94,10 @@ def quality_metrics(
         num_requests=len(groups),
         auc=auc,
         rce=rce(labels, predictions),
-        recall_50_3=_grouped_mean([group.recall(*RECALL_AT[0]) for group in groups]),
-        recall_100_3=_grouped_mean([group.recall(*RECALL_AT[1]) for group in groups]),
-        recall_100_10=_grouped_mean([group.recall(*RECALL_AT[2]) for group in groups]),
-        cgr_100_10=_grouped_mean([group.cgr(*CGR_AT) for group in groups]),
+        recall_50_3=grouped_mean([group.recall(*RECALL_AT[0]) for group in groups]),
+        recall_100_3=grouped_mean([group.recall(*RECALL_AT[1]) for group in groups]),
+        recall_100_10=grouped_mean([group.recall(*RECALL_AT[2]) for group in groups]),
+        cgr_100_10=grouped_mean([group.cgr(*CGR_AT) for group in groups]),
         nrce=nrce(labels, predictions),
     )
 
