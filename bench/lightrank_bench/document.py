@@ -62,7 +62,10 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "(`lightrank_bench.quality_paired`): the requests are resampled 1,000 times and both models "
         "scored on each resample, so only differences larger than the eval split's own noise read "
         "`ahead` or `behind`. On the sample run's 97 eval requests (the tables further down) most "
-        "differences between good models are ties.",
+        "differences between good models are ties. The bootstrap counts only the eval requests' "
+        "noise, not training's: the `seed 1` and `seed 2` rows are `default` trained again with "
+        "another seed on the same Transform output, and `previous default` is the preset before its "
+        "ids and floats were widened (docs/model.md, Ids).",
     ),
     (
         "quality-catalog",
@@ -74,7 +77,10 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "high-cardinality `viewer_id` and `item_id`, and its eval split is later in time with a 1.5x "
         "higher click rate, which costs every model RCE (NRCE, beside it, rescales the predictions to "
         "the split's rate); the Keras models pick their stopping step on that eval split. Requests "
-        "of at most 120 candidates saturate recall at 100.",
+        "of at most 120 candidates saturate recall at 100. Below the seeds and the previous default, "
+        "each row undoes one of the changes from the previous default (8-wide bags, an 8-wide FM "
+        "term, 64-wide floats, a patience of 3), and the last adds the first-order id term "
+        "(`id_bias`), which was measured and not kept.",
     ),
     (
         "presets",

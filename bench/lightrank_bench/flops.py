@@ -10,7 +10,8 @@ the model could score. What is counted:
   for its `[1, G, in, out]` kernel;
 - every `SparseSumEmbedding`: `2 * S * ids_per_row` (reading and adding one S-wide row per
   hashed id), with `ids_per_row` the mean number of ids a candidate carries; the same for the
-  per-feature bags (`FeatureBagEmbedding`, one S-wide row per id too);
+  per-feature bags (`FeatureBagEmbedding`, one S-wide row per id too), and `2 * ids_per_row`
+  for the first-order term (`IdBias`, one weight per id);
 - the FM term (`PairwiseInteraction`) over F bags of S: `2 * F * S` (summing each side's bags,
   then one S-wide dot product; the all-pairs form's squares cost the same order).
 
@@ -26,7 +27,7 @@ import dataclasses
 
 import tensorflow as tf
 
-from lightrank.models.deepnorm.bags import FeatureBagEmbedding, PairwiseInteraction
+from lightrank.models.deepnorm.bags import FeatureBagEmbedding, IdBias, PairwiseInteraction
 from lightrank.models.deepnorm.groupwise import FastGroupWiseTrans
 from lightrank.models.deepnorm.sparse import SparseSumEmbedding
 
@@ -79,6 +80,9 @@ def count_flops(model: tf.keras.Model, ids_per_row: float) -> FlopCount:
         elif isinstance(layer, (SparseSumEmbedding, FeatureBagEmbedding)):
             _, width = _built_shape(layer, getattr(layer, "embeddings", None))
             sparse += 2.0 * width * ids_per_row
+        elif isinstance(layer, IdBias):
+            _built_shape(layer, getattr(layer, "weights_table", None))
+            sparse += 2.0 * ids_per_row
         elif isinstance(layer, PairwiseInteraction):
             bags = next(b for b in model.submodules if isinstance(b, FeatureBagEmbedding))
             sparse += 2.0 * bags.num_features * (bags.pairwise_size or bags.embedding_size)

@@ -183,3 +183,50 @@ class PairwiseInteraction(tf.keras.layers.Layer):
     def get_config(self) -> dict[str, Any]:
         """Keras serialisation."""
         return {**super().get_config(), "user": list(self.user), "candidate": list(self.candidate)}
+
+
+@tf.keras.utils.register_keras_serializable(package="lightrank")
+class IdBias(tf.keras.layers.Layer):
+    """A factorization machine's first-order term: one learned weight per hashed id, summed per row.
+
+    `[B, None]` int64 ids -> `[B, 1]`, `sum of w[id]` over the row's ids (once per occurrence),
+    added to the logit. The MLP can learn an id's own effect too, but only through its bag, a
+    batch renormalisation and every hidden layer; this path gives each id (an item's quality, a
+    viewer's propensity) its own Adagrad-scaled weight, as a wide model or a tree's categorical
+    split does. The weights start at zero, so a new model starts where it would without them, and
+    the gradient stays an `IndexedSlices`: the legacy optimizers update only the batch's rows.
+
+    Args:
+        input_size_bits: The table has `2**input_size_bits` rows; ids must lie in that range.
+    """
+
+    def __init__(self, input_size_bits: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.input_size_bits = int(input_size_bits)
+
+    def build(self, input_shape: Any) -> None:
+        """Creates the zero `[2**bits, 1]` weight table."""
+        self.weights_table = self.add_weight(
+            name="weights", shape=(2**self.input_size_bits, 1), initializer="zeros"
+        )
+        super().build(input_shape)
+
+    def build_from_config(self, config: dict[str, Any]) -> None:
+        """Builds under the layer's name scope so deserialised variables keep `<layer>/<name>` names."""
+        with tf.name_scope(self.name):
+            super().build_from_config(config)
+
+    def call(self, inputs: tf.SparseTensor | tf.RaggedTensor) -> tf.Tensor:
+        """Sums each row's id weights; a row without ids gives 0."""
+        ids = to_sparse_ids(inputs)
+        return tf.math.unsorted_segment_sum(
+            tf.gather(self.weights_table, ids.values), ids.indices[:, 0], num_segments=ids.dense_shape[0]
+        )
+
+    def compute_output_shape(self, input_shape: Any) -> tf.TensorShape:
+        """`[B, 1]`."""
+        return tf.TensorShape([input_shape[0], 1])
+
+    def get_config(self) -> dict[str, Any]:
+        """Keras serialisation."""
+        return {**super().get_config(), "input_size_bits": self.input_size_bits}

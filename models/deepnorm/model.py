@@ -20,7 +20,8 @@ branch is not a scope of its own but these top-level layers: `filter_non_finite`
 sub-branch only); then `sparse_embedding`, `merge`, `merge_batch_norm`, `mlp_1..n`, `logit`.
 With `sparse_bags: per_feature` the sparse layer is `sparse_bags` instead of
 `sparse_embedding`; with `pairwise: fm` the MLP's last layer is `mlp_logit`, `pairwise` is the
-FM term and `logit` their sum (docs/model.md, Ids). The original's graph is unchanged.
+FM term and `logit` their sum; with `id_bias`, likewise, `id_bias` is one more term of that sum
+(docs/model.md, Ids). The original's graph is unchanged.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from typing import Any
 import tensorflow as tf
 
 from lightrank.models.deepnorm.attention import SelfAttentionDense
-from lightrank.models.deepnorm.bags import FeatureBagEmbedding, PairwiseInteraction
+from lightrank.models.deepnorm.bags import FeatureBagEmbedding, IdBias, PairwiseInteraction
 from lightrank.models.deepnorm.config import DeepNormConfig
 from lightrank.models.deepnorm.groupwise import AdaptiveTransformation
 from lightrank.models.deepnorm.normalization import (
@@ -208,11 +209,14 @@ def deepnorm_light_ranker(
     h = renorm_batch_normalization(config.momentum, name="merge_batch_norm")(h)
     for layer, units in enumerate(config.mlp_widths, start=1):
         h = SelfAttentionDense(units, name=f"mlp_{layer}")(h)
-    if pairwise is None:
+    terms = [] if pairwise is None else [pairwise]
+    if config.id_bias:
+        terms.append(IdBias(config.input_size_bits, name="id_bias")(inputs[SPARSE_IDS]))
+    if not terms:
         logit = SelfAttentionDense(1, activation="linear", name=LOGIT)(h)
     else:
         h = SelfAttentionDense(1, activation="linear", name="mlp_logit")(h)
-        logit = tf.keras.layers.Add(name=LOGIT)([h, pairwise])
+        logit = tf.keras.layers.Add(name=LOGIT)([h, *terms])
     return tf.keras.Model(inputs=inputs, outputs=logit, name="deepnorm_light_ranker")
 
 

@@ -88,12 +88,23 @@ def test_per_feature_bags_and_the_fm_term_are_counted_by_hand():
     from lightrank_bench.flops import count_flops
 
     tf.keras.backend.clear_session()
-    config = PRESETS["default"][0].model_copy(update={"input_size_bits": 6})  # S 8, P 8, E 64, missing on
+    config = PRESETS["default"][0].model_copy(update={"input_size_bits": 6})  # S 16, P 16, E 48, missing on
     model = deepnorm_light_ranker(config, 3, ("c.a", "u.b"))
     count = count_flops(model, ids_per_row=2.5)
-    merge = 64 + 64 + 2 * 8
+    merge = 48 + 48 + 2 * 16
     dense = 2 * (
-        2 * (3 * 3 + 3 * 64) + merge * merge + merge * 64 + 64 * 64 + 64 * 16 + 16 * 16 + 16 * 4 + 4 * 4 + 4
+        2 * (3 * 3 + 3 * 48) + merge * merge + merge * 64 + 64 * 64 + 64 * 16 + 16 * 16 + 16 * 4 + 4 * 4 + 4
     )
     assert count.dense == dense
-    assert count.sparse == 2.0 * (8 + 8) * 2.5 + 2.0 * 2 * 8  # one 16-wide row per id, then the FM term
+    assert count.sparse == 2.0 * (16 + 16) * 2.5 + 2.0 * 2 * 16  # one 32-wide row per id, then the FM term
+
+
+def test_the_first_order_id_term_costs_one_read_and_add_per_id():
+    tf.keras.backend.clear_session()
+    config = DeepNormConfig(input_size_bits=6, sparse_bags="per_feature", sparse_embedding_size=2)
+    without = count_flops(deepnorm_light_ranker(config, 3, ("c.a", "u.b")), ids_per_row=2.5)
+    with_bias = deepnorm_light_ranker(config.model_copy(update={"id_bias": True}), 3, ("c.a", "u.b"))
+    count = count_flops(with_bias, ids_per_row=2.5)
+    assert count.sparse == without.sparse + 2.0 * 2.5
+    # the MLP's last layer is `mlp_logit` then, the same 4 -> 1 kernel as `logit` was
+    assert count.dense == without.dense

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 from deepnorm_test_inputs import sparse_ids
 
-from lightrank.models.deepnorm.bags import FeatureBagEmbedding, PairwiseInteraction
+from lightrank.models.deepnorm.bags import FeatureBagEmbedding, IdBias, PairwiseInteraction
 from lightrank.models.deepnorm.config import PRESETS, DeepNormConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker, fm_sides, input_keys
 from lightrank.models.deepnorm.normalization import SignedLog1p
@@ -139,6 +139,47 @@ def test_fm_adds_the_pairwise_term_to_the_mlps_logit() -> None:
     assert model.output_names == ["logit"]
 
 
+def test_id_bias_sums_each_rows_id_weights_once_per_occurrence_with_a_sparse_gradient() -> None:
+    layer = IdBias(4)
+    layer.build(tf.TensorShape([None, None]))
+    assert not layer.weights_table.numpy().any()  # starts where a model without it starts
+    weights = np.linspace(-1.0, 2.0, 16, dtype=np.float32)[:, None]
+    layer.weights_table.assign(weights)
+    ids = sparse_ids([[3, 7, 7], [], [15]])
+    with tf.GradientTape() as tape:
+        out = layer(ids)
+        loss = tf.reduce_sum(out * tf.constant([[1.0], [1.0], [-2.0]]))
+    expected = [weights[3, 0] + 2 * weights[7, 0], 0.0, weights[15, 0]]
+    np.testing.assert_allclose(out.numpy()[:, 0], expected, rtol=1e-6)
+    gradient = tape.gradient(loss, layer.weights_table)
+    assert isinstance(gradient, tf.IndexedSlices)
+    dense = tf.convert_to_tensor(gradient).numpy()[:, 0]
+    assert (dense[3], dense[7], dense[15]) == (1.0, 2.0, -2.0) and np.count_nonzero(dense) == 3
+
+
+@pytest.mark.parametrize("settings", [PER_FEATURE, {**PER_FEATURE, "pairwise": "fm"}, {"input_size_bits": 6}])
+def test_id_bias_is_one_more_term_of_the_logit_in_every_sparse_layout(settings: dict) -> None:
+    config = DeepNormConfig(**settings, id_bias=True)
+    model = deepnorm_light_ranker(config, 3, SPARSE)
+    table = np.zeros((2**6, 1), np.float32)
+    table[[1, 2, 5, 9]] = [[0.5], [-1.5], [0.25], [2.0]]
+    model.get_layer("id_bias").weights_table.assign(table)
+    features = {
+        "continuous": tf.constant([[1.0, 2.0, 3.0], [0.0, -1.0, 4.0]]),
+        "sparse_ids": sparse_ids([[1, 5, 9], [2]]),
+        "sparse_slots": sparse_ids([[0, 2, 3], [1]]),
+    }
+    terms = ["mlp_logit", "id_bias", "logit"] + (["pairwise"] if config.pairwise == "fm" else [])
+    sub = tf.keras.Model(model.input, [model.get_layer(n).output for n in terms])
+    values = [t.numpy() for t in sub({k: features[k] for k in input_keys(config)}, training=False)]
+    np.testing.assert_allclose(values[1][:, 0], [2.75, -1.5])
+    np.testing.assert_allclose(values[2], values[0] + values[1] + sum(values[3:]), rtol=1e-6)
+    rebuilt = tf.keras.Model.from_config(model.get_config())
+    assert "id_bias" in {layer.name for layer in rebuilt.layers}
+    plain = deepnorm_light_ranker(DeepNormConfig(**settings), 3, SPARSE)
+    assert "id_bias" not in {layer.name for layer in plain.layers}
+
+
 def test_fm_sides_are_resolved_by_full_match_and_must_match_something() -> None:
     config = DeepNormConfig(
         **PER_FEATURE, pairwise="fm", fm_user_features=r"u\..*", fm_candidate_features="c"
@@ -207,15 +248,19 @@ def test_the_default_preset_uses_its_ids_and_one_bag_keeps_the_previous_default(
     default, one_bag = PRESETS["default"][0], PRESETS["one_bag"][0]
     assert (default.sparse_bags, default.pairwise, default.continuous_log) == ("per_feature", "fm", True)
     assert (default.sparse_embedding_size, default.fm_embedding_size, default.dense_embedding_size) == (
-        8,
-        8,
-        64,
+        16,
+        16,
+        48,
     )
+    assert not default.id_bias  # measured, not kept (models/deepnorm/config.py)
     assert default.dropout == 0.1 and default.fm_user_features is None  # all pairs: no data-specific names
     assert one_bag == DeepNormConfig(use_missing_sub_branch=True, momentum=0.99)
-    # The same training but the step budget: 6,000 steps since large data kept improving past 3,000.
-    assert PRESETS["one_bag"][1] == PRESETS["default"][1].model_copy(update={"max_steps": 3000})
+    # The same training but the step budget (large data kept improving past 3,000 steps) and the
+    # patience (with 3, a seed could stop at a plateau 2,000 steps short of its best).
+    update = {"max_steps": 3000, "early_stop_patience": 3}
+    assert PRESETS["one_bag"][1] == PRESETS["default"][1].model_copy(update=update)
     assert (PRESETS["default"][1].max_steps, PRESETS["one_bag"][1].max_steps) == (6000, 3000)
+    assert PRESETS["default"][1].early_stop_patience == 5
     assert PRESETS["original"][0] == DeepNormConfig()
 
 
