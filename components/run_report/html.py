@@ -31,8 +31,11 @@ def _training_charts(content: ReportContent) -> tuple[str, str]:
         x_label="training step",
         y_label="loss",
     )
+    rce_series = [Series("eval RCE (unweighted)", points("rce"))]
+    if history and all("nrce" in h for h in history):  # training summaries before NRCE lack it
+        rce_series.append(Series("eval NRCE (unweighted)", points("nrce")))
     rce = line_chart(
-        [Series("eval RCE (unweighted)", points("rce"))],
+        rce_series,
         title="RCE per evaluation",
         x_label="training step",
         y_label="RCE (%)",

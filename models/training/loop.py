@@ -44,6 +44,8 @@ class Evaluation:
         train_loss: Mean training loss over the steps since the previous evaluation.
         loss: Evaluation loss, defined as the training loss (record-weighted if configured).
         rce: Unweighted RCE in percent (NaN if the eval labels hold one class).
+        nrce: Unweighted NRCE in percent: the RCE of the predictions rescaled to the eval split's
+            positive rate, which a prior shift between train and eval does not push down.
         auc: Unweighted exact ROC AUC, labels binarised as `label != 0` (as twml's AUC).
     """
 
@@ -51,6 +53,7 @@ class Evaluation:
     train_loss: float
     loss: float
     rce: float
+    nrce: float
     auc: float
 
 
@@ -177,8 +180,8 @@ def train(
 
     def run_evaluation() -> bool:
         nonlocal best_weights, loss_sum, loss_steps
-        loss, rce, auc = evaluate(model, eval_ds, deepnorm_config, predict)
-        record = Evaluation(step, loss_sum / max(loss_steps, 1), loss, rce, auc)
+        loss, rce, nrce, auc = evaluate(model, eval_ds, deepnorm_config, predict)
+        record = Evaluation(step, loss_sum / max(loss_steps, 1), loss, rce, nrce, auc)
         history.append(record)
         loss_sum, loss_steps = 0.0, 0
         with writer.as_default(step=step):
@@ -186,13 +189,16 @@ def train(
             tf.summary.scalar("train/steps_per_sec", step / max(train_seconds, 1e-9))
             tf.summary.scalar("eval/loss", loss)
             tf.summary.scalar(f"eval/{metric_name}", rce)
+            tf.summary.scalar(f"eval/nrce_unweighted_{deepnorm_config.task}", nrce)
             tf.summary.scalar(f"eval/roc_auc_unweighted_{deepnorm_config.task}", auc)
         writer.flush()
         decision = stopper.update(step, rce)
         if decision.improved:
             best_weights = _snapshot(model)
         suffix = " (best)" if decision.improved else ""
-        logger.info("step %d: loss %.5f %s %.4f auc %.4f%s", step, loss, metric_name, rce, auc, suffix)
+        logger.info(
+            "step %d: loss %.5f %s %.4f nrce %.4f auc %.4f%s", step, loss, metric_name, rce, nrce, auc, suffix
+        )
         return decision.stop
 
     iterator = iter(train_ds)

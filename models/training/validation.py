@@ -1,8 +1,10 @@
 """Full-pass evaluation of a light ranker during training (docs/model.md, Training).
 
 Computes what early stopping and the TensorBoard log need: the loss (defined as the
-training loss), the unweighted RCE through `lightrank.models.metrics.formulas` (the one shared
-formula) and an exact unweighted ROC AUC. The Evaluator computes the reported metrics.
+training loss), the unweighted RCE and NRCE through `lightrank.models.metrics.formulas` (the one
+shared formula) and an exact unweighted ROC AUC. NRCE is logged beside RCE because an eval split
+whose positive rate differs from train's pushes RCE down while the ranking still improves. The
+Evaluator computes the reported metrics.
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ def evaluate(
     dataset: tf.data.Dataset,
     config: DeepNormConfig,
     predict: Callable[[dict[str, tf.Tensor]], tf.Tensor] | None = None,
-) -> tuple[float, float, float]:
-    """Runs inference over the whole dataset and returns `(loss, unweighted RCE, unweighted AUC)`.
+) -> tuple[float, float, float, float]:
+    """Runs inference over the whole dataset; returns `(loss, unweighted RCE, NRCE, AUC)`.
 
     Args:
         model: A logit model.
@@ -45,7 +47,7 @@ def evaluate(
         deepnorm_loss(tf.constant(y[:, None]), tf.constant(z[:, None]), tf.constant(w[:, None]), config)
     )
     p = 1.0 / (1.0 + np.exp(-z.astype(np.float64)))
-    return loss, formulas.rce(y, p), roc_auc(y != 0, p)
+    return loss, formulas.rce(y, p), formulas.nrce(y, p), roc_auc(y != 0, p)
 
 
 def roc_auc(positive: np.ndarray, scores: np.ndarray) -> float:

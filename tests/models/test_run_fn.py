@@ -112,9 +112,10 @@ def trained(transform: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     crafted = iter([1.0, 5.0, 3.0])
     weights_at: list[list[np.ndarray]] = []
 
-    def fake_evaluate(model: tf.keras.Model, *args: object) -> tuple[float, float, float]:
+    def fake_evaluate(model: tf.keras.Model, *args: object) -> tuple[float, float, float, float]:
         weights_at.append([v.numpy() for v in model.variables])
-        return 0.5, next(crafted), 0.6
+        rce = next(crafted)
+        return 0.5, rce, rce + 2.0, 0.6
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(loop, "evaluate", fake_evaluate)
@@ -144,6 +145,7 @@ def test_run_fn_logs_to_tensorboard_and_records_every_evaluation(trained):
     with open(os.path.join(fn_args.model_run_dir, trainer.TRAINING_SUMMARY_FILE)) as f:
         summary = json.load(f)
     assert [(e["step"], e["rce"]) for e in summary["history"]] == [(2, 1.0), (4, 5.0), (6, 3.0)]
+    assert [e["nrce"] for e in summary["history"]] == [3.0, 7.0, 5.0]
     assert (summary["best_step"], summary["best_rce_unweighted"], summary["steps"]) == (4, 5.0, 6)
     with open(os.path.join(fn_args.serving_model_dir, FEATURE_LIST_FILE)) as f:
         assert json.load(f) == list(CONTINUOUS_FEATURES)

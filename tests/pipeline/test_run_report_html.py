@@ -247,6 +247,17 @@ def test_every_plotted_point_carries_its_exact_value():
     assert rce == {"eval RCE (unweighted)": [(20.0, 5.0), (40.0, 12.5)]}
 
 
+def test_the_rce_chart_draws_nrce_beside_rce_when_the_history_has_it():
+    content = _content()
+    history = [{**h, "nrce": h["rce"] + 1.5} for h in content.training["history"]]
+    parsed = _Page()
+    parsed.feed(render_html(_content(training={**content.training, "history": history})))
+    assert _series(parsed.points["RCE per evaluation"]) == {
+        "eval RCE (unweighted)": [(20.0, 5.0), (40.0, 12.5)],
+        "eval NRCE (unweighted)": [(20.0, 6.5), (40.0, 14.0)],
+    }
+
+
 def test_an_unreadable_artifact_is_noted_where_its_section_would_be():
     note = "evaluation artifact 7 at /gone/7 is missing or unreadable"
     page = render_html(_content(metrics={}, gates=(), calibration=(), notes={"evaluation": note}))

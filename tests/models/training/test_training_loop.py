@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
 from lightrank.models.deepnorm.model import deepnorm_light_ranker
+from lightrank.models.metrics import formulas
 from lightrank.models.training import loop, validation
 from lightrank.models.training.loop import make_optimizer, select_trainable_variables, train
 
@@ -52,8 +53,24 @@ def test_training_on_a_tiny_synthetic_problem_gives_positive_rce(tmp_path: os.Pa
     assert result.examples_per_sec > 0 and result.steps_per_sec > 0
     assert any(name.startswith("events.out.tfevents") for name in os.listdir(tmp_path))
     # The model now holds the best evaluated weights.
-    _, rce, _ = validation.evaluate(model, _dataset(1024, 256, 1), CONFIG)
+    _, rce, nrce, _ = validation.evaluate(model, _dataset(1024, 256, 1), CONFIG)
     assert rce == pytest.approx(result.best_rce, abs=1e-6)
+    best = next(e for e in result.history if e.rce == result.best_rce)
+    assert nrce == pytest.approx(best.nrce, abs=1e-6) and nrce >= rce - 1e-9  # rescaling only helps
+
+
+def test_an_evaluation_reports_the_nrce_of_its_predictions_beside_the_rce() -> None:
+    model = deepnorm_light_ranker(CONFIG, G)
+    data = _dataset(512, 128, 1)
+    loss, rce, nrce, auc = validation.evaluate(model, data, CONFIG)
+    labels = np.concatenate([y.numpy().reshape(-1) for _, y, _ in data])
+    logits = np.concatenate([model(f, training=False).numpy().reshape(-1) for f, _, _ in data])
+    p = 1.0 / (1.0 + np.exp(-logits.astype(np.float64)))
+    # abs: the traced inference and this eager call round float32 logits differently
+    assert rce == pytest.approx(formulas.rce(labels, p), abs=1e-5)
+    assert nrce == pytest.approx(formulas.nrce(labels, p), abs=1e-5)
+    # A fresh model's level is off (RCE < NRCE): NRCE is not RCE under another name.
+    assert nrce > rce and auc == pytest.approx(validation.roc_auc(labels != 0, p)) and loss > 0
 
 
 def test_early_stopping_restores_the_best_weights(
@@ -63,15 +80,16 @@ def test_early_stopping_restores_the_best_weights(
     crafted = iter([1.0, 5.0, 3.0, 4.0, 9.0])
     weights_at: dict[int, list[np.ndarray]] = {}
 
-    def fake_evaluate(model: tf.keras.Model, *args: object) -> tuple[float, float, float]:
+    def fake_evaluate(model: tf.keras.Model, *args: object) -> tuple[float, float, float, float]:
         weights_at[len(weights_at) + 1] = [v.numpy() for v in model.variables]
-        return 0.5, next(crafted), 0.6
+        return 0.5, next(crafted), 7.0, 0.6
 
     monkeypatch.setattr(loop, "evaluate", fake_evaluate)
     config = TrainingConfig(optimizer="sgd", learning_rate=0.1, eval_every_steps=1, early_stop_patience=2)
     result = train(model, _dataset(640, 64, 0), _dataset(64, 64, 1), config, CONFIG, str(tmp_path))
     assert result.stop_reason == "early_stop" and result.steps == 4
     assert [e.rce for e in result.history] == [1.0, 5.0, 3.0, 4.0]
+    assert {(e.nrce, e.auc) for e in result.history} == {(7.0, 0.6)}
     assert (result.best_step, result.best_rce) == (2, 5.0)
     for variable, best in zip(model.variables, weights_at[2], strict=True):
         np.testing.assert_array_equal(variable.numpy(), best)
@@ -82,14 +100,14 @@ def test_nan_evaluations_do_not_break_best_tracking(
     tmp_path: os.PathLike, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     crafted = iter([math.nan, 2.0, math.nan])
-    monkeypatch.setattr(loop, "evaluate", lambda *args: (0.5, next(crafted), 0.5))
+    monkeypatch.setattr(loop, "evaluate", lambda *args: (0.5, next(crafted), 1.0, 0.5))
     config = TrainingConfig(eval_every_steps=1, max_steps=3)
     result = train(
         deepnorm_light_ranker(CONFIG, G), _dataset(640, 64, 0), _dataset(64, 64, 1), config, CONFIG, None
     )
     assert (result.best_step, result.best_rce, result.stop_reason) == (2, 2.0, "max_steps")
 
-    monkeypatch.setattr(loop, "evaluate", lambda *args: (0.5, math.nan, 0.5))
+    monkeypatch.setattr(loop, "evaluate", lambda *args: (0.5, math.nan, math.nan, 0.5))
     result = train(
         deepnorm_light_ranker(CONFIG, G), _dataset(640, 64, 0), _dataset(64, 64, 1), config, CONFIG, None
     )
