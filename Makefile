@@ -20,7 +20,7 @@ help:
 	@echo "make run    set up, generate the sample data, run the whole pipeline locally"
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
 	@echo "make lint   ruff check, format check and the import layers (import-linter)"
-	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~30 min)"
+	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~1 hour)"
 	@echo "make lock   re-resolve requirements.lock (runtime, the image) and requirements-dev.lock (tests, lint, bench); slow, rarely needed"
 	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 
@@ -195,6 +195,7 @@ bench: setup
 	$(BENCH) quality --transform $(BENCH_CATALOG)/pipeline/Transform --serving-data $(BENCH_CATALOG)/data/eval \
 	  --config $(BENCH_CATALOG)/config/config.yaml --set metadata.sqlite=$(BENCH_CATALOG)/metadata.db \
 	  --models deepnorm-default deepnorm-original lightgbm logistic \
+	  --variant 'seed 1:model.training.seed=1' --variant 'seed 2:model.training.seed=2' \
 	  --variant 'FM user x candidate:model.deepnorm.fm_user_features=viewer_.*,model.deepnorm.fm_candidate_features=item_.*' \
 	  --variant 'no FM term:model.deepnorm.pairwise=none' \
 	  --variant 'one summed bag of 50 (no FM):model.deepnorm.sparse_bags=one,model.deepnorm.sparse_embedding_size=50,model.deepnorm.pairwise=none' \
