@@ -20,7 +20,7 @@ help:
 	@echo "make run    set up, generate the sample data, run the whole pipeline locally"
 	@echo "make test   set up, run the test suite (unit + end-to-end on tiny data)"
 	@echo "make lint   ruff check, format check and the import layers (import-linter)"
-	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~1 hour)"
+	@echo "make bench  measure serving, training, quality and the pipeline; rewrite BENCHMARKS.md (~30 min)"
 	@echo "make lock   re-resolve requirements.lock (runtime, the image) and requirements-dev.lock (tests, lint, bench); slow, rarely needed"
 	@echo "make image  build the pipeline image for Vertex AI / Kubeflow (IMAGE=registry/name:tag)"
 
@@ -123,8 +123,6 @@ BENCH_LARGE_REQUESTS ?= 4300
 BENCH_CATALOG_LARGE := runs/bench/catalog-large
 BENCH_CATALOG_LARGE_REQUESTS ?= 4000
 BENCH_SECONDS ?= 3
-# The default preset's settings before its ids and floats were widened (docs/model.md, Ids).
-BENCH_PREVIOUS_DEFAULT := model.deepnorm.sparse_embedding_size=8,model.deepnorm.fm_embedding_size=8,model.deepnorm.dense_embedding_size=64,model.training.early_stop_patience=3
 # The search `make bench` runs with the Tuner on both data sets (docs/configuration.md, tuning).
 BENCH_TUNING ?= {trials: 8, steps_per_trial: 1500, seed: 0, space: {learning_rate: {min: 0.03, max: 0.3, log: true}, dropout: [0.0, 0.1, 0.2], sparse_embedding_size: [4, 8, 16], mlp_neuron_scale: [3, 4, 5]}}
 bench: setup
@@ -138,13 +136,10 @@ bench: setup
 	$(BENCH) training --transform $(BENCH_SAMPLE)/pipeline/Transform --set model.preset=original \
 	  --out $(BENCH_PARTS)/training.md
 	# The quality tables on data large enough to tell models apart: the sample at ten times its size
-	# (its pipeline run is a benchmark of its own), then the catalog data set at 4,000 requests; each
-	# with the default trained on two more seeds (training's own noise) and the previous default.
+	# (its pipeline run is a benchmark of its own), then the catalog data set at 4,000 requests.
 	$(BENCH) pipeline --requests $(BENCH_LARGE_REQUESTS) --root runs/bench/large \
 	  --out $(BENCH_PARTS)/pipeline-large.md
 	$(BENCH) quality --transform runs/bench/large/pipeline/Transform --set metadata.sqlite=runs/bench/large/metadata.db \
-	  --variant 'seed 1:model.training.seed=1' --variant 'seed 2:model.training.seed=2' \
-	  --variant 'previous default (8-wide ids, 64-wide floats, patience 3):$(BENCH_PREVIOUS_DEFAULT)' \
 	  --variant '3000 steps:model.training.max_steps=3000' --out $(BENCH_PARTS)/quality.md
 	# The catalog data set (docs/sample_data.md), whose signal is mostly in its ids: the data, the
 	# config `schema infer` writes for it, one pipeline run, its quality table; first at 4,000
@@ -158,12 +153,7 @@ bench: setup
 	  --set serving_dir=$(BENCH_CATALOG_LARGE)/serving --set metadata.sqlite=$(BENCH_CATALOG_LARGE)/metadata.db
 	$(BENCH) quality --transform $(BENCH_CATALOG_LARGE)/pipeline/Transform \
 	  --config $(BENCH_CATALOG_LARGE)/config/config.yaml --set metadata.sqlite=$(BENCH_CATALOG_LARGE)/metadata.db \
-	  --models deepnorm-default lightgbm lightgbm-continuous logistic random \
-	  --variant 'seed 1:model.training.seed=1' --variant 'seed 2:model.training.seed=2' \
-	  --variant 'previous default (8-wide ids, 64-wide floats, patience 3):$(BENCH_PREVIOUS_DEFAULT)' \
-	  --variant '8-wide bags:model.deepnorm.sparse_embedding_size=8' --variant '8-wide FM term:model.deepnorm.fm_embedding_size=8' \
-	  --variant '64-wide floats:model.deepnorm.dense_embedding_size=64' --variant 'patience 3:model.training.early_stop_patience=3' \
-	  --variant 'first-order id term:model.deepnorm.id_bias=true' --out $(BENCH_PARTS)/quality-catalog.md
+	  --models deepnorm-default lightgbm lightgbm-continuous logistic random --out $(BENCH_PARTS)/quality-catalog.md
 	$(LIGHTRANK) data generate --profile catalog --out $(BENCH_CATALOG)/data --overwrite
 	$(LIGHTRANK) schema infer --data 'train=$(BENCH_CATALOG)/data/train/*.gz' \
 	  --data 'eval=$(BENCH_CATALOG)/data/eval/*.gz' --out $(BENCH_CATALOG)/config --name catalog --overwrite
@@ -171,7 +161,7 @@ bench: setup
 	$(LIGHTRANK) run --config $(BENCH_CATALOG)/config/config.yaml --set root=$(BENCH_CATALOG)/pipeline \
 	  --set serving_dir=$(BENCH_CATALOG)/serving --set metadata.sqlite=$(BENCH_CATALOG)/metadata.db
 	# One change at a time from the default preset (Adagrad 0.1, batch 256, missing sub-branch on,
-	# momentum 0.99, at most 6,000 steps, patience 5): the evidence behind the preset.
+	# momentum 0.99, at most 6,000 steps): the evidence behind the preset.
 	$(BENCH) quality --transform $(BENCH_SAMPLE)/pipeline/Transform \
 	  --models deepnorm-default deepnorm-original \
 	  --variant 'plain SGD lr 0.1:model.training.optimizer=sgd' \
@@ -190,12 +180,10 @@ bench: setup
 	  --variant 'one summed bag of 50 (no FM):model.deepnorm.sparse_bags=one,model.deepnorm.sparse_embedding_size=50,model.deepnorm.pairwise=none' \
 	  --variant 'raw floats (no log):model.deepnorm.continuous_log=false' \
 	  --variant 'embedding 128:model.deepnorm.dense_embedding_size=128' --variant 'dropout 0.2:model.deepnorm.dropout=0.2' \
-	  --variant 'first-order id term:model.deepnorm.id_bias=true' \
 	  --variant 'one_bag preset:model.preset=one_bag' --out $(BENCH_PARTS)/ids-sample.md
 	$(BENCH) quality --transform $(BENCH_CATALOG)/pipeline/Transform --serving-data $(BENCH_CATALOG)/data/eval \
 	  --config $(BENCH_CATALOG)/config/config.yaml --set metadata.sqlite=$(BENCH_CATALOG)/metadata.db \
 	  --models deepnorm-default deepnorm-original lightgbm logistic \
-	  --variant 'seed 1:model.training.seed=1' --variant 'seed 2:model.training.seed=2' \
 	  --variant 'FM user x candidate:model.deepnorm.fm_user_features=viewer_.*,model.deepnorm.fm_candidate_features=item_.*' \
 	  --variant 'no FM term:model.deepnorm.pairwise=none' \
 	  --variant 'one summed bag of 50 (no FM):model.deepnorm.sparse_bags=one,model.deepnorm.sparse_embedding_size=50,model.deepnorm.pairwise=none' \

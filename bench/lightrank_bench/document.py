@@ -62,10 +62,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "(`lightrank_bench.quality_paired`): the requests are resampled 1,000 times and both models "
         "scored on each resample, so only differences larger than the eval split's own noise read "
         "`ahead` or `behind`. On the sample run's 97 eval requests (the tables further down) most "
-        "differences between good models are ties. The bootstrap counts only the eval requests' "
-        "noise, not training's: the `seed 1` and `seed 2` rows are `default` trained again with "
-        "another seed on the same Transform output, and `previous default` is the preset before its "
-        "ids and floats were widened (docs/model.md, Ids).",
+        "differences between good models are ties.",
     ),
     (
         "quality-catalog",
@@ -77,10 +74,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "high-cardinality `viewer_id` and `item_id`, and its eval split is later in time with a 1.5x "
         "higher click rate, which costs every model RCE (NRCE, beside it, rescales the predictions to "
         "the split's rate); the Keras models pick their stopping step on that eval split. Requests "
-        "of at most 120 candidates saturate recall at 100. Below the seeds and the previous default, "
-        "each row undoes one of the changes from the previous default (8-wide bags, an 8-wide FM "
-        "term, 64-wide floats, a patience of 3), and the last adds the first-order id term "
-        "(`id_bias`), which was measured and not kept.",
+        "of at most 120 candidates saturate recall at 100.",
     ),
     (
         "presets",
@@ -93,8 +87,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "the same Transform output; on another pipeline run's Transform output of the same data the "
         "same settings moved by up to 1.4 RCE: read smaller differences as noise. Training times "
         "are noisy too: the same training took 41.0 s as the process's first model and 21.2 s later "
-        "(the `3000 steps` row trains exactly as the default: on the sample early stopping ends "
-        "training by 3,000 steps).",
+        "(the `6000 steps` row stops early exactly where the default does).",
     ),
     (
         "ids-sample",
@@ -115,8 +108,7 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "ids-catalog",
         "Ids, catalog data set: one change at a time from the default preset",
         "The same on the catalog data set at its default size (240 requests, 48 in eval), whose "
-        "signal is mostly in `viewer_id` and `item_id`; `seed 1` and `seed 2` are `default` trained "
-        "again with other seeds, which on data this small moves it more than most changes. The "
+        "signal is mostly in `viewer_id` and `item_id`. The "
         "feature spec `schema infer` writes names no sides, so `default`'s FM term covers all pairs "
         "there; the user x candidate form is a row.",
     ),
@@ -171,58 +163,45 @@ FINDINGS: dict[str, str] = {
     "00:28 and 00:56 runs of the same commands on this machine): the Evaluator took 31.9 s on the "
     "sample and 202.9 s on the large run, and `lightrank eval` scored 906 candidates/s on one "
     "249,327-candidate file of the large data (275.3 s of TFMA). After (02:36-02:45): 5.7 s, 14.7 s "
-    "and, on that file, 14.0k candidates/s (the large run above, at 08:47, took 13.4 s; single "
-    "runs move by a few seconds: 16.1 s, 14.7 s and 17.1 s for the same code at 02:22, 02:37 and "
-    "05:28); every "
+    "and, on that file, 14.0k candidates/s (the large run above, at 05:28, took 17.1 s; single "
+    "runs move by a few seconds: 16.1 s and 14.7 s for the same code at 02:22 and 02:37); every "
     "one of the 1,368 metric values of the sample evaluation is "
     "unchanged to 1.3e-9. A second `lightrank run` of the sample config, the Trainer cached: 17.9 s "
     "for the whole command, the Evaluator 6.5 s (143 s and 114 s when first measured). The profiles "
     "that led to each change: docs/performance.md, items 7 to 9.",
-    "quality-catalog": "**Findings (2026-12-07 08:47-09:07, both quality tables, the `default` "
-    "preset with 16-wide ids and 48-wide floats).** On ten times the sample (837 eval requests) "
-    "`default` is ahead of the fair `lightgbm` in AUC (0.9223 against 0.9114; interval +0.0072 to "
-    "+0.0146) and in recall (10, 3) (0.6237 against 0.5719; +0.0346 to +0.0681), and seeds 1 and 2 "
-    "score higher still (0.9266 / 0.6436, 0.9242 / 0.6268). The previous default's 0.9244 / 0.6404 "
-    "lies within that spread of seeds (the bootstrap, which counts only the eval requests' noise, "
-    "puts seed 0 behind it in recall (10, 3), -0.0167): on this data the wider ids neither help "
-    "nor hurt beyond what a seed does. On the "
-    "catalog at 4,000 requests (800 eval requests) `default` is ahead of `lightgbm` in AUC "
-    "(0.7215 against 0.7058; +0.0100 to +0.0218) and leads it in recall (10, 3) (0.5121 against "
-    "0.5004), by less than the interval (-0.0042 to +0.0267: a tie); seeds 1 and 2 lead by more "
-    "(0.5271, 0.5300). Two earlier pipeline runs of the same, byte-identical catalog data gave the "
-    "same order (models/deepnorm/config.py): `default` 0.7186-0.7195 / 0.5229-0.5292 (three seeds) "
-    "against `lightgbm` 0.7103 / 0.5125, and 0.7166-0.7216 / 0.5196-0.5200 (two seeds) against "
-    "0.7047 / 0.4992; there the previous default trailed `lightgbm` in recall (0.4908 against "
-    "0.5125, behind). `lightgbm` itself moves between pipeline runs (147, 67 and 61 trees): it "
-    "reads the rows in the order ImportExampleGen wrote them. It leads logistic regression on "
-    "every column of both tables. On this catalog run the previous default ties the new one "
-    "(0.7202 / 0.5067), as does each single change back; on the first of the earlier runs the new "
-    "settings were ahead of the previous ones (AUC +0.0048, recall (10, 3) +0.0321, both intervals "
-    "above 0). The first-order id term (`id_bias`) is behind `default` in AUC (-0.0036) and a tie "
-    "in recall: measured, not kept.",
-    "ids-catalog": "**Findings (2026-12-07 09:12-09:24 and 09:35-09:41, both ids tables).** With "
-    "the paired bootstrap over the eval requests, on the sample (97 eval requests) `default` is "
-    "ahead of the raw floats without `continuous_log` (AUC +0.0324, recall (10, 3) +0.0619) and of "
-    "the `one_bag` preset (+0.0225, +0.0481), and behind no FM term in AUC (-0.0048, a tie in "
-    "recall); every other row is a tie, `lightgbm` included (0.8649 against 0.8647). On the "
-    "catalog at its default size (48 eval requests) `default`'s seed 0 is its worst: seeds 1 and 2 "
-    "score AUC 0.6566 and 0.6503 against 0.6019, so most rows there, and logistic regression, "
-    "which is ahead of seed 0 (AUC 0.6416, recall (10, 3) 0.4167), differ from it by less than a "
-    "new seed does. That is why the preset was chosen on the 4,000-request catalog (the quality "
-    "tables). `default` costs 144.3 kFLOP per candidate on the sample, 1.41x the `original`'s "
-    "102.0 (96.8 against 98.8 on the catalog, which has 5 sparse features to the sample's 8), and "
-    "serves 210k candidates/s at batch 1,000 on one thread against the `original`'s 221k; "
-    "`one_bag` (the default before the ids) costs 246.2. The first-order id term adds 16 FLOPs "
-    "(sample: a tie in both metrics).",
-    "tuning-catalog": "**Findings (2026-12-07 09:28-09:32, both Tuner tables).** 8 Bayesian trials "
-    "of 1,500 steps each (97.7 s on the sample, 93.2 s on the catalog; the data steps came from "
-    "the cache). On the sample the tuned default (learning rate 0.155, dropout 0, 8-wide bags, MLP "
-    "scale 3) scored AUC 0.8610 against 0.8649 and recall (10, 3) 0.4983 against 0.4742: both "
-    "ties. On the catalog (learning rate 0.182, dropout 0.1, 8-wide bags, MLP scale 4) AUC 0.6428 "
-    "against 0.6019, ahead of seed 0 of the untuned default, which on these 48 eval requests is "
-    "its worst seed (the ids table above: seeds 1 and 2 reach the tuned AUC). The search selects "
-    "on the same eval split the table scores, and on data this small it cannot be told from a "
-    "new seed. Tuning is an option, not the default.",
+    "quality-catalog": "**Findings (2026-12-07 05:28-05:47, both quality tables, the `default` "
+    "preset with its 6,000-step budget).** On ten times the sample (837 eval requests) `default` leads "
+    "every other model on every column, and the paired bootstrap puts it ahead of the fair "
+    "`lightgbm` in AUC (0.9236 against 0.9126; interval +0.0073 to +0.0148) and in recall (10, 3) "
+    "(0.6332 against 0.5751; +0.0398 to +0.0757), and ahead of itself with the earlier 3,000-step "
+    "budget (AUC +0.0078, recall (10, 3) +0.0243). On the catalog at 4,000 requests (800 eval "
+    "requests) it ties `lightgbm` in AUC (0.7138 against 0.7103; -0.0025 to +0.0093) and is behind "
+    "it in recall (10, 3) (0.4908 against 0.5125; -0.0383 to -0.0050), while leading it in RCE and "
+    "NRCE. It leads logistic regression on every column of both tables. An exploratory run of the "
+    "same commands on another pipeline run of the same catalog data (05:17, the 3,000-step default) "
+    "gave `default` 0.7140 / 0.5058 and `lightgbm` 0.7047 / 0.4992: a new Transform output moves "
+    "both models by more than the bootstrap's intervals, which count only the eval requests' noise. "
+    "On the sample at its own size (97 eval requests; the settings, ids and Tuner tables below) "
+    "`default` and `lightgbm` tie.",
+    "ids-catalog": "**Findings (2026-12-07 05:57-06:09, both ids tables).** With the paired "
+    "bootstrap over the eval requests, on the sample (97 eval requests) `default` is ahead of the "
+    "raw floats without `continuous_log` (AUC +0.0278, recall (10, 3) +0.0825), of dropout 0.2 "
+    "(+0.0077, +0.0378) and of the `one_bag` preset (+0.0299, +0.0653); the form of the ids (FM "
+    "over all pairs, no FM term, one summed 50-wide bag) and 128-wide embeddings are ties. On the "
+    "catalog (48 eval requests), whose signal is in its ids, `default` is ahead of one summed "
+    "50-wide bag (AUC +0.0235, recall (10, 3) +0.0833) and in AUC of dropout 0.2; everything else "
+    "there is a tie, `lightgbm` and logistic regression included. `default` costs 114.1 kFLOP per "
+    "candidate on the sample, 1.12x the `original`'s 102.0 (90.3 against 98.8 on the catalog); "
+    "`one_bag` (the previous default) 246.2.",
+    "tuning-catalog": "**Findings (2026-12-07, both Tuner tables).** 8 Bayesian trials of 1,500 "
+    "steps each (124 s on the sample at 05:52; 73 s on the catalog at 00:55, whose Tuner output the "
+    "05:57 table reads; the data steps came from the cache). On the sample the tuned default "
+    "(learning rate 0.18, dropout 0, 4-wide bags, MLP scale 3) scored AUC 0.8729 against 0.8635, "
+    "RCE 21.07 against 19.77 and recall (10, 3) 0.4914 against 0.4777; on the catalog (learning "
+    "rate 0.14, dropout 0.1, 4-wide bags, MLP scale 3) RCE 2.48 against 1.24, AUC 0.6517 against "
+    "0.6554, recall (10, 3) 0.3194 against 0.3819. The paired bootstrap calls every one of these "
+    "differences a tie: on 97 and 48 eval requests the search, which selects on RCE over that same "
+    "split, cannot be told from noise. Tuning is an option, not the default.",
 }
 
 
@@ -240,7 +219,7 @@ def assemble(parts_dir: str, now: datetime.datetime | None = None) -> str:
         "# Benchmarks",
         "",
         f"Assembled by `make bench` on {now:%Y-%m-%d %H:%M} UTC from the tables its commands wrote; "
-        "regenerate it with `make bench` (about an hour on 2 cores). Every table gives the machine, "
+        "regenerate it with `make bench` (about 50 minutes on 2 cores). Every table gives the machine, "
         "the package versions and the exact "
         "command that measured it, and nothing here is edited by hand. The speed work, with the "
         "before and after of each change and the goals, is in [docs/performance.md](docs/performance.md).",

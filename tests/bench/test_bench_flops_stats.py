@@ -88,15 +88,15 @@ def test_per_feature_bags_and_the_fm_term_are_counted_by_hand():
     from lightrank_bench.flops import count_flops
 
     tf.keras.backend.clear_session()
-    config = PRESETS["default"][0].model_copy(update={"input_size_bits": 6})  # S 16, P 16, E 48, missing on
+    config = PRESETS["default"][0].model_copy(update={"input_size_bits": 6})  # S 8, P 8, E 64, missing on
     model = deepnorm_light_ranker(config, 3, ("c.a", "u.b"))
     count = count_flops(model, ids_per_row=2.5)
-    merge = 48 + 48 + 2 * 16
+    merge = 64 + 64 + 2 * 8
     dense = 2 * (
-        2 * (3 * 3 + 3 * 48) + merge * merge + merge * 64 + 64 * 64 + 64 * 16 + 16 * 16 + 16 * 4 + 4 * 4 + 4
+        2 * (3 * 3 + 3 * 64) + merge * merge + merge * 64 + 64 * 64 + 64 * 16 + 16 * 16 + 16 * 4 + 4 * 4 + 4
     )
     assert count.dense == dense
-    assert count.sparse == 2.0 * (16 + 16) * 2.5 + 2.0 * 2 * 16  # one 32-wide row per id, then the FM term
+    assert count.sparse == 2.0 * (8 + 8) * 2.5 + 2.0 * 2 * 8  # one 16-wide row per id, then the FM term
 
 
 def test_the_first_order_id_term_costs_one_read_and_add_per_id():
