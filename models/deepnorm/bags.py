@@ -16,6 +16,9 @@ bags are `P` more columns of the same table (one gather still reads both): the `
 merge reads start at zero like the original's table (random rows, renormalised at the merge,
 would hand the MLP one random feature per id to overfit to), while a bilinear term has no
 gradient at zero, so the `P` columns start at small random values.
+
+`IdBias` is the FM's first-order term, one learned weight per hashed id added to the logit
+(`id_bias`, off in every preset: measured, not kept; models/deepnorm/config.py).
 """
 
 from __future__ import annotations
