@@ -56,12 +56,14 @@ def test_training_on_a_tiny_synthetic_problem_gives_positive_rce(tmp_path: os.Pa
     _, rce, nrce, _ = validation.evaluate(model, _dataset(1024, 256, 1), CONFIG)
     assert rce == pytest.approx(result.best_rce, abs=1e-6)
     best = next(e for e in result.history if e.rce == result.best_rce)
-    assert nrce == pytest.approx(best.nrce, abs=1e-6) and nrce >= rce - 1e-9  # rescaling only helps
+    assert nrce == pytest.approx(best.nrce, abs=1e-6)
 
 
 def test_an_evaluation_reports_the_nrce_of_its_predictions_beside_the_rce() -> None:
     model = deepnorm_light_ranker(CONFIG, G)
-    data = _dataset(512, 128, 1)
+    # Keep about a fifth of the positives (meta weight 0 or 1): a positive rate near 0.1, far from
+    # a fresh model's predictions near 0.5, so rescaling them to the rate (NRCE) wins much back.
+    data = _dataset(512, 128, 1).map(lambda f, y, w: (f, y * tf.cast(w < 2.0, y.dtype), w))
     loss, rce, nrce, auc = validation.evaluate(model, data, CONFIG)
     labels = np.concatenate([y.numpy().reshape(-1) for _, y, _ in data])
     logits = np.concatenate([model(f, training=False).numpy().reshape(-1) for f, _, _ in data])
@@ -69,8 +71,8 @@ def test_an_evaluation_reports_the_nrce_of_its_predictions_beside_the_rce() -> N
     # abs: the traced inference and this eager call round float32 logits differently
     assert rce == pytest.approx(formulas.rce(labels, p), abs=1e-5)
     assert nrce == pytest.approx(formulas.nrce(labels, p), abs=1e-5)
-    # A fresh model's level is off (RCE < NRCE): NRCE is not RCE under another name.
-    assert nrce > rce and auc == pytest.approx(validation.roc_auc(labels != 0, p)) and loss > 0
+    # A fresh model's level is off: NRCE is not RCE under another name.
+    assert nrce > rce + 10.0 and auc == pytest.approx(validation.roc_auc(labels != 0, p)) and loss > 0
 
 
 def test_early_stopping_restores_the_best_weights(
