@@ -4,6 +4,7 @@
     lightrank-bench comparators --model DIR [--data GLOB] [--config FILE | --label NAME] [...as serving]
     lightrank-bench training --transform DIR [--config FILE] [--set KEY=VALUE ...] [--batch-sizes N ...]
     lightrank-bench quality --transform DIR [--examples DIR] [--config FILE] [--set ...] [--models M ...]
+                            [--variant LABEL:KEY=VALUE,...] [--tuned LABEL:PATH] [--seeds N]
     lightrank-bench pipeline --requests N [--config FILE] [--set KEY=VALUE ...] [--root DIR] [--seed S]
     lightrank-bench evaluation --model DIR [--data GLOB] [--config FILE] [--set ...]
                                [--evaluator LABEL=METADATA_SQLITE ...] [--seconds S]
@@ -138,7 +139,11 @@ def _training(args: argparse.Namespace) -> int:
 
 
 def _quality(args: argparse.Namespace) -> int:
-    from lightrank_bench.quality import measure_quality, parse_variant, quality_table, tuned_variant
+    from lightrank_bench.quality import measure_quality, parse_variant, tuned_variant
+    from lightrank_bench.quality_table import quality_table
+
+    if args.seeds < 1:
+        raise BenchInputError(f"--seeds={args.seeds} is invalid: every model needs at least one training")
 
     try:
         variants = [parse_variant(text) for text in args.variant]
@@ -148,16 +153,16 @@ def _quality(args: argparse.Namespace) -> int:
         variants += [tuned_variant(text) for text in args.tuned]
     except ValueError as error:
         raise BenchInputError(f"--tuned: {error}") from None
-    rows = measure_quality(
-        args.config, args.set, args.transform, args.models, variants, args.examples, args.serving_data
-    )
+    rows = measure_quality(args.config, args.set, args.transform, args.models, variants,
+                           args.examples, args.serving_data, args.seeds)  # fmt: skip
     command = [PROG, "quality", "--transform", args.transform,
                *(["--examples", args.examples] if args.examples else []),
                *(["--serving-data", args.serving_data] if args.serving_data else []),
                "--config", args.config, *_overrides(args),
                "--models", *args.models,
                *(item for text in args.variant for item in ("--variant", text)),
-               *(item for text in args.tuned for item in ("--tuned", text))]  # fmt: skip
+               *(item for text in args.tuned for item in ("--tuned", text)),
+               *(["--seeds", str(args.seeds)] if args.seeds != 1 else [])]  # fmt: skip
     _emit(quality_table(rows, command), args.out)
     return 0
 
@@ -283,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--serving-data", default=None, metavar="DIR",
         help="raw candidates (TFRecord files): give each Keras model its serving cost, counted kFLOP "
         "and serving_default candidates/s at batch 1,000 on one thread (default: no cost columns)",
+    )  # fmt: skip
+    quality.add_argument(
+        "--seeds", type=int, default=1, metavar="N",
+        help="train every model N times with seeds 0..N-1 added to its own; each row is their mean, "
+        "and the paired comparison redraws the seeds with the requests (default: 1)",
     )  # fmt: skip
     quality.add_argument("--out", default=None, help="also append the table to this file")
     quality.set_defaults(handler=_quality)

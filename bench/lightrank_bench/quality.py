@@ -21,12 +21,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lightrank_bench.quality_cost import COST_BATCH, ServingCost
 from lightrank_bench.quality_gbdt import RawExamples, raw_examples_of, raw_lightgbm_predictions
-from lightrank_bench.quality_metrics import SEED, QualityMetrics, grouped_mean, quality_metrics, random_scores
+from lightrank_bench.quality_metrics import SEED, random_scores
 from lightrank_bench.quality_models import keras_predictions, lightgbm_predictions, read_split
-from lightrank_bench.quality_paired import ROUNDS, PairedDifference, paired_auc, paired_mean
-from lightrank_bench.quality_recall import recalls_per_request
+from lightrank_bench.quality_paired import PairedDifference, pooled_paired_auc, pooled_paired_mean
+from lightrank_bench.quality_rows import QualityRow, Training, pooled_row, reseeded, scored
 from lightrank_bench.training import ModelUnderTest, TransformOutputError, locate_transform_output
 
 if TYPE_CHECKING:  # TensorFlow loads only when a benchmark runs, not when the CLI starts.
@@ -105,32 +104,6 @@ def tuned_variant(text: str) -> tuple[str, tuple[str, ...]]:
     return label.strip(), overrides
 
 
-@dataclasses.dataclass(frozen=True)
-class QualityRow:
-    """One model's line of the quality table.
-
-    Attributes:
-        model: One of `MODELS`.
-        metrics: Its quality on the eval split.
-        train_seconds: Wall time of training (Keras: `train`, its evaluations included); 0 if none.
-        training: How it was trained, e.g. `3000 steps (early_stop, best at 2100)` or `200 trees`.
-        inputs: What it was trained on, if the table should say (the fair LightGBM's columns).
-        cost: Serving cost per candidate of a Keras model, if measured (`quality_cost`).
-        recall_10_3: Mean recall of the heavy top 3 in the light top 10 (`quality_recall`).
-        against_reference: `REFERENCE` minus this model in AUC and in recall (10, 3), paired
-            over the eval requests (`quality_paired`); None for the reference itself or without it.
-    """
-
-    model: str
-    metrics: QualityMetrics
-    train_seconds: float
-    training: str
-    inputs: str = ""
-    cost: ServingCost | None = None
-    recall_10_3: float = float("nan")
-    against_reference: tuple[PairedDifference, PairedDifference] | None = None
-
-
 def locate_splits(transform_dir: str) -> tuple[str, str, str]:
     """The transform graph and the transformed train and eval files of a Transform output.
 
@@ -192,6 +165,7 @@ def measure_quality(
     variants: Sequence[tuple[str, tuple[str, ...]]] = (),
     examples: str | None = None,
     serving_data: str | None = None,
+    seeds: int = 1,
 ) -> list[QualityRow]:
     """Trains and scores the chosen models on one pipeline run's train and eval splits.
 
@@ -204,6 +178,7 @@ def measure_quality(
         examples: The ExampleGen output the Transform read, for `RAW_MODELS`; None: ask ML Metadata
             (`raw_examples.locate_raw_examples`).
         serving_data: Raw candidates to measure each Keras model's serving cost on; None: no cost.
+        seeds: Trainings per model, each with its own seed; a row is their mean (`compare_models`).
 
     Raises:
         ConfigError: If the config is invalid.
@@ -223,7 +198,7 @@ def measure_quality(
         raw = raw_examples_of(
             transform_dir, train_files, examples, store, transform_output.raw_feature_spec()
         )
-    return compare_models(subjects, transform_output, train_files, eval_files, raw, serving_data)
+    return compare_models(subjects, transform_output, train_files, eval_files, raw, serving_data, seeds)
 
 
 def compare_models(
@@ -233,8 +208,17 @@ def compare_models(
     eval_files: str,
     raw: RawExamples | None = None,
     serving_data: str | None = None,
+    seeds: int = 1,
 ) -> list[QualityRow]:
     """`measure_quality` once the config, the Transform output and the raw examples are resolved.
+
+    With `seeds` above 1 every model trains that many times and its row is the mean: what one
+    training can be expected to give, rather than one draw of it. A seed moves the DeepNorm's
+    recall (10, 3) by about 0.02 on a few hundred eval requests, as much as the gap being
+    measured. Training `i` of a Keras model uses its config's seed (0 if unseeded) plus `i`;
+    LightGBM's uses seed `SEED + i` for its early-stopping slice and its boosting, the random
+    scorer `SEED + i` for its scores. The paired comparison redraws the seeds with the requests
+    (`quality_paired.pooled_paired_auc`). The serving cost is measured on the first training.
 
     Args:
         subjects: Model name -> what it trains with; all share features and task. Names other than
@@ -244,15 +228,18 @@ def compare_models(
         eval_files: Glob of the transformed eval split.
         raw: The raw splits the Transform read; required if a subject is one of `RAW_MODELS`.
         serving_data: Raw candidates to measure each Keras model's serving cost on; None: no cost.
+        seeds: Trainings per model (1: each model's configured seed, as the Trainer would train).
 
     Raises:
-        ValueError: If the subjects disagree on features or task, there are none, or `raw` is
-            missing for a raw-feature model.
+        ValueError: If the subjects disagree on features or task, there are none, `raw` is
+            missing for a raw-feature model, or `seeds` is below 1.
         RuntimeError: If a model's eval predictions come back in another order than the split's.
     """
     reference = next(iter(subjects.values()), None)
     if reference is None:
         raise ValueError(f"no models to compare; expected some of {list(MODELS)}")
+    if seeds < 1:
+        raise ValueError(f"seeds={seeds}: every model needs at least one training")
     if any((s.features, s.task) != (reference.features, reference.task) for s in subjects.values()):
         raise ValueError("every model must read the same features and learn the same task")
     if raw is None and any(name in RAW_MODELS for name in subjects):
@@ -262,131 +249,45 @@ def compare_models(
     eval_split = read_split(eval_files, transform_output, reference, with_continuous)
     train_split = read_split(train_files, transform_output, reference, True) if with_continuous else None
 
-    rows = []
-    scored: dict[str, tuple[np.ndarray, list[float | None]]] = {}
-    order = [name for name in MODELS if name in subjects] + [name for name in subjects if name not in MODELS]
-    for name in order:
-        subject, inputs, cost = subjects[name], "", None
+    def score(name: str, index: int) -> Training:
+        subject = subjects[name] if seeds == 1 else reseeded(subjects[name], index)
+        inputs, cost, seed = "", None, SEED + index
         if name == "random":
-            predictions, seconds, training = (
-                random_scores(eval_split.labels.size),
-                0.0,
-                f"uniform, seed {SEED}",
-            )
+            predictions, seconds = random_scores(eval_split.labels.size, seed), 0.0
+            training = f"uniform, seed {seed}"
         elif name == "lightgbm":
             assert raw is not None
-            predictions, seconds, training, inputs = raw_lightgbm_predictions(subject, raw, eval_split)
+            predictions, seconds, training, inputs = raw_lightgbm_predictions(subject, raw, eval_split, seed)
         elif name == "lightgbm-continuous":
             assert train_split is not None
-            predictions, seconds, training = lightgbm_predictions(subject, train_split, eval_split)
+            predictions, seconds, training = lightgbm_predictions(subject, train_split, eval_split, seed)
         else:
             predictions, heavy, seconds, training, cost = keras_predictions(
-                subject, transform_output, train_files, eval_files, serving_data
+                subject, transform_output, train_files, eval_files, serving_data if index == 0 else None
             )
             if not np.array_equal(heavy, eval_split.heavy_scores):
                 raise RuntimeError(f"{name}: the eval split was read back in another order")
-        if predictions.size != eval_split.labels.size:
-            raise RuntimeError(
-                f"{name}: {predictions.size} predictions for {eval_split.labels.size} candidates"
-            )
-        metrics = quality_metrics(
-            eval_split.labels, predictions, eval_split.heavy_scores, eval_split.request_keys
-        )
-        recalls = recalls_per_request(predictions, eval_split.heavy_scores, eval_split.request_keys)
-        scored[name] = (predictions, recalls)
-        rows.append(QualityRow(name, metrics, seconds, training, inputs, cost, grouped_mean(recalls)))
-    if REFERENCE not in scored:
+        return scored(name, predictions, eval_split, seconds, training, inputs, cost)
+
+    order = [name for name in MODELS if name in subjects] + [name for name in subjects if name not in MODELS]
+    runs = {name: [score(name, index) for index in range(seeds)] for name in order}
+    rows = [pooled_row(name, trainings, seeds > 1) for name, trainings in runs.items()]
+    if REFERENCE not in runs:
         return rows
     positive = eval_split.labels.reshape(-1) != 0
     keys = eval_split.request_keys.reshape(-1)
-    reference_predictions, reference_recalls = scored[REFERENCE]
-    return [
-        row
-        if row.model == REFERENCE
-        else dataclasses.replace(
-            row,
-            against_reference=(
-                paired_auc(positive, reference_predictions, scored[row.model][0].reshape(-1), keys),
-                paired_mean(reference_recalls, scored[row.model][1], keys),
+    reference_runs = runs[REFERENCE]
+
+    def against_reference(name: str) -> tuple[PairedDifference, PairedDifference]:
+        return (
+            pooled_paired_auc(
+                positive, [r.predictions for r in reference_runs], [r.predictions for r in runs[name]], keys
             ),
+            pooled_paired_mean([r.recalls for r in reference_runs], [r.recalls for r in runs[name]], keys),
         )
-        for row in rows
+
+    # The reference is first: the first of `MODELS`.
+    return [
+        rows[0],
+        *(dataclasses.replace(row, against_reference=against_reference(row.model)) for row in rows[1:]),
     ]
-
-
-def _value(value: float, digits: int) -> str:
-    return "n/a" if np.isnan(value) else f"{value:.{digits}f}"
-
-
-def _cost(cost: ServingCost | None) -> str:
-    return " - | - |" if cost is None else f" {cost.kflop:.1f} | {cost.candidates_per_sec:,.0f} |"
-
-
-def quality_table(rows: Sequence[QualityRow], command: Sequence[str]) -> str:
-    """The quality table: one row per model, with the eval split's size and the extra package versions.
-
-    Raises:
-        ValueError: If there are no rows or they were not scored on the same candidates.
-    """
-    from lightrank_bench.tables import header, package_versions
-
-    if not rows:
-        raise ValueError("no quality rows to print")
-    sizes = {(row.metrics.num_candidates, row.metrics.num_requests) for row in rows}
-    if len(sizes) != 1:
-        raise ValueError(f"rows were scored on different eval splits: (candidates, requests) {sorted(sizes)}")
-    candidates, requests = sizes.pop()
-    lines = header("Quality on held-out requests (eval split, unweighted)", command)
-    lines[-1:-1] = [
-        f"- Also: {package_versions(('lightgbm', 'scikit-learn'))}",
-        f"- Eval split: {candidates:,} candidates of {requests:,} requests; every model trained on the "
-        "same train split",
-        *(f"- `{row.model}` inputs: {row.inputs}" for row in rows if row.inputs),
-    ]
-    with_cost = any(row.cost is not None for row in rows)
-    if with_cost:
-        lines[-1:-1] = [
-            f"- Serving cost (Keras models): counted kFLOP per candidate and `serving_default` candidates/s "
-            f"on serialized candidates at batch {COST_BATCH:,} on one thread, each exported model timed "
-            "in a fresh process (`quality_cost`)"
-        ]
-    cost_header = " kFLOP | candidates/s |" if with_cost else ""
-    lines += [
-        "| model | AUC | RCE | NRCE | recall (10, 3) | recall (50, 3) | recall (100, 3) | recall (100, 10) "
-        "| CGR (100, 10) | training | training time |" + cost_header,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|" + ("---:|---:|" if with_cost else ""),
-    ]
-    for row in rows:
-        m = row.metrics
-        seconds = f"{row.train_seconds:.1f} s" if row.train_seconds > 0 else "-"
-        lines.append(
-            f"| {row.model} | {_value(m.auc, 4)} | {_value(m.rce, 2)} | {_value(m.nrce, 2)} "
-            f"| {_value(row.recall_10_3, 4)} | {_value(m.recall_50_3, 4)} "
-            f"| {_value(m.recall_100_3, 4)} | {_value(m.recall_100_10, 4)} | {_value(m.cgr_100_10, 4)} "
-            f"| {row.training} | {seconds} |" + (_cost(row.cost) if with_cost else "")
-        )
-    return "\n".join(lines + _paired_lines(rows, requests)) + "\n"
-
-
-def _paired_lines(rows: Sequence[QualityRow], requests: int) -> list[str]:
-    """The table of `REFERENCE` against every other row, if the rows were compared."""
-    compared = [row for row in rows if row.against_reference is not None]
-    if not compared:
-        return []
-    lines = [
-        "",
-        f"`{REFERENCE}` minus each model, paired over the same {requests:,} eval requests ({ROUNDS:,} "
-        "bootstrap resamples of the requests, 95% intervals): `ahead` when the whole interval is above "
-        "0, `behind` when below, else `tie`.",
-        "",
-        "| model | AUC difference [95% interval] | AUC "
-        "| recall (10, 3) difference [95% interval] | recall (10, 3) |",
-        "|---|---:|---|---:|---|",
-    ]
-    for row in compared:
-        assert row.against_reference is not None
-        auc, recall = row.against_reference
-        lines.append(
-            f"| {row.model} | {auc.describe(4)} | {auc.verdict} | {recall.describe(4)} | {recall.verdict} |"
-        )
-    return lines

@@ -117,7 +117,7 @@ def _take(columns: Mapping[str, RaggedColumn], rows: np.ndarray) -> dict[str, Ra
 
 
 def raw_lightgbm_predictions(
-    subject: ModelUnderTest, raw: RawExamples, evaluation: Split
+    subject: ModelUnderTest, raw: RawExamples, evaluation: Split, seed: int = SEED
 ) -> tuple[np.ndarray, float, str, str]:
     """Trains LightGBM on the raw train split with early stopping on a slice of it; predicts eval.
 
@@ -125,6 +125,7 @@ def raw_lightgbm_predictions(
         subject: The configured model: features, task and record weighting.
         raw: The raw splits of the pipeline run whose Transform output `evaluation` is from.
         evaluation: The transformed eval split: the order the predictions are returned in.
+        seed: Draws the train requests that decide early stopping, and seeds LightGBM.
 
     Returns:
         `(eval predictions, training seconds, how it trained, what it was trained on)`; the seconds
@@ -152,7 +153,7 @@ def raw_lightgbm_predictions(
     order = eval_order(eval_raw, evaluation, label_key, subject)
 
     keys = train[features.request_key].first(0)
-    stop = early_stopping_mask(keys, EARLY_STOP_FRACTION, seed=SEED)
+    stop = early_stopping_mask(keys, EARLY_STOP_FRACTION, seed=seed)
     fit, held_out = _take(train, ~stop), _take(train, stop)
     encoder = RawFeatureEncoder.fit(fit, features.continuous, features.sparse)
     labels = train[label_key].first(np.nan).astype(np.float64)
@@ -170,7 +171,7 @@ def raw_lightgbm_predictions(
         fit_matrix, labels[~stop], stop_matrix, labels[stop],
         categorical=encoder.categorical_indices, category_counts=encoder.category_counts,
         weights=None if weights is None else weights[~stop],
-        stop_weights=None if weights is None else weights[stop], seed=SEED,
+        stop_weights=None if weights is None else weights[stop], seed=seed,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     predictions = result.booster.predict(encoder.matrix(eval_raw), num_iteration=result.best_trees)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -50,6 +51,23 @@ class QualityMetrics:
     recall_100_10: float
     cgr_100_10: float
     nrce: float = math.nan
+
+
+def mean_metrics(metrics: Sequence[QualityMetrics]) -> QualityMetrics:
+    """Each metric's mean over trainings scored on the same candidates (several seeds of one model).
+
+    Raises:
+        ValueError: If there are none, or they were scored on different candidates.
+    """
+    sizes = {(m.num_candidates, m.num_requests) for m in metrics}
+    if len(sizes) != 1:
+        raise ValueError(f"metrics of different eval splits, (candidates, requests): {sorted(sizes)}")
+    means = {
+        field.name: float(np.mean([getattr(m, field.name) for m in metrics]))
+        for field in dataclasses.fields(QualityMetrics)
+        if field.name not in ("num_candidates", "num_requests")
+    }
+    return dataclasses.replace(metrics[0], **means)
 
 
 def grouped_mean(values: list[float | None]) -> float:

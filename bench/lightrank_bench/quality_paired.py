@@ -14,11 +14,18 @@ AUC is computed on each resample with the requests' multiplicities as candidate 
 is the AUC of the resampled candidates: every model's predictions are sorted once, and each
 resample's weighted AUC is a cumulative sum over them (ties in the predictions count one half,
 as in `sklearn.metrics.roc_auc_score`).
+
+A model trained with several seeds (`lightrank-bench quality --seeds`) is one *pooled* row: its
+metric is the mean over its seeds, the expected value of one training, and each resample also
+redraws the seeds with replacement (independently for the two models), so that the interval
+holds the seed-to-seed spread as well as the requests'. With one seed per model the seed draw
+is always that seed, and the result is the plain paired bootstrap.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -101,6 +108,27 @@ def _interval(full: float, resampled: np.ndarray) -> PairedDifference:
     return PairedDifference(float(full), float(low), float(high))
 
 
+def seed_draws(seeds: int, rounds: int = ROUNDS, seed: int = SEED) -> np.ndarray:
+    """`[rounds, seeds]` indices: which of a model's `seeds` trainings each resample pools.
+
+    Drawn with replacement, from a stream of its own: the request resamples stay those of
+    `request_resamples(.., seed)` whatever the number of seeds.
+    """
+    return np.random.default_rng([seed, seeds]).integers(0, seeds, size=(rounds, seeds))
+
+
+def _pooled(values: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """`[S, R]` per-seed values of `R` resamples -> `[R]` means over each resample's drawn seeds."""
+    return values[draws, np.arange(draws.shape[0])[:, None]].mean(axis=1)
+
+
+def _per_seed(values: Sequence[np.ndarray] | np.ndarray) -> np.ndarray:
+    stacked = np.asarray(values, dtype=np.float64)
+    if stacked.ndim != 2 or stacked.shape[0] == 0:
+        raise ValueError(f"expected [seeds, candidates] predictions, got shape {stacked.shape}")
+    return stacked
+
+
 def paired_auc(
     positive: np.ndarray,
     reference: np.ndarray,
@@ -119,17 +147,50 @@ def paired_auc(
         rounds: Resamples.
         seed: Seed of the resampling.
     """
+    return pooled_paired_auc(positive, [reference], [other], request_keys, rounds, seed)
+
+
+def pooled_paired_auc(
+    positive: np.ndarray,
+    reference: Sequence[np.ndarray],
+    other: Sequence[np.ndarray],
+    request_keys: np.ndarray,
+    rounds: int = ROUNDS,
+    seed: int = SEED,
+) -> PairedDifference:
+    """Mean AUC over `reference`'s seeds minus that over `other`'s, resampling requests and seeds.
+
+    Args:
+        positive: `[N]` booleans: the candidates' labels.
+        reference: One `[N]` prediction array per seed of the reference model.
+        other: The same for the other model (it may have another number of seeds).
+        request_keys: `[N]` request ids of the candidates.
+        rounds: Resamples.
+        seed: Seed of the resampling.
+
+    Raises:
+        ValueError: If a model has no predictions.
+    """
+    references, others = _per_seed(reference), _per_seed(other)
     _, request_of = np.unique(request_keys, return_inverse=True)
     multiplicities = request_resamples(request_keys, rounds, seed)
+    reference_draws = seed_draws(len(references), rounds, seed)
+    other_draws = seed_draws(len(others), rounds, seed + 1)
+
+    def aucs(models: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return np.stack([weighted_aucs(positive, predictions, weights) for predictions in models])
+
     differences = []
     for start in range(0, rounds, _CHUNK):
         weights = multiplicities[start : start + _CHUNK][:, request_of]
+        chunk = slice(start, start + weights.shape[0])
         differences.append(
-            weighted_aucs(positive, reference, weights) - weighted_aucs(positive, other, weights)
+            _pooled(aucs(references, weights), reference_draws[chunk])
+            - _pooled(aucs(others, weights), other_draws[chunk])
         )
     ones = np.ones((1, positive.size))
-    full = weighted_aucs(positive, reference, ones)[0] - weighted_aucs(positive, other, ones)[0]
-    return _interval(full, np.concatenate(differences))
+    full = aucs(references, ones).mean() - aucs(others, ones).mean()
+    return _interval(float(full), np.concatenate(differences))
 
 
 def paired_mean(
@@ -153,14 +214,41 @@ def paired_mean(
     Raises:
         ValueError: If the two models' values are defined on different requests.
     """
-    defined = np.array([value is not None for value in reference])
-    if defined.tolist() != [value is not None for value in other]:
+    return pooled_paired_mean([reference], [other], request_keys, rounds, seed)
+
+
+def pooled_paired_mean(
+    reference: Sequence[Sequence[float | None]],
+    other: Sequence[Sequence[float | None]],
+    request_keys: np.ndarray,
+    rounds: int = ROUNDS,
+    seed: int = SEED,
+) -> PairedDifference:
+    """`paired_mean` of models trained with several seeds: one list of per-request values per seed.
+
+    The point difference is the mean over `reference`'s seeds of its mean per-request value minus
+    the same for `other`; each resample redraws both models' seeds as `pooled_paired_auc` does.
+
+    Raises:
+        ValueError: If a model has no seeds, or values are defined on different requests (seeds
+            included).
+    """
+    if not reference or not other:
+        raise ValueError("every model needs the values of at least one seed")
+    defined = np.array([value is not None for value in reference[0]])
+    if any([value is not None for value in values] != defined.tolist() for values in [*reference, *other]):
         raise ValueError("the two models' per-request values are defined on different requests")
-    ref = np.array([value or 0.0 for value in reference])
-    oth = np.array([value or 0.0 for value in other])
+    references = np.array([[value or 0.0 for value in values] for values in reference])
+    others = np.array([[value or 0.0 for value in values] for values in other])
     multiplicities = request_resamples(request_keys, rounds, seed) * defined
-    counts = multiplicities.sum(axis=1)
+    counts = np.where(multiplicities.sum(axis=1) > 0, multiplicities.sum(axis=1), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        resampled = (multiplicities @ (ref - oth)) / np.where(counts > 0, counts, np.nan)
-    full = float((ref - oth)[defined].mean()) if defined.any() else float("nan")
-    return _interval(full, resampled)
+        reference_means = (references @ multiplicities.T) / counts  # [seeds, rounds]
+        other_means = (others @ multiplicities.T) / counts
+    resampled = _pooled(reference_means, seed_draws(len(references), rounds, seed)) - _pooled(
+        other_means, seed_draws(len(others), rounds, seed + 1)
+    )
+    if not defined.any():
+        return _interval(float("nan"), resampled)
+    full = references[:, defined].mean(axis=1).mean() - others[:, defined].mean(axis=1).mean()
+    return _interval(float(full), resampled)

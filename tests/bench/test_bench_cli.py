@@ -188,20 +188,25 @@ def test_quality_scores_the_chosen_models_and_variants_on_the_eval_split(tiny, t
 def test_quality_trains_the_fair_lightgbm_on_the_raw_examples(tiny, tmp_path, capsys):
     out = _out(tmp_path)
     argv = ["quality", "--transform", tiny["transform"], "--examples", tiny["examples"],
-            "--config", tiny["config"], "--models", "lightgbm", "--out", out]  # fmt: skip
+            "--config", tiny["config"], "--models", "lightgbm", "--seeds", "2", "--out", out]  # fmt: skip
     assert main(argv) == 0
     table = _appended(out, capsys.readouterr().out)
     assert f"--transform {tiny['transform']} --examples {tiny['examples']} --config" in table
+    assert "--models lightgbm --seeds 2`" in table
+    assert "- Seeds: every row is the mean of 2 trainings" in table
     assert (
         "- `lightgbm` inputs: 2 continuous features as they are (NaN when absent); 1 ids as categorical"
         in table
     )
     [row] = _rows(table)
     assert row[0] == "lightgbm" and 0.0 <= float(row[1]) <= 1.0
-    # Train holds all 15 requests (bench_tiny): 2 of them decide early stopping.
+    # Train holds all 15 requests (bench_tiny): 2 of them decide early stopping, for each seed.
     training, seconds = _column(table, "training"), _column(table, "training time")
-    assert "trees of 31 leaves" in row[training] and "on 2 of 15 train requests" in row[training]
+    assert "trees of 31 leaves" in row[training] and row[training].count("on 2 of 15 train requests") == 2
     assert row[seconds].endswith(" s")
+    per_seed = row[_column(table, "per seed: AUC / recall (10, 3)")].split(", ")
+    aucs = [float(pair.split(" / ")[0]) for pair in per_seed]
+    assert len(aucs) == 2 and float(row[1]) == pytest.approx(sum(aucs) / 2, abs=1e-4)
 
 
 def test_pipeline_checks_its_arguments_before_writing_anything(tiny, tmp_path, capsys):
@@ -238,6 +243,7 @@ def test_pipeline_checks_its_arguments_before_writing_anything(tiny, tmp_path, c
         (["training", "--transform", "{transform}", "--config", "{missing}"], "{missing}"),
         (["quality", "--transform", "{missing}"], "is not a Transform output"),
         (["quality", "--transform", "{transform}", "--variant", "no colon"], "--variant: variant 'no colon'"),
+        (["quality", "--transform", "{transform}", "--seeds", "0"], "--seeds=0 is invalid"),
         (["quality", "--transform", "{transform}", "--set", "model.kind=xgboost"], "xgboost"),
         (["quality", "--transform", "{transform}", "--config", "{config}", "--models", "lightgbm"],
          "does not record which examples"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -22,9 +23,11 @@ from lightrank_bench.quality import (
     locate_splits,
     model_subjects,
     parse_variant,
-    quality_table,
+    read_split,
+    reseeded,
 )
-from lightrank_bench.quality_metrics import QualityMetrics, quality_metrics, random_scores
+from lightrank_bench.quality_metrics import QualityMetrics, mean_metrics, quality_metrics, random_scores
+from lightrank_bench.quality_table import quality_table
 from lightrank_bench.training import ModelUnderTest, TransformOutputError
 
 TASK = "HeavyRankPosition"
@@ -225,6 +228,68 @@ def test_six_models_train_on_the_same_split_and_fill_the_table(splits):
         assert recall.difference == pytest.approx(reference.recall_10_3 - row.recall_10_3, abs=1e-12)
         assert auc.low <= auc.difference <= auc.high and recall.low <= recall.difference <= recall.high
     assert lines == table.splitlines()
+
+
+def test_each_seed_is_one_training_and_a_row_is_their_mean(splits):
+    graph_dir, train_files, eval_files = locate_splits(splits)
+    transform_output = tft.TFTransformOutput(graph_dir)
+    raw_dir = os.path.join(os.path.dirname(splits), "ImportExampleGen", "examples", "1")
+    raw = RawExamples(
+        f"{raw_dir}/Split-train/*", f"{raw_dir}/Split-eval/*", transform_output.raw_feature_spec()
+    )
+    quick = TrainingConfig(optimizer="adagrad", learning_rate=0.05, batch_size=32, eval_every_steps=4,
+                           max_steps=8, early_stop_patience=3, seed=5)  # fmt: skip
+    deepnorm = ModelUnderTest("deepnorm", TASK, DEEPNORM, quick, FEATURES)
+    # Training i adds i to the config's seed; an unseeded config counts from 0.
+    assert [reseeded(deepnorm, i).training.seed for i in (0, 2)] == [5, 7]
+    unseeded = ModelUnderTest("deepnorm", TASK, DEEPNORM, TrainingConfig(), FEATURES)
+    assert unseeded.training.seed is None and reseeded(unseeded, 1).training.seed == 1
+    subjects = {"random": deepnorm, "lightgbm": deepnorm, "deepnorm-default": deepnorm}
+    with pytest.raises(ValueError, match="seeds=0"):
+        compare_models(subjects, transform_output, train_files, eval_files, raw, seeds=0)
+    rows = compare_models(subjects, transform_output, train_files, eval_files, raw, seeds=2)
+    by_model = {row.model: row for row in rows}
+
+    # The random scorer's two trainings are its scores of seeds 0 and 1, computed here by hand.
+    split = read_split(eval_files, transform_output, deepnorm, False)
+    expected = [
+        quality_metrics(split.labels, random_scores(100, seed), split.heavy_scores, split.request_keys).auc
+        for seed in (0, 1)
+    ]
+    random_row = by_model["random"]
+    assert [auc for auc, _ in random_row.per_seed] == pytest.approx(expected)
+    assert random_row.training == "uniform, seed 0; uniform, seed 1"
+    for row in rows:
+        assert len(row.per_seed) == 2 and row.per_seed[0] != row.per_seed[1]  # the seeds differ
+        assert row.metrics.auc == pytest.approx(np.mean([auc for auc, _ in row.per_seed]))
+        assert row.recall_10_3 == pytest.approx(np.mean([recall for _, recall in row.per_seed]))
+    # LightGBM's seed draws its early-stopping requests: two trainings, each described.
+    assert by_model["lightgbm"].training.count("on 1 of 10 train requests") == 2
+    assert by_model["deepnorm-default"].training.count("8 steps (max_steps") == 2
+    # Paired: the difference of the seed means.
+    reference = by_model["deepnorm-default"]
+    for name in ("random", "lightgbm"):
+        auc, recall = by_model[name].against_reference
+        other = by_model[name]
+        assert auc.difference == pytest.approx(reference.metrics.auc - other.metrics.auc, abs=1e-12)
+        assert recall.difference == pytest.approx(reference.recall_10_3 - other.recall_10_3, abs=1e-12)
+
+    table = quality_table(rows, ["lightrank-bench", "quality", "--seeds", "2"])
+    assert "- Seeds: every row is the mean of 2 trainings that differ only in their seed" in table
+    assert "| training time | per seed: AUC / recall (10, 3) |" in table
+    (auc0, recall0), (auc1, recall1) = random_row.per_seed
+    assert f"| {auc0:.4f} / {recall0:.4f}, {auc1:.4f} / {recall1:.4f} |" in table
+    assert "resamples of the requests, each redrawing both models' seeds, 95% intervals)" in table
+
+
+def test_the_mean_of_trainings_averages_every_metric_of_one_split():
+    one = QualityMetrics(10, 2, 0.6, 4.0, 0.5, 1.0, 0.8, 0.9, nrce=5.0)
+    other = QualityMetrics(10, 2, 0.8, -2.0, 1.0, 0.5, 0.6, 0.7, nrce=7.0)
+    mean = dataclasses.astuple(mean_metrics([one, other]))
+    assert mean == pytest.approx((10, 2, 0.7, 1.0, 0.75, 0.75, 0.7, 0.8, 6.0))
+    assert mean_metrics([one]) == one
+    with pytest.raises(ValueError, match="different eval splits"):
+        mean_metrics([one, QualityMetrics(11, 2, 0.6, 4.0, 0.5, 1.0, 0.8, 0.9)])
 
 
 def test_rows_from_different_splits_cannot_share_a_table():

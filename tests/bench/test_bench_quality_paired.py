@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
@@ -10,7 +12,10 @@ from lightrank_bench.quality_paired import (
     PairedDifference,
     paired_auc,
     paired_mean,
+    pooled_paired_auc,
+    pooled_paired_mean,
     request_resamples,
+    seed_draws,
     weighted_aucs,
 )
 
@@ -84,6 +89,60 @@ def test_the_mean_difference_skips_requests_where_the_metric_is_undefined():
     assert 0.0 <= difference.low <= 0.25 <= difference.high <= 0.5
     with pytest.raises(ValueError, match="different requests"):
         paired_mean([1.0, 0.5, 0.5], other, keys)
+
+
+def test_one_seed_per_model_is_the_plain_paired_bootstrap():
+    rng, positive, keys = _split(seed=2)
+    one = positive + rng.normal(0.0, 1.0, positive.size)
+    other = positive + rng.normal(0.0, 1.5, positive.size)
+    assert pooled_paired_auc(positive, [one], [other], keys, rounds=100) == paired_auc(
+        positive, one, other, keys, rounds=100
+    )
+    assert (seed_draws(1, rounds=100) == 0).all()
+
+
+def test_pooled_auc_is_the_difference_of_the_seed_means():
+    rng, positive, keys = _split(seed=3)
+    seeds = [positive + rng.normal(0.0, scale, positive.size) for scale in (0.5, 1.0, 2.0)]
+    other = positive + rng.normal(0.0, 1.0, positive.size)
+    pooled = pooled_paired_auc(positive, seeds, [other], keys, rounds=200)
+    expected = np.mean([roc_auc_score(positive, p) for p in seeds]) - roc_auc_score(positive, other)
+    assert pooled.difference == pytest.approx(expected, abs=1e-12)
+    # The same training three times pools to itself: the seed draws cannot move it.
+    repeated = pooled_paired_auc(positive, [other] * 3, [seeds[0]] * 2, keys, rounds=100)
+    plain = paired_auc(positive, other, seeds[0], keys, rounds=100)
+    assert dataclasses.astuple(repeated) == pytest.approx(dataclasses.astuple(plain), abs=1e-12)
+
+
+def test_the_interval_of_a_pooled_row_holds_its_seed_spread():
+    # The other model's two seeds: one ranks every positive first, one every positive last. On the
+    # requests alone the pooled difference would sit near AUC(reference) - 0.5; redrawing the seeds,
+    # some resamples pool the perfect seed twice (difference about AUC - 1), some the reversed one
+    # twice (about AUC - 0).
+    rng, positive, keys = _split(seed=4)
+    reference = positive + rng.normal(0.0, 1.0, positive.size)
+    perfect = positive + rng.random(positive.size) * 0.5
+    reversed_ = 1.0 - positive + rng.random(positive.size) * 0.5
+    pooled = pooled_paired_auc(positive, [reference], [perfect, reversed_], keys, rounds=400)
+    auc = roc_auc_score(positive, reference)
+    assert pooled.difference == pytest.approx(auc - 0.5)
+    assert pooled.low < auc - 0.9 and pooled.high > auc - 0.1 and pooled.verdict == "tie"
+
+
+def test_pooled_means_average_each_seed_over_its_defined_requests():
+    keys = np.array([1, 1, 2, 2, 3, 3])
+    reference = [[1.0, None, 0.5], [0.5, None, 0.5]]  # seed means 0.75 and 0.5
+    other = [[0.0, None, 0.5]]  # 0.25
+    difference = pooled_paired_mean(reference, other, keys, rounds=500)
+    assert difference.difference == pytest.approx(0.625 - 0.25)
+    # A resample's means lie in [0, 1] for the reference and [0, 0.5] for the other model.
+    assert -0.5 <= difference.low <= 0.375 <= difference.high <= 1.0
+    single = [0.5, None, 0.5]
+    assert pooled_paired_mean([single], other, keys) == paired_mean(single, other[0], keys)
+    with pytest.raises(ValueError, match="different requests"):
+        pooled_paired_mean([[1.0, None, 0.5], [1.0, 0.5, 0.5]], other, keys)
+    with pytest.raises(ValueError, match="at least one seed"):
+        pooled_paired_mean([], other, keys)
 
 
 @pytest.mark.parametrize(
