@@ -21,6 +21,7 @@ from google.protobuf import json_format
 from kfp import dsl
 
 from lightrank.components.run_summary import publish_run_summary
+from lightrank.models.settings import resolve_calibration
 from lightrank.pipeline.config import PipelineConfig
 
 TASK = "RunSummary"
@@ -39,7 +40,7 @@ def describe(config: PipelineConfig) -> str:
     """The pipeline's description in the UIs: what it trains, on what, gated how."""
     gates = ", ".join(sorted(config.evaluation.thresholds))
     calibrated = (
-        ", Platt-calibrated on the eval split" if config.model.calibration == "platt" else ""
+        ", Platt-calibrated on the eval split" if resolve_calibration(config.model) == "platt" else ""
     )  # the metrics the UIs show are then the calibrated model's (RCE and NRCE side by side)
     return (
         f"lightrank: trains the {config.model.kind} light ranker ({config.model.preset} preset, task "

@@ -103,8 +103,8 @@ class ModelConfig(ConfigModel):
             local or `gs://`. Imported with a TFX Importer, which every runner
             supports, open-source Kubeflow Pipelines included.
         calibration: `platt` fits `sigmoid(a * logit + b)` on the eval split after training and
-            serves the calibrated prediction (`lightrank.models.calibration`); `none` (the
-            default, in every preset) serves `sigmoid(logit)`.
+            serves the calibrated prediction (`lightrank.models.calibration`); `none` serves
+            `sigmoid(logit)`; unset, the preset's (`PRESET_CALIBRATION`, `resolve_calibration`).
     """
 
     kind: Literal["deepnorm", "logistic"] = "deepnorm"
@@ -114,7 +114,7 @@ class ModelConfig(ConfigModel):
     training: TrainingOverrides = Field(default_factory=TrainingOverrides)  # type: ignore[valid-type]
     warm_start: bool = False
     warm_start_from: str | None = None
-    calibration: CalibrationName = "none"
+    calibration: CalibrationName | None = None
 
     @model_validator(mode="after")
     def _one_warm_start(self) -> ModelConfig:
@@ -128,6 +128,22 @@ class ModelConfig(ConfigModel):
                 "model.warm_start_from is empty: name an exported model directory or leave it out"
             )
         return self
+
+
+#: Each preset's calibration when the config sets none. "default" stops early on NRCE, which
+#: keeps the best ranking even when the mean prediction has drifted off the eval rate; Platt
+#: scaling then puts that level back before serving, so the Evaluator's RCE gates judge a
+#: calibrated model. "original" and "one_bag" stop on RCE and serve `sigmoid(logit)`.
+PRESET_CALIBRATION: dict[PresetName, CalibrationName] = {
+    "original": "none",
+    "default": "platt",
+    "one_bag": "none",
+}
+
+
+def resolve_calibration(model: ModelConfig) -> CalibrationName:
+    """The calibration the Trainer applies: the config's `model.calibration`, else the preset's."""
+    return model.calibration if model.calibration is not None else PRESET_CALIBRATION[model.preset]
 
 
 def resolve_model_settings(model: ModelConfig) -> tuple[DeepNormConfig, TrainingConfig]:
@@ -148,7 +164,8 @@ def model_custom_config(model: ModelConfig, features: ResolvedFeatures) -> dict[
         the Trainer re-run instead of coming from the cache.
     """
     deepnorm, training = resolve_model_settings(model)
-    calibration = {"calibration": model.calibration} if model.calibration != "none" else {}
+    calibration_name = resolve_calibration(model)
+    calibration = {"calibration": calibration_name} if calibration_name != "none" else {}
     return {
         "features": features.to_dict(),
         "kind": model.kind,

@@ -62,7 +62,10 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "(`lightrank_bench.quality_paired`): the requests are resampled 1,000 times and both models "
         "scored on each resample, so only differences larger than the eval split's own noise read "
         "`ahead` or `behind`. On the sample run's 97 eval requests (the tables further down) most "
-        "differences between good models are ties.",
+        "differences between good models are ties. This table and the catalog's are `--seeds 3`: "
+        "every model trains three times with seeds differing by 1, each row is the mean (the last "
+        "column has each seed's AUC / recall (10, 3)), and each bootstrap resample also redraws "
+        "both models' seeds, so an interval holds the seed-to-seed spread as well.",
     ),
     (
         "quality-catalog",
@@ -87,7 +90,10 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "the same Transform output; on another pipeline run's Transform output of the same data the "
         "same settings moved by up to 1.4 RCE: read smaller differences as noise. Training times "
         "are noisy too: the same training took 41.0 s as the process's first model and 21.2 s later "
-        "(the `6000 steps` row stops early exactly where the default does).",
+        "(the `6000 steps` row stops early exactly where the default does). The second table sets "
+        "the default's early stopping on NRCE against stopping on RCE, three seeds each "
+        "(`--seeds 3`, as the quality tables): the two pick the same step unless a seed's mean "
+        "prediction drifts off the eval rate ([docs/model.md](docs/model.md#early-stopping)).",
     ),
     (
         "ids-sample",

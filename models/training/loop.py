@@ -6,7 +6,8 @@ sparse `IndexedSlices` path touches only the embedding rows in the batch, ~15x f
 than tf-keras 2.16's new optimizers on the 2**18 x 50 table), optional variable
 filtering by regex, an evaluation on the whole eval set every `eval_every_steps`
 (unweighted RCE via `lightrank.models.metrics.formulas`, loss, AUC, logged to TensorBoard), early
-stopping on that RCE, and at the end the *best* weights restored in place.
+stopping on that RCE (or on NRCE, `TrainingConfig.early_stop_metric`), and at the end the *best*
+weights restored in place.
 
 Datasets yield `(features, label [B, 1] float32, meta_weight [B, 1] float32)` with
 `features = {"continuous": [B, G], "sparse_ids": SparseTensor [B, None]}`, already
@@ -66,6 +67,8 @@ class TrainResult:
         best_step: Step of the best evaluation (the weights now in the model); None if every RCE was NaN,
             in which case the model keeps its final weights.
         best_rce: Unweighted RCE at `best_step` (NaN when `best_step` is None).
+        best_value: The early-stopping metric (`TrainingConfig.early_stop_metric`) at `best_step`:
+            the value the best evaluation was chosen by (NaN when `best_step` is None).
         steps: Training steps run.
         steps_per_sec: Training throughput, evaluation time excluded.
         examples_per_sec: Same, in examples.
@@ -75,6 +78,7 @@ class TrainResult:
     history: tuple[Evaluation, ...]
     best_step: int | None
     best_rce: float
+    best_value: float
     steps: int
     steps_per_sec: float
     examples_per_sec: float
@@ -192,7 +196,7 @@ def train(
             tf.summary.scalar(f"eval/nrce_unweighted_{deepnorm_config.task}", nrce)
             tf.summary.scalar(f"eval/roc_auc_unweighted_{deepnorm_config.task}", auc)
         writer.flush()
-        decision = stopper.update(step, rce)
+        decision = stopper.update(step, nrce if training_config.early_stop_metric == "nrce" else rce)
         if decision.improved:
             best_weights = _snapshot(model)
         suffix = " (best)" if decision.improved else ""
@@ -252,7 +256,8 @@ def train(
     return TrainResult(
         history=tuple(history),
         best_step=stopper.best_step,
-        best_rce=stopper.best_value,
+        best_rce=next((e.rce for e in history if e.step == stopper.best_step), math.nan),
+        best_value=stopper.best_value,
         steps=step,
         steps_per_sec=step / seconds,
         examples_per_sec=examples / seconds,

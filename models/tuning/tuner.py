@@ -4,11 +4,12 @@ The light ranker trains in its own loop (`lightrank.models.training.loop.train`)
 `model.fit`, so KerasTuner's `Tuner` (which builds a hypermodel and calls `fit`) does not
 apply. `LightRankTuner` is a `BaseTuner` whose `run_trial` trains one candidate setting with
 exactly the Trainer's code path (same model builder, datasets, optimizer, early stopping) for
-`steps_per_trial` steps and reports the best unweighted RCE on the eval split, the metric
-early stopping already selects on. TFX's Tuner executor writes the best trial's values as
-the `best_hyperparameters` artifact, which the Trainer applies on top of the config
-(`lightrank.models.trainer.run_fn`), so what was tuned is an artifact in ML Metadata and the
-Trainer's recorded settings say which values came from it (docs/model.md, Tuning).
+`steps_per_trial` steps and reports the best value on the eval split of the metric early
+stopping selects on (`TrainingConfig.early_stop_metric`: unweighted RCE or NRCE). TFX's
+Tuner executor writes the best trial's values as the `best_hyperparameters` artifact, which
+the Trainer applies on top of the config (`lightrank.models.trainer.run_fn`), so what was
+tuned is an artifact in ML Metadata and the Trainer's recorded settings say which values came
+from it (docs/model.md, Tuning).
 """
 
 from __future__ import annotations
@@ -31,8 +32,10 @@ from lightrank.models.tuning.space import SearchRange, TuningConfig, apply_value
 
 logger = logging.getLogger(__name__)
 
-#: The objective: the unweighted RCE on the eval split, in percent (higher is better).
-OBJECTIVE = "rce_unweighted"
+
+def objective_name(training: TrainingConfig) -> str:
+    """The objective: the early-stopping metric on the eval split, unweighted, in percent (maximised)."""
+    return f"{training.early_stop_metric}_unweighted"
 
 
 def define_space(space: TuningConfig, hp: keras_tuner.HyperParameters) -> None:
@@ -55,11 +58,11 @@ def define_space(space: TuningConfig, hp: keras_tuner.HyperParameters) -> None:
                 hp.Choice(name, choices, ordered=False)
 
 
-def make_oracle(space: TuningConfig) -> keras_tuner.Oracle:
-    """The search algorithm, maximising `OBJECTIVE` within `space.trials` trials."""
+def make_oracle(space: TuningConfig, objective_metric: str) -> keras_tuner.Oracle:
+    """The search algorithm, maximising `objective_metric` (`objective_name`) within `space.trials` trials."""
     hp = keras_tuner.HyperParameters()
     define_space(space, hp)
-    objective = keras_tuner.Objective(OBJECTIVE, direction="max")
+    objective = keras_tuner.Objective(objective_metric, direction="max")
     oracle_class = (
         keras_tuner.oracles.BayesianOptimizationOracle
         if space.algorithm == "bayesian"
@@ -76,7 +79,7 @@ def make_oracle(space: TuningConfig) -> keras_tuner.Oracle:
 
 
 class LightRankTuner(base_tuner.BaseTuner):
-    """Trains one setting per trial with the Trainer's own loop and scores it by eval RCE."""
+    """Trains one setting per trial with the Trainer's own loop; scores it by its early-stopping metric."""
 
     def __init__(
         self,
@@ -102,7 +105,7 @@ class LightRankTuner(base_tuner.BaseTuner):
     def run_trial(  # type: ignore[override]  (KerasTuner's signature is *args, **kwargs)
         self, trial: keras_tuner.engine.trial.Trial, *, fn_args: Any
     ) -> dict[str, float]:
-        """Trains the trial's setting for `steps_per_trial` steps; returns its best eval RCE.
+        """Trains the trial's setting for `steps_per_trial` steps; returns its best early-stopping metric.
 
         A setting whose loss diverges (NaN) fails as a trial and the search goes on; any other
         error is a fault of the data or the code, not of the setting, and stops the search.
@@ -129,13 +132,14 @@ class LightRankTuner(base_tuner.BaseTuner):
             raise keras_tuner.errors.FatalError(
                 f"trial {trial.trial_id} ({trial.hyperparameters.values}) failed: {error}"
             ) from error
-        if not math.isfinite(result.best_rce):
-            raise keras_tuner.errors.FailedTrialError("the eval RCE is not finite")
+        objective = objective_name(training)
+        if not math.isfinite(result.best_value):
+            raise keras_tuner.errors.FailedTrialError(f"the eval {objective} is not finite")
         logger.info(
-            "trial %s: %s -> eval RCE %.4f (best of %d steps, %s)",
-            trial.trial_id, trial.hyperparameters.values, result.best_rce, result.steps, result.stop_reason,
+            "trial %s: %s -> eval %s %.4f (best of %d steps, %s)", trial.trial_id,
+            trial.hyperparameters.values, objective, result.best_value, result.steps, result.stop_reason,
         )  # fmt: skip
-        return {OBJECTIVE: float(result.best_rce)}
+        return {objective: float(result.best_value)}
 
 
 def tuner_fn(fn_args: Any) -> TunerFnResult:
@@ -147,7 +151,7 @@ def tuner_fn(fn_args: Any) -> TunerFnResult:
     custom = dict(fn_args.custom_config)
     space = TuningConfig.model_validate(custom.pop("tuning"))
     tuner = LightRankTuner(
-        make_oracle(space),
+        make_oracle(space, objective_name(TrainingConfig.model_validate(custom["training"]))),
         custom_config=custom,
         space=space,
         directory=os.path.join(fn_args.working_dir, "keras_tuner"),

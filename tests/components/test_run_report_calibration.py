@@ -145,7 +145,9 @@ def test_lineage_puts_nrce_beside_the_best_rce_and_names_the_calibration():
 def test_the_kubeflow_description_says_the_model_is_calibrated_only_when_it_is():
     from lightrank.kubeflow.ui_outputs import describe
 
-    plain = describe(load_config(SAMPLE_CONFIG))
+    plain = describe(load_config(SAMPLE_CONFIG, ["model.calibration=none"]))
     assert "calibrated" not in plain
-    calibrated = describe(load_config(SAMPLE_CONFIG, ["model.calibration=platt"]))
-    assert "task HeavyRankPosition, Platt-calibrated on the eval split) on " in calibrated
+    assert "calibrated" not in describe(load_config(SAMPLE_CONFIG, ["model.preset=original"]))
+    for overrides in ([], ["model.calibration=platt"]):  # the default preset's, or set
+        calibrated = describe(load_config(SAMPLE_CONFIG, overrides))
+        assert "task HeavyRankPosition, Platt-calibrated on the eval split) on " in calibrated

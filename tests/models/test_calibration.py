@@ -15,7 +15,12 @@ from lightrank.errors import ConfigError
 from lightrank.models.calibration import calibrate, fit_platt, platt_probability, score_summary
 from lightrank.models.deepnorm.config import PRESETS
 from lightrank.models.metrics import formulas
-from lightrank.models.settings import ModelConfig, model_custom_config
+from lightrank.models.settings import (
+    PRESET_CALIBRATION,
+    ModelConfig,
+    model_custom_config,
+    resolve_calibration,
+)
 from lightrank.pipeline.config import SAMPLE_CONFIG, load_config
 
 
@@ -107,18 +112,24 @@ def test_nrce_in_memory_is_rce_after_rescaling_to_the_rate():
     assert math.isnan(formulas.nrce(y, np.zeros_like(p)))
 
 
-def test_calibration_is_off_by_default_and_in_no_preset_and_only_platt_reaches_the_trainer():
-    assert ModelConfig().calibration == "none"
+def test_calibration_is_the_presets_unless_the_config_sets_it_and_only_platt_reaches_the_trainer():
+    assert ModelConfig().calibration is None  # unset: the preset's
+    assert PRESET_CALIBRATION == {"default": "platt", "original": "none", "one_bag": "none"}
     for deepnorm, training in PRESETS.values():
         assert "calibration" not in deepnorm.model_dump() and "calibration" not in training.model_dump()
-    config = load_config(SAMPLE_CONFIG)
-    assert config.model.calibration == "none"
-    assert "calibration" not in model_custom_config(config.model, _features())  # keeps the Trainer cache
-    calibrated = load_config(SAMPLE_CONFIG, ["model.calibration=platt"])
-    assert model_custom_config(calibrated.model, _features())["calibration"] == "platt"
-    assert calibrated.digest() != config.digest()
+    config = load_config(SAMPLE_CONFIG)  # the default preset, calibration unset
+    assert config.model.calibration is None and resolve_calibration(config.model) == "platt"
+    assert model_custom_config(config.model, _features())["calibration"] == "platt"
+    # The original preset serves sigmoid(logit), and its Trainer's custom_config (its cache key) has no
+    # calibration key, as before calibration existed.
+    original = load_config(SAMPLE_CONFIG, ["model.preset=original"])
+    assert "calibration" not in model_custom_config(original.model, _features())
+    original_platt = load_config(SAMPLE_CONFIG, ["model.preset=original", "model.calibration=platt"])
+    assert model_custom_config(original_platt.model, _features())["calibration"] == "platt"
+    # An explicit `none` turns it off on the default preset, and is a different config.
     explicit_none = load_config(SAMPLE_CONFIG, ["model.calibration=none"])
-    assert explicit_none.digest() == config.digest()  # a later key at its default keeps the digest
+    assert "calibration" not in model_custom_config(explicit_none.model, _features())
+    assert explicit_none.digest() != config.digest()
 
 
 @pytest.mark.parametrize("value", ["isotonic", "true", "1", "Platt"])

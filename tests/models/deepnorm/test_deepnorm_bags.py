@@ -255,8 +255,15 @@ def test_the_default_preset_uses_its_ids_and_one_bag_keeps_the_previous_default(
     assert not default.id_bias  # measured, not kept (models/deepnorm/config.py)
     assert default.dropout == 0.1 and default.fm_user_features is None  # all pairs: no data-specific names
     assert one_bag == DeepNormConfig(use_missing_sub_branch=True, momentum=0.99)
-    # The same training but the step budget: 6,000 steps since large data kept improving past 3,000.
-    assert PRESETS["one_bag"][1] == PRESETS["default"][1].model_copy(update={"max_steps": 3000})
+    # The same training but the step budget (6,000 steps since large data kept improving past 3,000)
+    # and what early stopping selects on (NRCE since a seed's drifting level stopped RCE early).
+    assert PRESETS["one_bag"][1] == PRESETS["default"][1].model_copy(
+        update={"max_steps": 3000, "early_stop_metric": "rce"}
+    )
+    assert (PRESETS["default"][1].early_stop_metric, PRESETS["original"][1].early_stop_metric) == (
+        "nrce",
+        "rce",
+    )
     assert (PRESETS["default"][1].max_steps, PRESETS["one_bag"][1].max_steps) == (6000, 3000)
     assert PRESETS["original"][0] == DeepNormConfig()
 

@@ -98,6 +98,31 @@ def test_early_stopping_restores_the_best_weights(
     assert not all(np.array_equal(a, b) for a, b in zip(weights_at[2], weights_at[4], strict=True))
 
 
+def test_stopping_on_nrce_picks_the_best_nrce_and_reports_the_rce_there(
+    tmp_path: os.PathLike, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A drifting level (the sample's seed 2): RCE peaks first and falls while NRCE still rises.
+    crafted = iter([(4.0, 5.0), (3.8, 9.0), (-3.7, 14.0), (-27.6, 16.8), (-19.7, 19.3), (-25.8, 18.0),
+                    (-37.3, 17.0)])  # fmt: skip
+    monkeypatch.setattr(loop, "evaluate", lambda *args: (0.5, *next(crafted), 0.6))
+    config = TrainingConfig(optimizer="sgd", learning_rate=0.1, eval_every_steps=1, early_stop_patience=2,
+                            early_stop_metric="nrce")  # fmt: skip
+    result = train(
+        deepnorm_light_ranker(CONFIG, G), _dataset(640, 64, 0), _dataset(64, 64, 1), config, CONFIG, None
+    )
+    assert result.stop_reason == "early_stop" and result.steps == 7
+    # Best at step 5 (NRCE 19.3); `best_rce` is the RCE measured there, not the NRCE.
+    assert (result.best_step, result.best_rce, result.best_value) == (5, -19.7, 19.3)
+    # On RCE the same sequence stops at step 3 with the first evaluation's weights.
+    crafted = iter([(4.0, 5.0), (3.8, 9.0), (-3.7, 14.0)])
+    monkeypatch.setattr(loop, "evaluate", lambda *args: (0.5, *next(crafted), 0.6))
+    on_rce = config.model_copy(update={"early_stop_metric": "rce"})
+    result = train(
+        deepnorm_light_ranker(CONFIG, G), _dataset(640, 64, 0), _dataset(64, 64, 1), on_rce, CONFIG, None
+    )
+    assert (result.steps, result.best_step, result.best_rce, result.best_value) == (3, 1, 4.0, 4.0)
+
+
 def test_nan_evaluations_do_not_break_best_tracking(
     tmp_path: os.PathLike, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -122,7 +122,7 @@ def test_the_tuner_trains_each_trial_and_keeps_the_best_eval_rce(transformed, tm
             "size": deepnorm.sparse_embedding_size,
             "steps": training.max_steps,
         }
-        scored.append((settings, result.best_rce))
+        scored.append((settings, result.best_value))
         return result
 
     monkeypatch.setattr("lightrank.models.training.loop.train", recording_train)
@@ -152,7 +152,7 @@ def test_a_diverging_trial_fails_alone_and_a_broken_one_stops_the_search(transfo
         error = next(calls)
         if error:
             raise error
-        return type("Result", (), {"best_rce": 1.5, "steps": 6, "stop_reason": "max_steps"})()
+        return type("Result", (), {"best_value": 1.5, "steps": 6, "stop_reason": "max_steps"})()
 
     monkeypatch.setattr("lightrank.models.training.loop.train", flaky_train)
     _best, results = _search(transformed, str(tmp_path / "flaky"), _custom(SPACE))
@@ -204,7 +204,17 @@ def test_tuner_fn_builds_the_oracle_the_section_names(tmp_path):
     result = tuner.tuner_fn(fn_args)
     oracle = result.tuner.oracle
     assert oracle.max_trials == 5
-    assert oracle.objective.name == tuner.OBJECTIVE and oracle.objective.direction == "max"
+    # The objective is what the trials' early stopping selects on.
+    assert (
+        oracle.objective.name == f"{TRAINING.early_stop_metric}_unweighted"
+        and oracle.objective.direction == "max"
+    )
+    on_nrce = _custom(SPACE)
+    on_nrce["training"] = {**on_nrce["training"], "early_stop_metric": "nrce"}
+    nrce_oracle = tuner.tuner_fn(
+        FnArgs(working_dir=str(tmp_path / "nrce"), custom_config=on_nrce)
+    ).tuner.oracle
+    assert nrce_oracle.objective.name == "nrce_unweighted"
     names = {hp.name: type(hp).__name__ for hp in oracle.hyperparameters.space}
     assert names == {
         "learning_rate": "Choice",
