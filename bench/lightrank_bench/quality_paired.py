@@ -137,15 +137,9 @@ def paired_auc(
     rounds: int = ROUNDS,
     seed: int = SEED,
 ) -> PairedDifference:
-    """AUC of `reference` minus AUC of `other`, with its 95% interval over request resamples.
+    """AUC of `reference` minus AUC of `other` (`[N]` predictions each), with its 95% interval.
 
-    Args:
-        positive: `[N]` booleans: the candidates' labels.
-        reference: `[N]` the reference model's predictions.
-        other: `[N]` the other model's predictions, for the same candidates.
-        request_keys: `[N]` request ids of the candidates.
-        rounds: Resamples.
-        seed: Seed of the resampling.
+    `pooled_paired_auc` with one training per model: the interval is over request resamples.
     """
     return pooled_paired_auc(positive, [reference], [other], request_keys, rounds, seed)
 

@@ -238,7 +238,14 @@ class TrainingConfig(ConfigModel):
 #: at its first evaluation. Stopped on NRCE, seed 2 gave 0.8622 / 0.4948 and seeds 0 and 1 the
 #: same as before. On the catalog at 4,000 requests the two choices tie (pooled over three
 #: seeds: 0.7173 / 0.4958 on NRCE, 0.7155 / 0.4964 on RCE), and at 240 requests two of three
-#: seeds stop at the same step. docs/model.md, "Early stopping".
+#: seeds stop at the same step. docs/model.md, "Early stopping". With three seeds pooled, the
+#: wider ids above are ahead of "default" on the catalog at 4,000 requests (`make bench`,
+#: 2026-12-07 12:33: AUC 0.7225 / recall 0.5274 against 0.7145 / 0.4907) and tie it on small
+#: data (catalog at 240 requests: 0.6363 / 0.3588 against 0.6552 / 0.3634; sample: 0.8561 /
+#: 0.4605 against 0.8632 / 0.4811). Dropout 0.2 on top of them (seeds 0 to 2) kept every RCE
+#: positive on the 240-request catalog (1.36, 1.96, 3.62) but cost the sample (seeds 0, 1:
+#: 0.8553 / 0.4570 and 0.8417 / 0.4089) and did not help at 4,000 requests (0.7096 to 0.7203 /
+#: 0.5071 to 0.5217).
 _ADAGRAD = TrainingConfig(
     optimizer="adagrad",
     learning_rate=0.1,

@@ -160,13 +160,19 @@ def splits(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(transform)
 
 
-def test_six_models_train_on_the_same_split_and_fill_the_table(splits):
+def _resolved(splits: str) -> tuple[tft.TFTransformOutput, str, str, RawExamples]:
+    """The fixture's Transform graph, transformed train and eval globs, and raw examples."""
     graph_dir, train_files, eval_files = locate_splits(splits)
     transform_output = tft.TFTransformOutput(graph_dir)
     raw_dir = os.path.join(os.path.dirname(splits), "ImportExampleGen", "examples", "1")
     raw = RawExamples(
         f"{raw_dir}/Split-train/*", f"{raw_dir}/Split-eval/*", transform_output.raw_feature_spec()
     )
+    return transform_output, train_files, eval_files, raw
+
+
+def test_six_models_train_on_the_same_split_and_fill_the_table(splits):
+    transform_output, train_files, eval_files, raw = _resolved(splits)
     quick = TrainingConfig(optimizer="adagrad", learning_rate=0.05, batch_size=32, eval_every_steps=4,
                            max_steps=8, early_stop_patience=3, seed=0)  # fmt: skip
     deepnorm = ModelUnderTest("deepnorm", TASK, DEEPNORM, quick, FEATURES)
@@ -231,12 +237,7 @@ def test_six_models_train_on_the_same_split_and_fill_the_table(splits):
 
 
 def test_each_seed_is_one_training_and_a_row_is_their_mean(splits):
-    graph_dir, train_files, eval_files = locate_splits(splits)
-    transform_output = tft.TFTransformOutput(graph_dir)
-    raw_dir = os.path.join(os.path.dirname(splits), "ImportExampleGen", "examples", "1")
-    raw = RawExamples(
-        f"{raw_dir}/Split-train/*", f"{raw_dir}/Split-eval/*", transform_output.raw_feature_spec()
-    )
+    transform_output, train_files, eval_files, raw = _resolved(splits)
     quick = TrainingConfig(optimizer="adagrad", learning_rate=0.05, batch_size=32, eval_every_steps=4,
                            max_steps=8, early_stop_patience=3, seed=5)  # fmt: skip
     deepnorm = ModelUnderTest("deepnorm", TASK, DEEPNORM, quick, FEATURES)
