@@ -57,8 +57,11 @@ def test_the_catalog_quality_table_has_its_own_section_with_the_findings_under_i
         < text.index("### quality-catalog table")
         < text.index(findings)
         < text.index("## DeepNorm settings")
+        < text.index("### presets table")
+        < text.index(document.FINDINGS["presets"])
     )
+    # Findings only under the sections written, one each ("quality" has none of its own).
     assert (
-        text.count("**Findings") == 1
+        text.count("**Findings") == 2
         and "- [Quality on the catalog data set](#quality-on-the-catalog-data-set)" in text
     )
