@@ -271,7 +271,7 @@ def compare_models(
 
     order = [name for name in MODELS if name in subjects] + [name for name in subjects if name not in MODELS]
     runs = {name: [score(name, index) for index in range(seeds)] for name in order}
-    rows = [pooled_row(name, trainings, seeds > 1) for name, trainings in runs.items()]
+    rows = [pooled_row(name, trainings) for name, trainings in runs.items()]
     if REFERENCE not in runs:
         return rows
     positive = eval_split.labels.reshape(-1) != 0

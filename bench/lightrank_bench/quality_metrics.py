@@ -59,6 +59,8 @@ def mean_metrics(metrics: Sequence[QualityMetrics]) -> QualityMetrics:
     Raises:
         ValueError: If there are none, or they were scored on different candidates.
     """
+    if not metrics:
+        raise ValueError("no trainings' metrics to average")
     sizes = {(m.num_candidates, m.num_requests) for m in metrics}
     if len(sizes) != 1:
         raise ValueError(f"metrics of different eval splits, (candidates, requests): {sorted(sizes)}")

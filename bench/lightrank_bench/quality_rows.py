@@ -86,7 +86,7 @@ def scored(
     return Training(predictions, recalls, metrics, seconds, training, inputs, cost)
 
 
-def pooled_row(name: str, runs: Sequence[Training], pooled: bool) -> QualityRow:
+def pooled_row(name: str, runs: Sequence[Training]) -> QualityRow:
     """A model's row: its one training, or the mean of its seeds with what each one gave."""
     first = runs[0]
     recall = [grouped_mean(run.recalls) for run in runs]
@@ -99,5 +99,5 @@ def pooled_row(name: str, runs: Sequence[Training], pooled: bool) -> QualityRow:
         inputs=first.inputs,
         cost=first.cost,
         recall_10_3=float(np.mean(recall)),
-        per_seed=per_seed if pooled else (),
+        per_seed=per_seed if len(runs) > 1 else (),
     )

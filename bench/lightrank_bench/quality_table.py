@@ -11,9 +11,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lightrank_bench.quality import REFERENCE, QualityRow
+from lightrank_bench.quality import REFERENCE
 from lightrank_bench.quality_cost import COST_BATCH, ServingCost
 from lightrank_bench.quality_paired import ROUNDS
+from lightrank_bench.quality_rows import QualityRow
 
 
 def _value(value: float, digits: int) -> str:

@@ -291,6 +291,8 @@ def test_the_mean_of_trainings_averages_every_metric_of_one_split():
     assert mean_metrics([one]) == one
     with pytest.raises(ValueError, match="different eval splits"):
         mean_metrics([one, QualityMetrics(11, 2, 0.6, 4.0, 0.5, 1.0, 0.8, 0.9)])
+    with pytest.raises(ValueError, match="no trainings"):
+        mean_metrics([])
 
 
 def test_rows_from_different_splits_cannot_share_a_table():
