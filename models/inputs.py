@@ -22,6 +22,24 @@ import tensorflow_transform as tft
 SHUFFLE_BUFFER = 20_000
 
 
+def _matching_files(file_patterns: Sequence[str]) -> list[str]:
+    """The files the patterns match, sorted; a ValueError naming the patterns when none do."""
+    files = sorted({path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)})
+    if not files:
+        raise ValueError(f"no transformed examples match {list(file_patterns)}")
+    return files
+
+
+def count_candidates(file_patterns: Sequence[str]) -> int:
+    """How many candidates (records) the transformed split holds: one read, nothing parsed.
+
+    Raises:
+        ValueError: If the patterns match no file.
+    """
+    records = tf.data.TFRecordDataset(_matching_files(file_patterns), compression_type="GZIP")
+    return int(records.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1).numpy())
+
+
 def make_dataset(
     file_patterns: Sequence[str],
     transform_output: tft.TFTransformOutput,
@@ -53,9 +71,7 @@ def make_dataset(
     Raises:
         ValueError: If the patterns match no file.
     """
-    files = sorted({path for pattern in file_patterns for path in tf.io.gfile.glob(pattern)})
-    if not files:
-        raise ValueError(f"no transformed examples match {list(file_patterns)}")
+    files = _matching_files(file_patterns)
     dataset = tf.data.Dataset.from_tensor_slices(files)
     if shuffle:
         dataset = dataset.shuffle(len(files), seed=seed)

@@ -26,6 +26,7 @@ from lightrank.models.deepnorm.config import (
     TrainingConfig,
 )
 from lightrank.models.features import ResolvedFeatures
+from lightrank.models.scaling import PRESET_SCALING
 
 _Settings = TypeVar("_Settings", DeepNormConfig, TrainingConfig)
 
@@ -105,6 +106,10 @@ class ModelConfig(ConfigModel):
         calibration: `platt` fits `sigmoid(a * logit + b)` on the eval split after training and
             serves the calibrated prediction (`lightrank.models.calibration`); `none` serves
             `sigmoid(logit)`; unset, the preset's (`PRESET_CALIBRATION`, `resolve_calibration`).
+        scale_with_data: Let the preset's settings for large train splits apply when the train
+            split is large (`lightrank.models.scaling.PRESET_SCALING`; only "default" has them:
+            wider id embeddings from 150,000 train candidates on). `false` keeps the preset's
+            settings whatever the data; a setting the config overrides is never scaled.
     """
 
     kind: Literal["deepnorm", "logistic"] = "deepnorm"
@@ -115,6 +120,7 @@ class ModelConfig(ConfigModel):
     warm_start: bool = False
     warm_start_from: str | None = None
     calibration: CalibrationName | None = None
+    scale_with_data: bool = True
 
     @model_validator(mode="after")
     def _one_warm_start(self) -> ModelConfig:
@@ -153,19 +159,38 @@ def resolve_model_settings(model: ModelConfig) -> tuple[DeepNormConfig, Training
     return deepnorm, model.training.apply(training)
 
 
+def data_scaling_config(model: ModelConfig) -> dict[str, Any] | None:
+    """The preset's `DataScaling` for the Trainer, without the settings the config overrides.
+
+    None when it cannot change anything: the model is not DeepNorm, the preset has no rule,
+    `model.scale_with_data` is off, or the config sets every setting the rule would.
+    """
+    rule = PRESET_SCALING.get(model.preset)
+    if rule is None or not model.scale_with_data or model.kind != "deepnorm":
+        return None
+    overridden = model.deepnorm.model_fields_set | model.training.model_fields_set
+    settings = {key: value for key, value in rule.settings.items() if key not in overridden}
+    if not settings:
+        return None
+    return {**rule.to_dict(), "settings": settings}
+
+
 def model_custom_config(model: ModelConfig, features: ResolvedFeatures) -> dict[str, Any]:
     """The Trainer's `custom_config`: everything `run_fn` needs, JSON-safe.
 
     Returns:
         A dict with the resolved features, the model kind and task, the full
         DeepNorm and training settings, the hashing width shared with
-        Transform and the step budget, and `calibration` only when it is on (so a config
-        without it keeps its Trainer cache). Nothing else goes in: any change here makes
+        Transform and the step budget; `calibration` only when it is on and `data_scaling`
+        only when the preset has a rule that can apply (`data_scaling_config`), so the
+        `original` preset keeps its Trainer cache. Nothing else goes in: any change here makes
         the Trainer re-run instead of coming from the cache.
     """
     deepnorm, training = resolve_model_settings(model)
     calibration_name = resolve_calibration(model)
     calibration = {"calibration": calibration_name} if calibration_name != "none" else {}
+    scaling = data_scaling_config(model)
+    data_scaling = {"data_scaling": scaling} if scaling is not None else {}
     return {
         "features": features.to_dict(),
         "kind": model.kind,
@@ -176,4 +201,5 @@ def model_custom_config(model: ModelConfig, features: ResolvedFeatures) -> dict[
         "input_size_bits": deepnorm.input_size_bits,
         "max_steps": training.max_steps or 0,
         **calibration,
+        **data_scaling,
     }

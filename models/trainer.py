@@ -31,7 +31,8 @@ from lightrank.models.deepnorm.model import input_keys as deepnorm_input_keys
 from lightrank.models.deepnorm.warm_start import WarmStartReport, warm_start
 from lightrank.models.export import KERAS_WEIGHTS_DIR, SETTINGS_FILE, export_serving_model, load_settings
 from lightrank.models.features import CONTINUOUS, SPARSE_IDS, ResolvedFeatures
-from lightrank.models.inputs import make_dataset
+from lightrank.models.inputs import count_candidates, make_dataset
+from lightrank.models.scaling import scale_to_data
 from lightrank.models.training.loop import TrainResult, train
 from lightrank.models.tuning.space import apply_values
 
@@ -135,11 +136,13 @@ def _base_model_dir(fn_args: Any) -> str | None:
     return None
 
 
-def _summary(result: TrainResult, kind: str) -> dict[str, Any]:
+def _summary(result: TrainResult, kind: str, training: TrainingConfig) -> dict[str, Any]:
+    """`training_summary.json`: `best_rce_unweighted` is the RCE at the step `early_stop_metric` chose."""
     return {
         "kind": kind,
         "steps": result.steps,
         "best_step": result.best_step,
+        "early_stop_metric": training.early_stop_metric,
         "best_rce_unweighted": result.best_rce,
         "stop_reason": result.stop_reason,
         "examples_per_sec": result.examples_per_sec,
@@ -201,6 +204,10 @@ def run_fn(fn_args: Any) -> None:
     kind = custom["kind"]
     deepnorm = DeepNormConfig.model_validate(custom["deepnorm"])
     training = TrainingConfig.model_validate(custom["training"])
+    scaling = custom.get("data_scaling")
+    deepnorm, training, scaled = scale_to_data(
+        scaling, count_candidates(fn_args.train_files) if scaling else 0, deepnorm, training
+    )
     tuned = tuned_values(getattr(fn_args, "hyperparameters", None))
     if tuned:
         deepnorm, training = apply_values(tuned, deepnorm, training)
@@ -222,8 +229,9 @@ def run_fn(fn_args: Any) -> None:
 
     result = train(model, train_ds, eval_ds, training, deepnorm, log_dir=fn_args.model_run_dir)
     logger.info(
-        "trained %s: %d steps (%s), best unweighted RCE %.4f at step %s, %.0f examples/s",
-        kind, result.steps, result.stop_reason, result.best_rce, result.best_step, result.examples_per_sec,
+        "trained %s: %d steps (%s), best step %s (by eval %s): unweighted RCE %.4f, %.0f examples/s",
+        kind, result.steps, result.stop_reason, result.best_step, training.early_stop_metric.upper(),
+        result.best_rce, result.examples_per_sec,
     )  # fmt: skip
     settings = {
         "kind": kind,
@@ -234,10 +242,14 @@ def run_fn(fn_args: Any) -> None:
         "training": training.model_dump(mode="json"),
         "tuned": tuned,
     }
+    if scaled is not None:
+        settings["data_scaling"] = scaled.to_dict()
     # NRCE beside RCE for every run; with `model.calibration: platt` also Platt's a, b, recorded
     # with the model and applied in its serving graph (lightrank.models.calibration).
     scores, calibration = score_and_calibrate(model, eval_ds, custom.get("calibration", "none"))
-    summary = {**_summary(result, kind), "best_eval": scores.to_dict()}
+    summary = {**_summary(result, kind, training), "best_eval": scores.to_dict()}
+    if scaled is not None:
+        summary["data_scaling"] = scaled.to_dict()
     if calibration is not None:
         settings["calibration"] = summary["calibration"] = calibration.to_dict()
     export_serving_model(

@@ -65,7 +65,12 @@ SECTIONS: tuple[tuple[str, str, str], ...] = (
         "differences between good models are ties. This table and the catalog's are `--seeds 3`: "
         "every model trains three times with seeds differing by 1, each row is the mean (the last "
         "column has each seed's AUC / recall (10, 3)), and each bootstrap resample also redraws "
-        "both models' seeds, so an interval holds the seed-to-seed spread as well.",
+        "both models' seeds, so an interval holds the seed-to-seed spread as well. Both this train "
+        "split and the catalog's below are past the `default` preset's threshold for its settings "
+        "for large data (150,000 train candidates: 16-wide ids, 48-wide floats, patience 5; "
+        "[docs/model.md](docs/model.md#wider-ids-for-large-data)), so `deepnorm-default` trains "
+        "with them, as the Trainer would, and its *training* column lists them; the row *without "
+        "the settings for large data* is the preset as it is on small data.",
     ),
     (
         "quality-catalog",

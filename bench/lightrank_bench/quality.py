@@ -26,7 +26,7 @@ from lightrank_bench.quality_metrics import SEED, random_scores
 from lightrank_bench.quality_models import keras_predictions, lightgbm_predictions, read_split
 from lightrank_bench.quality_paired import PairedDifference, pooled_paired_auc, pooled_paired_mean
 from lightrank_bench.quality_rows import QualityRow, Training, pooled_row, reseeded, scored
-from lightrank_bench.training import ModelUnderTest, TransformOutputError, locate_transform_output
+from lightrank_bench.training import ModelUnderTest, TransformOutputError, locate_transform_output, subject_of
 
 if TYPE_CHECKING:  # TensorFlow loads only when a benchmark runs, not when the CLI starts.
     import tensorflow_transform as tft
@@ -126,19 +126,21 @@ def model_subjects(
     overrides: list[str],
     models: Sequence[str],
     variants: Sequence[tuple[str, tuple[str, ...]]] = (),
+    train_candidates: int = 0,
 ) -> dict[str, ModelUnderTest]:
     """What each model trains with: the config plus `--set` overrides, then the model's own kind and preset.
 
     LightGBM and the random scorer get the config as given: they only read its features, task and
     record weighting (LightGBM is weighted like the configured model). Each variant is the
-    `VARIANT_BASE` preset with its own overrides on top.
+    `VARIANT_BASE` preset with its own overrides on top. Every model's settings are what the
+    Trainer would use on a train split of `train_candidates` candidates (`subject_of`: a preset's
+    settings for large data apply from its threshold on; 0 never reaches it).
 
     Raises:
         ConfigError: If the config or an override is invalid.
         ValueError: If a model is not one of `MODELS`.
     """
     from lightrank.models.features import resolve_files
-    from lightrank.models.settings import resolve_model_settings
     from lightrank.pipeline.config import load_config
 
     unknown = sorted(set(models) - set(MODELS))
@@ -152,8 +154,7 @@ def model_subjects(
         config = load_config(config_path, [*overrides, *own])
         if features is None:
             features = resolve_files(config.schema.path, config.schema.feature_spec)
-        deepnorm, training = resolve_model_settings(config.model)
-        subjects[name] = ModelUnderTest(config.model.kind, config.model.task, deepnorm, training, features)
+        subjects[name] = subject_of(config.model, features, train_candidates)
     return subjects
 
 
@@ -186,8 +187,11 @@ def measure_quality(
         BenchInputError: If a raw-feature model is asked for and the raw examples cannot be found.
     """
     graph_dir, train_files, eval_files = locate_splits(transform_dir)
-    subjects = model_subjects(config_path, overrides, models, variants)
     import tensorflow_transform as tft
+
+    from lightrank.models.inputs import count_candidates
+
+    subjects = model_subjects(config_path, overrides, models, variants, count_candidates([train_files]))
 
     transform_output = tft.TFTransformOutput(graph_dir)
     raw = None

@@ -17,8 +17,8 @@ import dataclasses
 import logging
 import os
 import tempfile
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lightrank_bench.errors import BenchInputError
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # TensorFlow loads only when a benchmark runs, not when the C
 
     from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
     from lightrank.models.features import ResolvedFeatures
+    from lightrank.models.settings import ModelConfig
 
 TRAINING_BATCH_SIZES = (32, 256, 1_024)
 
@@ -111,14 +112,13 @@ def measure_training(
     import tensorflow_transform as tft
 
     from lightrank.models.features import resolve_files
-    from lightrank.models.settings import resolve_model_settings
+    from lightrank.models.inputs import count_candidates
     from lightrank.pipeline.config import load_config
 
     config = load_config(config_path, overrides)
     features = resolve_files(config.schema.path, config.schema.feature_spec)
-    deepnorm, training = resolve_model_settings(config.model)
     return training_throughput(
-        ModelUnderTest(config.model.kind, config.model.task, deepnorm, training, features),
+        subject_of(config.model, features, count_candidates([train_files])),
         tft.TFTransformOutput(graph_dir),
         train_files,
         batch_sizes,
@@ -136,6 +136,25 @@ class ModelUnderTest:
     deepnorm: DeepNormConfig
     training: TrainingConfig
     features: ResolvedFeatures
+    scaled: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+def subject_of(model: ModelConfig, features: ResolvedFeatures, train_candidates: int) -> ModelUnderTest:
+    """What the Trainer builds from a config's `model` section for a train split of this size.
+
+    The preset with the config's overrides, then the preset's settings for large data when the
+    split is large enough (`lightrank.models.scaling`), as `run_fn` applies them; `scaled` holds
+    the settings that rule changed.
+    """
+    from lightrank.models.scaling import scale_to_data
+    from lightrank.models.settings import data_scaling_config, resolve_model_settings
+
+    deepnorm, training = resolve_model_settings(model)
+    deepnorm, training, decision = scale_to_data(
+        data_scaling_config(model), train_candidates, deepnorm, training
+    )
+    scaled = dict(decision.applied) if decision is not None else {}
+    return ModelUnderTest(model.kind, model.task, deepnorm, training, features, scaled)
 
 
 def training_throughput(

@@ -26,6 +26,8 @@ from tfx.components.tuner.component import TunerFnResult
 
 from lightrank.models.deepnorm.config import DeepNormConfig, TrainingConfig
 from lightrank.models.features import ResolvedFeatures
+from lightrank.models.inputs import count_candidates
+from lightrank.models.scaling import scale_to_data
 from lightrank.models.trainer import build_model, make_datasets
 from lightrank.models.training import loop
 from lightrank.models.tuning.space import SearchRange, TuningConfig, apply_values, setting_value
@@ -146,10 +148,21 @@ def tuner_fn(fn_args: Any) -> TunerFnResult:
     """Builds the tuner for TFX's Tuner executor (TFX's `tuner_fn` contract).
 
     `fn_args.custom_config` is the Trainer's `custom_config` plus `tuning`, the validated
-    `TuningConfig` as JSON.
+    `TuningConfig` as JSON. Its `data_scaling` rule is applied here, once, so every trial
+    starts from the settings the Trainer will use on the same train split.
     """
     custom = dict(fn_args.custom_config)
     space = TuningConfig.model_validate(custom.pop("tuning"))
+    scaling = custom.pop("data_scaling", None)
+    if scaling:  # every trial starts from the settings the Trainer will scale to
+        deepnorm, training, _ = scale_to_data(
+            scaling,
+            count_candidates(fn_args.train_files),
+            DeepNormConfig.model_validate(custom["deepnorm"]),
+            TrainingConfig.model_validate(custom["training"]),
+        )
+        custom["deepnorm"] = deepnorm.model_dump(mode="json")
+        custom["training"] = training.model_dump(mode="json")
     tuner = LightRankTuner(
         make_oracle(space, objective_name(TrainingConfig.model_validate(custom["training"]))),
         custom_config=custom,

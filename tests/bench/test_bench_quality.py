@@ -135,6 +135,24 @@ def test_a_variant_is_the_default_preset_with_its_own_overrides_on_top():
     assert (variant.training.optimizer, variant.training.max_steps) == ("adagrad", 7)
 
 
+def test_the_keras_rows_train_what_the_trainer_would_on_a_split_of_that_size():
+    from lightrank.models.scaling import PRESET_SCALING
+
+    rule = PRESET_SCALING["default"]
+    narrow = (("narrow", ("model.scale_with_data=false",)),)
+    for candidates, scaled in ((rule.min_train_candidates - 1, False), (rule.min_train_candidates, True)):
+        subjects = model_subjects(
+            SAMPLE_CONFIG, [], ["deepnorm-default", "deepnorm-original"], narrow, candidates
+        )
+        default = subjects["deepnorm-default"]
+        assert default.scaled == (dict(rule.settings) if scaled else {})
+        assert default.deepnorm.sparse_embedding_size == (16 if scaled else 8)
+        assert default.training.early_stop_patience == (5 if scaled else 3)
+        # The original preset and a row that turns the rule off are the preset's on any split.
+        assert subjects["deepnorm-original"].scaled == subjects["narrow"].scaled == {}
+        assert subjects["narrow"].deepnorm.sparse_embedding_size == 8
+
+
 @pytest.mark.parametrize("text", ["no overrides", ":model.training.batch_size=64", "x:batch", "random:a=b"])
 def test_a_malformed_variant_is_rejected_naming_it(text):
     with pytest.raises(ValueError, match="variant"):

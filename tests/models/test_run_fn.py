@@ -147,6 +147,7 @@ def test_run_fn_logs_to_tensorboard_and_records_every_evaluation(trained):
     assert [(e["step"], e["rce"]) for e in summary["history"]] == [(2, 1.0), (4, 5.0), (6, 3.0)]
     assert [e["nrce"] for e in summary["history"]] == [3.0, 7.0, 5.0]
     assert (summary["best_step"], summary["best_rce_unweighted"], summary["steps"]) == (4, 5.0, 6)
+    assert summary["early_stop_metric"] == "rce"  # what chose step 4, for the report and `lineage`
     with open(os.path.join(fn_args.serving_model_dir, FEATURE_LIST_FILE)) as f:
         assert json.load(f) == list(CONTINUOUS_FEATURES)
 

@@ -222,3 +222,51 @@ def test_tuner_fn_builds_the_oracle_the_section_names(tmp_path):
         "use_missing_sub_branch": "Boolean",
     }
     assert result.fit_kwargs == {"fn_args": fn_args}
+
+
+def test_trials_start_from_the_settings_the_trainer_scales_to_on_the_same_split(transformed, tmp_path):
+    rule = {"settings": {"dense_embedding_size": 12, "sparse_embedding_size": 2}}
+    train_files = [os.path.join(transformed["examples"], "Split-train", "*")]
+
+    def trial_base(threshold: int) -> dict:
+        custom = {**_custom(SPACE), "data_scaling": {**rule, "min_train_candidates": threshold}}
+        fn_args = FnArgs(
+            working_dir=str(tmp_path / str(threshold)), train_files=train_files, custom_config=custom
+        )
+        return tuner.tuner_fn(fn_args).tuner._custom
+
+    scaled = trial_base(240)  # the tiny train split holds 240 candidates
+    assert "data_scaling" not in scaled  # applied once, here, not again in each trial
+    assert (scaled["deepnorm"]["dense_embedding_size"], scaled["deepnorm"]["sparse_embedding_size"]) == (
+        12,
+        2,
+    )
+    assert trial_base(241)["deepnorm"] == DEEPNORM.model_dump(mode="json")
+
+
+def test_the_trainer_puts_the_tuned_values_over_the_scaled_ones(transformed, tmp_path):
+    custom = _custom(SPACE)
+    custom.pop("tuning")
+    custom["data_scaling"] = {
+        "min_train_candidates": 1,
+        "settings": {"dense_embedding_size": 12, "sparse_embedding_size": 2},
+    }
+    os.makedirs(tmp_path / "model_run")
+    fn_args = FnArgs(
+        working_dir=str(tmp_path),
+        train_files=[os.path.join(transformed["examples"], "Split-train", "*")],
+        eval_files=[os.path.join(transformed["examples"], "Split-eval", "*")],
+        train_steps=2,
+        transform_output=transformed["graph"],
+        transform_graph_path=transformed["graph"],
+        serving_model_dir=str(tmp_path / "Format-Serving"),
+        model_run_dir=str(tmp_path / "model_run"),
+        hyperparameters={"space": [], "values": {"sparse_embedding_size": 6}},
+        custom_config=custom,
+    )
+    trainer.run_fn(fn_args)
+    with open(tmp_path / "Format-Serving" / SETTINGS_FILE) as f:
+        settings = json.load(f)
+    assert settings["deepnorm"]["sparse_embedding_size"] == 6  # the Tuner's value wins
+    assert settings["deepnorm"]["dense_embedding_size"] == 12  # the rule's, untouched by the search
+    assert settings["data_scaling"]["applied"] == custom["data_scaling"]["settings"]
