@@ -17,6 +17,7 @@ from lightrank.components.run_report.model_card import model_card
 from lightrank.components.run_report.numbers import format_number
 from lightrank.components.run_report.svg import Series, calibration_chart, dag_chart, line_chart
 from lightrank.components.run_report.template import TEMPLATE
+from lightrank.components.run_report.training import training_line
 
 
 def _training_charts(content: ReportContent) -> tuple[str, str]:
@@ -78,8 +79,6 @@ def render_html(content: ReportContent) -> str:
     slice_names = ["Overall", *sorted(name for name in content.metrics if name != "Overall")]
     slice_names = [name for name in slice_names if name in content.metrics]
     columns = key_metric_names(name for values in content.metrics.values() for name in values)
-    # NRCE of the exported weights beside the best RCE (absent from older training summaries).
-    best_nrce = ((content.training or {}).get("best_eval") or {}).get("nrce_unweighted")
     platt = calibration_effect(content.settings)
     return environment.from_string(TEMPLATE).render(
         run=content.run,
@@ -90,7 +89,7 @@ def render_html(content: ReportContent) -> str:
         training=content.training,
         loss_chart=Markup(loss_chart),
         rce_chart=Markup(rce_chart),
-        best_nrce=best_nrce,
+        training_line=training_line(content.training) if content.training else "",
         platt=platt,
         platt_line=calibration_line(platt) if platt else "",
         gates=content.gates,

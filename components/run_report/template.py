@@ -107,9 +107,7 @@ generated {{ generated }} {{ run.source }}</p>
 
 <h2 id="training">Training</h2>
 {% if training %}
-<p>{{ training.steps }} steps, stopped by {{ training.stop_reason }}; best unweighted RCE
-{{ "%.4f" | format(training.best_rce_unweighted) }} at step {{ training.best_step }}
-{%- if best_nrce is not none %} (NRCE {{ "%.4f" | format(best_nrce) }}){% endif %}.</p>
+<p id="training-line">{{ training_line }}.</p>
 <div class="charts">{{ loss_chart }}{{ rce_chart }}</div>
 {% elif notes.get("model_run") %}
 <p class="bad">The training history could not be read: {{ notes["model_run"] }}.</p>

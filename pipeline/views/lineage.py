@@ -15,6 +15,7 @@ from lightrank.components.model_evaluation import key_metric_names, metrics_by_s
 from lightrank.components.run_report import artifacts
 from lightrank.components.run_report.calibration import calibration_effect, calibration_line
 from lightrank.components.run_report.numbers import format_number
+from lightrank.components.run_report.training import training_line
 from lightrank.pipeline.metadata.graph import ExecutionInfo
 from lightrank.pipeline.metadata.spans import describe_spans, spans_read
 from lightrank.pipeline.metadata.trace import ModelTrace
@@ -121,12 +122,6 @@ def describe_trace(trace: ModelTrace) -> dict[str, Any]:
     return result
 
 
-def _metric(value: Any) -> str:
-    """A recorded metric as every view prints it (`format_number`); anything else as it is."""
-    number = isinstance(value, (int, float)) and not isinstance(value, bool)
-    return format_number(value) if number else str(value)
-
-
 def _row(label: str, item: dict[str, Any], note: str = "") -> str:
     return f"  {label:<21} artifact {item['id']:<5} {item['uri']}" + (f"\n  {'':<21} {note}" if note else "")
 
@@ -199,15 +194,7 @@ def lineage_table(described: dict[str, Any]) -> str:
         lines.append(f"  {'code version':<21} {trainer['code_version'] or 'not recorded'}")
         if "model_run" in trainer:
             summary = trainer["model_run"]["summary"]
-            note = (
-                f"{summary.get('steps')} steps ({summary.get('stop_reason')}), best unweighted RCE "
-                f"{_metric(summary.get('best_rce_unweighted'))} at step {summary.get('best_step')}"
-                if summary
-                else ""
-            )
-            nrce = ((summary or {}).get("best_eval") or {}).get("nrce_unweighted")
-            if nrce is not None:  # NRCE beside RCE; training summaries before it have none
-                note += f" (NRCE {format_number(nrce)})"
+            note = training_line(summary) if summary else ""
             lines.append(_row("model_run", trainer["model_run"], note))
             effect = calibration_effect(summary)  # the Trainer records it in both places
             if effect is not None:

@@ -39,6 +39,7 @@ def _content(settings: dict | None) -> ReportContent:
             "steps": 40,
             "stop_reason": "max_steps",
             "best_step": 40,
+            "early_stop_metric": "nrce",
             "best_rce_unweighted": -4.25,
             "best_eval": BEFORE,
             "history": [],
@@ -66,7 +67,8 @@ def test_the_effect_reads_back_as_one_line():
 
 def test_the_report_shows_nrce_beside_rce_and_the_before_after_table():
     page = render_html(_content({"kind": "deepnorm", "task": "HeavyRankPosition", "calibration": PLATT}))
-    assert "best unweighted RCE\n-4.2500 at step 40 (NRCE 3.5000)." in page
+    line = "40 steps, stopped by max_steps; best step 40 (by eval NRCE): unweighted RCE -4.2500, NRCE 3.5000."
+    assert f'<p id="training-line">{line}</p>' in page
     assert "<th>nrce_unweighted</th>" in page and "<th>rce_unweighted</th>" in page  # the slice table
     table = page.split('<table id="calibration-effect">')[1].split("</table>")[0]
     assert (
@@ -88,16 +90,17 @@ def test_a_skipped_calibration_says_why_and_no_calibration_shows_no_section():
     assert "platt skipped, the model serves uncalibrated predictions: the fitted slope" in page
     assert 'id="calibration-effect"' not in page
     plain = render_html(_content({"kind": "deepnorm"}))
-    assert 'id="calibration"' not in plain and "(NRCE 3.5000)" in plain
+    assert 'id="calibration"' not in plain and "RCE -4.2500, NRCE 3.5000." in plain
     older = {
         "steps": 4,
         "stop_reason": "max_steps",
         "best_step": 4,
-        "best_rce_unweighted": 1.0,
+        "best_rce_unweighted": 1.25,
         "history": [],
     }
     page = render_html(dataclasses.replace(_content({"kind": "deepnorm"}), training=older))
-    assert "1.0000 at step 4." in page  # a training summary from before NRCE was recorded
+    # A training summary from before NRCE and the stopping metric were recorded: chosen by RCE.
+    assert "best step 4 (by eval RCE): unweighted RCE 1.2500.</p>" in page
 
 
 def test_the_kubeflow_summary_ranks_slices_with_rce_and_nrce_beside_auc():
@@ -131,13 +134,13 @@ def test_the_end_of_run_summary_says_what_calibration_did(tmp_path, monkeypatch)
 
 def test_lineage_puts_nrce_beside_the_best_rce_and_names_the_calibration():
     summary = {"steps": 40, "stop_reason": "max_steps", "best_step": 40, "best_rce_unweighted": -4.25,
-               "best_eval": BEFORE, "calibration": PLATT}  # fmt: skip
+               "early_stop_metric": "nrce", "best_eval": BEFORE, "calibration": PLATT}  # fmt: skip
     trainer = {"id": 2, "state": "complete", "seconds": 1.0, "run_id": "r1", "hyper_parameters": {},
                "config_digest": None, "code_version": None,
                "model_run": {"id": 5, "type": "ModelRun", "uri": "/m/run", "summary": summary}}  # fmt: skip
     model = {"id": 9, "type": "Model", "uri": "/m/9", "run_id": "r1"}
     text = lineage_table({"model": model, "notes": [], "data": {}, "trainer": trainer})
-    assert "best unweighted RCE -4.2500 at step 40 (NRCE 3.5000)" in text
+    assert "best step 40 (by eval NRCE): unweighted RCE -4.2500, NRCE 3.5000" in text
     assert "calibration           Platt a=0.9688 b=-1.5000 on 3,815 eval candidates" in text
     assert not math.isnan(BEFORE["nrce_unweighted"])
 
