@@ -208,17 +208,19 @@ class TrainingConfig(ConfigModel):
 #: requests: AUC 0.7190 against 0.7140 (ahead), recall (10, 3) 0.5083 against 0.5058 (a tie). On
 #: the sample itself early stopping ends training at 2,400 steps either way.
 #:
-#: Wider ids were measured on 2026-12-07 and are not the default. On the catalog at 4,000
-#: requests the fair LightGBM leads "default" in recall (10, 3) (0.5125 against 0.4908; seeds 1
-#: to 3: 0.4863, 0.4817, 0.4846). 16-wide bags and FM embeddings, 48-wide dense embeddings and a
-#: patience of 5 (`model.deepnorm: {sparse_embedding_size: 16, fm_embedding_size: 16,
-#: dense_embedding_size: 48}`, `model.training: {early_stop_patience: 5}`) lead it on three
+#: Wider ids were measured on 2026-12-07; since then they are the default's settings for train
+#: splits of 150,000 candidates or more (`lightrank.models.scaling.PRESET_SCALING`). On the
+#: catalog at 4,000 requests the fair LightGBM leads 8-wide "default" in recall (10, 3) (0.5125
+#: against 0.4908; seeds 1 to 3: 0.4863, 0.4817, 0.4846). 16-wide bags and FM embeddings,
+#: 48-wide dense embeddings and a patience of 5 (`model.deepnorm: {sparse_embedding_size: 16,
+#: fm_embedding_size: 16, dense_embedding_size: 48}`, `model.training: {early_stop_patience:
+#: 5}`) lead it on three
 #: pipeline runs of the same data: seeds 0 to 2 gave AUC 0.7186 / 0.7192 / 0.7195 and recall
 #: 0.5229 / 0.5292 / 0.5229 (LightGBM 0.7103 / 0.5125); 0.7216 / 0.5200 and 0.7166 / 0.5196
 #: (LightGBM 0.7047 / 0.4992); 0.7215 / 0.5121, 0.7220 / 0.5271 and 0.7208 / 0.5300 (LightGBM
 #: 0.7058 / 0.5004). On ten times the sample they are within seed noise of "default" (0.9223 to
 #: 0.9266 / 0.6237 to 0.6436 against 0.9244 / 0.6404), at 144.3 kFLOP per candidate (1.41x the
-#: original's 102.0). They are not the default because on the catalog at its default 240
+#: original's 102.0). They are not used on small splits because on the catalog at its default 240
 #: requests (48 eval requests, docs/own_data.md's worked example) they overfit within 600 steps:
 #: seeds 0 and 1 ended at RCE -0.67 and -1.59 (the eval split clicks 1.5x as often as train), so
 #: the inferred config's gate `rce_unweighted >= 0` rejected the model and nothing was pushed;

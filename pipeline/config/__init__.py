@@ -218,7 +218,13 @@ class PipelineConfig(ConfigModel):
 
 
 #: (section, key) pairs added after the digest was first pinned (see `PipelineConfig.digest`).
-_LATER_KEYS = (("data", "splits"), ("data", "spans"), ("evaluation", "grouped"), ("model", "calibration"))
+_LATER_KEYS = (
+    ("data", "splits"),
+    ("data", "spans"),
+    ("evaluation", "grouped"),
+    ("model", "calibration"),
+    ("model", "scale_with_data"),
+)
 #: Optional top-level sections added after the digest was first pinned, left out while unset.
 _LATER_SECTIONS = ("tuning",)
 

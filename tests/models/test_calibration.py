@@ -71,7 +71,8 @@ def test_a_prior_shift_makes_rce_negative_and_calibration_brings_it_back_without
     record = calibrate(z, y)
     assert record.applied and record.reason == ""
     assert record.b == pytest.approx(-math.log(8.0), abs=0.05) and record.a == pytest.approx(1.0, abs=0.03)
-    assert record.before == before
+    # The module's sigmoid is tanh-based (no overflow), the test's exp-based: equal to the last bits or so.
+    assert record.before.to_dict() == pytest.approx(before.to_dict(), rel=1e-12)
     assert record.after.rce > 0.0 and record.after.rce >= record.after.nrce - 1e-9
     assert record.after.auc == before.auc  # monotone: the exact AUC is unchanged
     assert record.after.predicted_ctr == pytest.approx(record.after.ctr, rel=1e-9)  # MLE with an offset
