@@ -13,6 +13,7 @@ from ml_metadata.proto import metadata_store_pb2
 from lightrank.components.model_evaluation import key_metric_names, metrics_by_slice
 from lightrank.components.run_report.calibration import calibration_effect, calibration_line
 from lightrank.components.run_report.numbers import format_number
+from lightrank.components.run_report.training import scaling_line
 from lightrank.components.self_comparison import BASELINE_IS_CANDIDATE
 from lightrank.pipeline.config import PipelineConfig
 from lightrank.pipeline.metadata.runs import RunRecord, open_store
@@ -46,21 +47,25 @@ def evaluated_against_itself(config: PipelineConfig, run: RunRecord) -> bool:
     )
 
 
-def _calibration(model_uri: str | None) -> str | None:
-    """What `model.calibration` did to the trained model (its `model_settings.json`), if it ran.
+def _recorded_lines(model_uri: str | None) -> tuple[str | None, str | None]:
+    """What the Trainer decided after the config was fixed, from the model's `model_settings.json`.
 
-    The metrics above are the calibrated model's; this line says how far calibration moved
-    RCE and NRCE, so a better RCE is not mistaken for a better ranking.
+    Returns:
+        `(calibration, scaling)`: how far `model.calibration` moved RCE and NRCE (the metrics
+        above are the calibrated model's, so a better RCE is not mistaken for a better
+        ranking), and whether the preset's settings for large data were applied; each None
+        when it did not run or the model cannot be read (which must not hide the rest).
     """
     if not model_uri:
-        return None
+        return None, None
     from lightrank.components.run_report.artifacts import model_settings
 
     try:
-        effect = calibration_effect(model_settings(model_uri))
-    except (OSError, ValueError):  # an unreadable model must not hide the rest of the summary
-        return None
-    return calibration_line(effect) if effect else None
+        settings = model_settings(model_uri)
+    except (OSError, ValueError):
+        return None, None
+    effect = calibration_effect(settings)
+    return (calibration_line(effect) if effect else None), scaling_line(settings or {})
 
 
 def format_summary(
@@ -103,9 +108,11 @@ def format_summary(
             lines.append("Metrics (eval split, overall):")
             lines.extend(f"  {name:<32} {format_number(value)}" for name, value in shown)
         lines.append(f"Evaluation:     {run.evaluation_uri}")
-    calibration = _calibration(run.model_uri)
+    calibration, scaling = _recorded_lines(run.model_uri)
     if calibration:
         lines.append(f"Calibration:    {calibration}")
+    if scaling:
+        lines.append(f"Train split:    {scaling}")
     if run.model_uri:
         lines.append(f"Trained model:  {run.model_uri}")
     if config.metadata.sqlite:

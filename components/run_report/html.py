@@ -17,7 +17,7 @@ from lightrank.components.run_report.model_card import model_card
 from lightrank.components.run_report.numbers import format_number
 from lightrank.components.run_report.svg import Series, calibration_chart, dag_chart, line_chart
 from lightrank.components.run_report.template import TEMPLATE
-from lightrank.components.run_report.training import training_line
+from lightrank.components.run_report.training import scaling_line, training_line
 
 
 def _training_charts(content: ReportContent) -> tuple[str, str]:
@@ -90,6 +90,7 @@ def render_html(content: ReportContent) -> str:
         loss_chart=Markup(loss_chart),
         rce_chart=Markup(rce_chart),
         training_line=training_line(content.training) if content.training else "",
+        scaling_line=scaling_line(content.training) if content.training else None,
         platt=platt,
         platt_line=calibration_line(platt) if platt else "",
         gates=content.gates,

@@ -108,6 +108,7 @@ generated {{ generated }} {{ run.source }}</p>
 <h2 id="training">Training</h2>
 {% if training %}
 <p id="training-line">{{ training_line }}.</p>
+{% if scaling_line %}<p id="data-scaling">{{ scaling_line }}.</p>{% endif %}
 <div class="charts">{{ loss_chart }}{{ rce_chart }}</div>
 {% elif notes.get("model_run") %}
 <p class="bad">The training history could not be read: {{ notes["model_run"] }}.</p>

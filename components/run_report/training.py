@@ -1,9 +1,12 @@
-"""One line on how training went, the same in the run report and in `lightrank lineage`.
+"""How training went, in the same words in the run report and in `lightrank lineage`.
 
 The Trainer keeps the weights of its best evaluation, chosen by the early-stopping metric
 (`model.training.early_stop_metric`: unweighted RCE, or NRCE for the `default` preset). The
 training summary's `best_rce_unweighted` is the RCE at that step, which under NRCE stopping need
-not be the highest RCE seen, so the line names the metric that chose the step.
+not be the highest RCE seen, so the line names the metric that chose the step. A preset's
+settings for large data (`lightrank.models.scaling`) are decided by the Trainer from its train
+split, after the hyper-parameters ML Metadata records were fixed, so their line says which of
+them the model was really built with.
 """
 
 from __future__ import annotations
@@ -33,3 +36,25 @@ def training_line(summary: Mapping[str, Any]) -> str:
     )
     nrce = (summary.get("best_eval") or {}).get("nrce_unweighted")
     return line + (f", NRCE {format_number(nrce)}" if nrce is not None else "")
+
+
+def scaling_line(summary: Mapping[str, Any]) -> str | None:
+    """What the Trainer did with the preset's settings for large data, or None if it had no rule.
+
+    E.g. `240,363 train candidates >= 150,000: the preset's settings for large data,
+    sparse_embedding_size=16, early_stop_patience=5` or `80,123 train candidates < 150,000: the
+    preset's settings as they are`. ML Metadata's hyper-parameters are the preset's and the
+    config's; the ones named here replace them.
+
+    Args:
+        summary: `training_summary.json` or `model_settings.json`: both hold `data_scaling`.
+    """
+    decision = summary.get("data_scaling")
+    if not decision:
+        return None
+    count, threshold = decision["train_candidates"], decision["min_train_candidates"]
+    applied = decision.get("applied") or {}
+    if not applied:
+        return f"{count:,} train candidates < {threshold:,}: the preset's settings as they are"
+    values = ", ".join(f"{key}={value}" for key, value in applied.items())
+    return f"{count:,} train candidates >= {threshold:,}: the preset's settings for large data, {values}"

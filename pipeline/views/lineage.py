@@ -15,7 +15,7 @@ from lightrank.components.model_evaluation import key_metric_names, metrics_by_s
 from lightrank.components.run_report import artifacts
 from lightrank.components.run_report.calibration import calibration_effect, calibration_line
 from lightrank.components.run_report.numbers import format_number
-from lightrank.components.run_report.training import training_line
+from lightrank.components.run_report.training import scaling_line, training_line
 from lightrank.pipeline.metadata.graph import ExecutionInfo
 from lightrank.pipeline.metadata.spans import describe_spans, spans_read
 from lightrank.pipeline.metadata.trace import ModelTrace
@@ -199,6 +199,9 @@ def lineage_table(described: dict[str, Any]) -> str:
             effect = calibration_effect(summary)  # the Trainer records it in both places
             if effect is not None:
                 lines.append(f"  {'calibration':<21} {calibration_line(effect)}")
+            scaled = scaling_line(summary or {})
+            if scaled is not None:
+                lines.append(f"  {'train split size':<21} {scaled}")
     evaluation = described.get("evaluation")
     if evaluation:
         lines += ["", "EVALUATION"]
