@@ -193,8 +193,8 @@ def keras_predictions(
     predictions = 1.0 / (1.0 + np.exp(-np.concatenate(logits).astype(np.float64)))
     best = f", best at {result.best_step}" if result.best_step is not None else ""
     how = f"{result.steps} steps ({result.stop_reason}{best})"
-    if subject.scaled:
-        how += ", settings for large data: " + ", ".join(f"{k} {v}" for k, v in subject.scaled.items())
+    if subject.scaled:  # which ones: docs/model.md, "Wider ids for large data"
+        how += ", with the settings for large data"
     cost = None
     if serving_data is not None:
         cost = serving_cost(model, tuple(input_keys), subject, transform_output, serving_data)
