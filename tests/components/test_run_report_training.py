@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime
 import json
 
+from markupsafe import escape
+
 from lightrank.components.run_report.content import ArtifactRef, ReportContent, RunFacts
 from lightrank.components.run_report.html import render_html
 from lightrank.components.run_report.training import scaling_line, training_line
@@ -52,12 +54,13 @@ def _content(training: dict) -> ReportContent:
         gates=(),
         calibration=(),
         graph_nodes=(),
+        graph_edges=(),
     )
 
 
 def test_the_report_shows_the_scaling_decision_under_training():
     page = render_html(_content({**SUMMARY, "data_scaling": APPLIED}))
-    assert f'<p id="data-scaling">{APPLIED_LINE}.</p>' in page
+    assert f'<p id="data-scaling">{escape(APPLIED_LINE)}.</p>' in page  # the template escapes ">=" and "'"
     assert page.index('id="training-line"') < page.index('id="data-scaling"')
     assert 'id="data-scaling"' not in render_html(_content(SUMMARY))
 
