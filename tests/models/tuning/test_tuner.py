@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -167,29 +168,38 @@ def test_a_diverging_trial_fails_alone_and_a_broken_one_stops_the_search(transfo
         _search(transformed, str(tmp_path / "broken"), _custom(SPACE))
 
 
+def _train_with(
+    transformed: dict[str, str], work: Path, best: dict, *, steps: int, data_scaling: dict | None = None
+) -> dict:
+    """`run_fn` with a Tuner's `best` hyperparameters (and a data-scaling rule); the model's settings."""
+    custom = _custom(SPACE)
+    custom.pop("tuning")
+    if data_scaling is not None:
+        custom["data_scaling"] = data_scaling
+    os.makedirs(work / "model_run")
+    fn_args = FnArgs(
+        working_dir=str(work),
+        train_files=[os.path.join(transformed["examples"], "Split-train", "*")],
+        eval_files=[os.path.join(transformed["examples"], "Split-eval", "*")],
+        train_steps=steps,
+        transform_output=transformed["graph"],
+        transform_graph_path=transformed["graph"],
+        serving_model_dir=str(work / "Format-Serving"),
+        model_run_dir=str(work / "model_run"),
+        hyperparameters=best,
+        custom_config=custom,
+    )
+    trainer.run_fn(fn_args)
+    with open(work / "Format-Serving" / SETTINGS_FILE) as f:
+        return json.load(f)
+
+
 def test_the_trainer_applies_the_best_hyperparameters_and_records_them(transformed, tmp_path):
     best = {
         "space": [],
         "values": {"learning_rate": 0.2, "sparse_embedding_size": 6, "use_missing_sub_branch": True},
     }
-    custom = _custom(SPACE)
-    custom.pop("tuning")
-    os.makedirs(tmp_path / "model_run")
-    fn_args = FnArgs(
-        working_dir=str(tmp_path),
-        train_files=[os.path.join(transformed["examples"], "Split-train", "*")],
-        eval_files=[os.path.join(transformed["examples"], "Split-eval", "*")],
-        train_steps=4,
-        transform_output=transformed["graph"],
-        transform_graph_path=transformed["graph"],
-        serving_model_dir=str(tmp_path / "Format-Serving"),
-        model_run_dir=str(tmp_path / "model_run"),
-        hyperparameters=best,
-        custom_config=custom,
-    )
-    trainer.run_fn(fn_args)
-    with open(tmp_path / "Format-Serving" / SETTINGS_FILE) as f:
-        settings = json.load(f)
+    settings = _train_with(transformed, tmp_path, best, steps=4)
     assert settings["tuned"] == best["values"]
     assert settings["training"]["learning_rate"] == 0.2
     assert settings["deepnorm"]["sparse_embedding_size"] == 6
@@ -245,28 +255,9 @@ def test_trials_start_from_the_settings_the_trainer_scales_to_on_the_same_split(
 
 
 def test_the_trainer_puts_the_tuned_values_over_the_scaled_ones(transformed, tmp_path):
-    custom = _custom(SPACE)
-    custom.pop("tuning")
-    custom["data_scaling"] = {
-        "min_train_candidates": 1,
-        "settings": {"dense_embedding_size": 12, "sparse_embedding_size": 2},
-    }
-    os.makedirs(tmp_path / "model_run")
-    fn_args = FnArgs(
-        working_dir=str(tmp_path),
-        train_files=[os.path.join(transformed["examples"], "Split-train", "*")],
-        eval_files=[os.path.join(transformed["examples"], "Split-eval", "*")],
-        train_steps=2,
-        transform_output=transformed["graph"],
-        transform_graph_path=transformed["graph"],
-        serving_model_dir=str(tmp_path / "Format-Serving"),
-        model_run_dir=str(tmp_path / "model_run"),
-        hyperparameters={"space": [], "values": {"sparse_embedding_size": 6}},
-        custom_config=custom,
-    )
-    trainer.run_fn(fn_args)
-    with open(tmp_path / "Format-Serving" / SETTINGS_FILE) as f:
-        settings = json.load(f)
+    rule = {"min_train_candidates": 1, "settings": {"dense_embedding_size": 12, "sparse_embedding_size": 2}}
+    best = {"space": [], "values": {"sparse_embedding_size": 6}}
+    settings = _train_with(transformed, tmp_path, best, steps=2, data_scaling=rule)
     assert settings["deepnorm"]["sparse_embedding_size"] == 6  # the Tuner's value wins
     assert settings["deepnorm"]["dense_embedding_size"] == 12  # the rule's, untouched by the search
-    assert settings["data_scaling"]["applied"] == custom["data_scaling"]["settings"]
+    assert settings["data_scaling"]["applied"] == rule["settings"]
