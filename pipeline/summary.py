@@ -62,10 +62,10 @@ def _recorded_lines(model_uri: str | None) -> tuple[str | None, str | None]:
 
     try:
         settings = model_settings(model_uri)
-    except (OSError, ValueError):
+        effect = calibration_effect(settings)
+        return (calibration_line(effect) if effect else None), scaling_line(settings or {})
+    except (OSError, ValueError, KeyError):  # unreadable or malformed settings
         return None, None
-    effect = calibration_effect(settings)
-    return (calibration_line(effect) if effect else None), scaling_line(settings or {})
 
 
 def format_summary(
